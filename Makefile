@@ -1,0 +1,29 @@
+# `make demo` and `make test` bootstrap .venv themselves on a machine with only
+# Python 3.11+ and access to the package registries.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo_output
+
+.PHONY: demo test lint bench-data clean-venv
+
+$(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m official.datasets.movielens --dataset synthetic --data_dir $(DEMO_DIR)/data
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check official setup.py
+	$(PY) -m pytest official
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check official setup.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,122 @@
+"""Atomic file writes: write under a temporary name, then rename.
+
+A reader never sees a half-written file under its final name: either the old
+file (or none) or the complete new one. A crash leaves at most a temporary
+file whose name starts with `.` and contains `.tmp-`, which readers ignore.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+TMP_MARKER = ".tmp-"
+
+
+def temp_path_for(path: str) -> str:
+    """Returns a fresh temporary path in the same directory as `path`."""
+    directory, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}{TMP_MARKER}", dir=directory)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; use normal perms.
+    return tmp
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_write(path: str, mode: str = "wb", **open_kwargs: Any) -> Iterator[IO]:
+    """Opens a temporary file that replaces `path` only if the block succeeds.
+
+    Args:
+      path: final file path. Its directory must exist.
+      mode: "w" or "wb" (text or binary).
+      **open_kwargs: passed to `open` (e.g. `encoding`, `newline`).
+
+    Yields:
+      The open temporary file.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_write supports modes 'w' and 'wb', got {mode!r}")
+    tmp = temp_path_for(path)
+    try:
+        with open(tmp, mode, **open_kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str) -> Iterator[str]:
+    """Yields a temporary directory that replaces directory `path` on success.
+
+    An existing `path` is removed only after the new content is complete.
+    """
+    parent, name = os.path.split(os.path.abspath(path))
+    tmp = tempfile.mkdtemp(prefix=f".{name}{TMP_MARKER}", dir=parent)
+    try:
+        yield tmp
+        if os.path.isdir(path):
+            old = tempfile.mkdtemp(prefix=f".{name}.old{TMP_MARKER}", dir=parent)
+            os.rmdir(old)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_json(path: str, obj: Any) -> None:
+    """Writes `obj` as indented JSON to `path` atomically."""
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def read_json(path: str) -> Any | None:
+    """Returns the JSON content of `path`, or None if missing or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def remove_stale_temporaries(directory: str) -> int:
+    """Deletes leftover temporary files/dirs of killed writers in `directory`.
+
+    Returns:
+      The number of entries removed.
+    """
+    removed = 0
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return 0
+    for name in names:
+        if name.startswith(".") and TMP_MARKER in name:
+            full = os.path.join(directory, name)
+            if os.path.isdir(full):
+                shutil.rmtree(full, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(full)
+            removed += 1
+    return removed

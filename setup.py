@@ -1,0 +1,25 @@
+"""Installs the `official` package: `pip install .`."""
+
+import pathlib
+
+import setuptools
+
+_HERE = pathlib.Path(__file__).parent
+
+
+def _requirements() -> list[str]:
+    lines = (_HERE / "requirements.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+setuptools.setup(
+    name="official-recommendation",
+    version="0.1.0",
+    description="NCF and Wide & Deep recommendation models on TensorFlow 2.21 / Keras 3.",
+    long_description=(_HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=setuptools.find_packages(include=["official", "official.*"]),
+    install_requires=_requirements(),
+    license="Apache-2.0",
+)
