@@ -19,7 +19,6 @@ import datetime
 import io
 import os
 import re
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -135,7 +134,7 @@ def _check_ratings_block(df: pd.DataFrame, block: bytes, where: str, first_line:
 
 def normalize_ratings(src: str, dst: str, separator: bytes, has_header: bool,
                       label: str | None = None) -> int:
-    """Rewrites a raw ratings file as `ratings.csv`, validating every row.
+    r"""Rewrites a raw ratings file as `ratings.csv`, validating every row.
 
     Args:
       src: raw file: 4 fields a line (user, item, rating, timestamp).
@@ -444,16 +443,16 @@ def download(dataset: str, data_dir: str, data_url: str = DEFAULT_DATA_URL,
             "files": files,
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         })
-    except BaseException:
+    except BaseException as e:
         for path in outputs:
             if os.path.exists(path):
                 os.unlink(path)
+        # A zip whose content cannot be normalized is as useless as a corrupt one.
         bad_zip = os.path.join(dataset_dir, f"{dataset}.zip")
-        if os.path.exists(bad_zip) and not _zip_usable(bad_zip):
+        if os.path.exists(bad_zip) and (isinstance(e, DataError) or not _zip_usable(bad_zip)):
             os.unlink(bad_zip)
-        if created and not any(not n.endswith(".part") for n in os.listdir(dataset_dir)) \
-                and not os.listdir(dataset_dir):
-            shutil.rmtree(dataset_dir, ignore_errors=True)
+        if created and not os.listdir(dataset_dir):
+            os.rmdir(dataset_dir)
         raise
     logging.info("Normalized %s: %d ratings, %d movies -> %s", dataset,
                  files[RATINGS_FILE]["rows"], files[MOVIES_FILE]["rows"], dataset_dir)

@@ -33,7 +33,7 @@ CHUNK_BYTES = 1 << 20
 _RETRYABLE_HTTP = {408, 425, 429, 500, 502, 503, 504}
 
 
-class _Transient(Exception):
+class _TransientError(Exception):
     """A failure worth retrying (connection reset, short read, HTTP 503...)."""
 
 
@@ -83,12 +83,12 @@ def _http_attempt(url: str, part: str, timeout_s: float) -> None:
             if match and int(match.group(1)) == offset:
                 return  # The part file is already complete.
             os.unlink(part)
-            raise _Transient("server refused the resume range; restarting") from e
+            raise _TransientError("server refused the resume range; restarting") from e
         if e.code in _RETRYABLE_HTTP:
-            raise _Transient(f"HTTP {e.code} {e.reason}") from e
+            raise _TransientError(f"HTTP {e.code} {e.reason}") from e
         raise DataError(f"{url}: HTTP {e.code} {e.reason}") from e
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-        raise _Transient(str(getattr(e, "reason", e))) from e
+        raise _TransientError(str(getattr(e, "reason", e))) from e
 
     with response:
         if offset and response.status == 206:
@@ -109,9 +109,9 @@ def _http_attempt(url: str, part: str, timeout_s: float) -> None:
         except (OSError, http.client.HTTPException) as e:
             if isinstance(e, OSError) and e.errno in (28, 30, 13):  # ENOSPC, EROFS, EACCES
                 raise DataError(f"{part}: cannot write download: {e.strerror}") from e
-            raise _Transient(f"connection lost after {got} bytes ({e!r})") from e
+            raise _TransientError(f"connection lost after {got} bytes ({e!r})") from e
         if total is not None and got < total:
-            raise _Transient(f"connection closed after {got} of {total} bytes")
+            raise _TransientError(f"connection closed after {got} of {total} bytes")
 
 
 def download_file(
@@ -148,7 +148,7 @@ def download_file(
             try:
                 _http_attempt(url, part, timeout_s)
                 break
-            except _Transient as e:
+            except _TransientError as e:
                 after = os.path.getsize(part) if os.path.exists(part) else 0
                 failures = 1 if after > before else failures + 1
                 if failures > retries:

@@ -1,0 +1,47 @@
+import pytest
+from absl import flags
+
+from official.utils.flags import core as flags_core
+
+
+def define_all(values):
+    return (flags_core.define_base(flag_values=values)
+            + flags_core.define_benchmark(flag_values=values)
+            + flags_core.define_performance(flag_values=values))
+
+
+def test_groups_register_expected_flags():
+    values = flags.FlagValues()
+    names = define_all(values)
+    assert names == ["data_dir", "model_dir", "clean", "train_epochs", "epochs_between_evals",
+                     "stop_threshold", "batch_size", "num_gpus", "hooks", "export_dir",
+                     "benchmark_log_dir", "benchmark_test_id", "num_parallel_calls",
+                     "inter_op_parallelism_threads", "intra_op_parallelism_threads"]
+    values(["prog", "-bs", "256", "--te", "3", "--hooks", "LoggingHook,ProfilerHook"])
+    assert (values.batch_size, values.train_epochs, values.hooks) == (
+        256, 3, ["LoggingHook", "ProfilerHook"])
+    assert all(values[n].help for n in names)
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["--batch_size", "0"], "batch_size"),
+    (["--batch_size", "-5"], "batch_size"),
+    (["--train_epochs", "0"], "train_epochs"),
+    (["--num_gpus", "-1"], "num_gpus"),
+])
+def test_validators_reject_bad_values(argv, flag):
+    values = flags.FlagValues()
+    define_all(values)
+    with pytest.raises(flags.IllegalFlagValueError, match=flag):
+        values(["prog", *argv])
+
+
+def test_groups_can_be_trimmed():
+    values = flags.FlagValues()
+    names = flags_core.define_base(hooks=False, export_dir=False, flag_values=values)
+    assert "hooks" not in names and "export_dir" not in names and "hooks" not in values
+
+
+def test_help_wrap_wraps_long_text():
+    text = flags_core.help_wrap("word " * 40)
+    assert all(len(line) <= 76 for line in text.splitlines()) and "\n  " in text
