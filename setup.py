@@ -9,7 +9,8 @@ _HERE = pathlib.Path(__file__).parent
 
 def _requirements() -> list[str]:
     lines = (_HERE / "requirements.txt").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    reqs = (line.split("#")[0].strip() for line in lines)
+    return [r for r in reqs if r]
 
 
 setuptools.setup(

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from official.datasets import movielens_schema as schema
-from official.utils.misc import atomic_io
+from official.utils.misc import array_ops, atomic_io
 
 MIN_RATINGS_PER_USER = 20
 _FIRST_TIMESTAMP = 956_703_932  # 2000-04-25, the first ml-1m rating.
@@ -173,9 +173,7 @@ def _sample_pairs(rng: np.random.Generator, spec: SyntheticSpec, counts: np.ndar
         items[sel] = rng.integers(0, n_items, sel.size)
 
         keys = users * n_items + items
-        if taken.size:  # Binary search in the sorted accepted keys (faster than isin).
-            pos = np.minimum(np.searchsorted(taken, keys), taken.size - 1)
-            keys = keys[taken[pos] != keys]
+        keys = keys[~array_ops.isin_sorted(keys, taken)]
         keys, first = np.unique(keys, return_index=True)
         keys = keys[np.argsort(first, kind="stable")]  # Back to random draw order.
         key_users = keys // n_items

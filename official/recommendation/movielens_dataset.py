@@ -1,0 +1,316 @@
+"""NCF preprocessing: filter, id maps, leave-one-out split, evaluation negatives.
+
+From `<data_dir>/<dataset>/ratings.csv` (any dataset of
+`official.datasets.movielens`), vectorized:
+
+1. keep users with at least `min_ratings` ratings (20, as in the paper);
+2. map users and items to contiguous 0-based indices (sorted raw ids);
+3. leave-one-out: each user's latest rating is the test positive. Ties in
+   timestamp go to the row that comes later in ratings.csv (stable sort);
+4. `num_eval_negatives` evaluation negatives per user: items the user never
+   rated, sampled uniformly without replacement, deterministic for `seed`.
+
+The result is cached under `<data_dir>/<dataset>/ncf-<key>/`, where the key
+hashes the dataset manifest (or ratings.csv's size and mtime) and the
+parameters; the directory is written atomically, the evaluation set through
+`file_io` buffers.
+
+`read_ncf_split` reads the NCF authors' published split instead
+(`PREFIX.train.rating`, `PREFIX.test.rating`, `PREFIX.test.negative`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+
+import numpy as np
+import pandas as pd
+from absl import logging
+
+from official.datasets import movielens
+from official.utils.data import file_io
+from official.utils.errors import DataError
+from official.utils.misc import array_ops, atomic_io
+
+CACHE_VERSION = 1
+MIN_RATINGS = 20
+
+
+@dataclasses.dataclass
+class NCFData:
+    """Implicit-feedback data in contiguous indices.
+
+    Attributes:
+      num_users, num_items: sizes of the index spaces.
+      train_users, train_items: int32 [P] training positives, sorted by
+        (user, item).
+      eval_users: int32 [U] users with a test positive (0..U-1).
+      eval_items: int32 [U, 1 + N]: column 0 is the test positive, then N
+        evaluation negatives.
+      user_ids, item_ids: int64 raw MovieLens id of each index.
+    """
+
+    num_users: int
+    num_items: int
+    train_users: np.ndarray
+    train_items: np.ndarray
+    eval_users: np.ndarray
+    eval_items: np.ndarray
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+
+    @property
+    def num_eval_negatives(self) -> int:
+        """Evaluation negatives per user (N)."""
+        return self.eval_items.shape[1] - 1
+
+
+def user_offsets(sorted_users: np.ndarray, num_users: int) -> np.ndarray:
+    """CSR offsets: rows of user u are [offsets[u], offsets[u + 1]). int64 [U + 1]."""
+    return np.concatenate([[0], np.cumsum(np.bincount(sorted_users, minlength=num_users))])
+
+
+def sample_negatives_without_replacement(
+    rated_keys: np.ndarray, num_users: int, num_items: int, count: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """`count` distinct items per user, none of them rated, uniformly at random.
+
+    Args:
+      rated_keys: sorted int64 keys `user * num_items + item` of rated pairs.
+      num_users, num_items: index space sizes.
+      count: negatives per user.
+      rng: random generator.
+
+    Returns:
+      int32 [num_users, count].
+
+    Raises:
+      DataError: a user has fewer than `count` unrated items.
+    """
+    rated_per_user = np.bincount(rated_keys // num_items, minlength=num_users)
+    if (num_items - rated_per_user < count).any():
+        user = int(np.argmax(num_items - rated_per_user < count))
+        raise DataError(f"user index {user} has only {num_items - rated_per_user[user]} "
+                        f"unrated items; cannot sample {count} evaluation negatives")
+    out = np.full((num_users, count), -1, dtype=np.int64)
+    filled = np.zeros(num_users, dtype=np.int64)
+    todo = np.arange(num_users)
+    while todo.size:
+        draws = max(2 * count, 8)
+        cand = rng.integers(0, num_items, (todo.size, draws))
+        keys = todo[:, None] * num_items + cand
+        valid = ~array_ops.isin_sorted(keys, rated_keys)
+        # Drop candidates equal to an earlier candidate or to an item already taken.
+        order = np.argsort(cand, axis=1, kind="stable")
+        sorted_cand = np.take_along_axis(cand, order, axis=1)
+        dup_sorted = np.zeros_like(valid)
+        dup_sorted[:, 1:] = sorted_cand[:, 1:] == sorted_cand[:, :-1]
+        dup = np.empty_like(dup_sorted)
+        np.put_along_axis(dup, order, dup_sorted, axis=1)
+        taken = (cand[:, :, None] == out[todo][:, None, :]).any(axis=2)
+        valid &= ~dup & ~taken
+        rank = np.cumsum(valid, axis=1) - 1 + filled[todo][:, None]
+        keep = valid & (rank < count)
+        rows, cols = np.nonzero(keep)
+        out[todo[rows], rank[rows, cols]] = cand[rows, cols]
+        filled[todo] += keep.sum(axis=1)
+        todo = todo[filled[todo] < count]
+    return out.astype(np.int32)
+
+
+def preprocess(ratings: pd.DataFrame, num_eval_negatives: int = 100, seed: int = 0,
+               min_ratings: int = MIN_RATINGS) -> NCFData:
+    """Builds `NCFData` from a ratings frame (user_id, item_id, timestamp columns).
+
+    Raises:
+      DataError: no user has `min_ratings` ratings, or too few items.
+    """
+    users = ratings[movielens.USER_COLUMN].to_numpy()
+    counts = pd.Series(users).value_counts()
+    keep_users = counts.index[counts.to_numpy() >= min_ratings]
+    mask = array_ops.isin_sorted(users, np.sort(keep_users.to_numpy()))
+    if not mask.any():
+        raise DataError(f"no user has at least {min_ratings} ratings "
+                        f"({len(counts)} users, at most {counts.max()} ratings each)")
+    df = ratings.loc[mask, [movielens.USER_COLUMN, movielens.ITEM_COLUMN,
+                            movielens.TIMESTAMP_COLUMN]]
+    user_ids, user_idx = np.unique(df[movielens.USER_COLUMN].to_numpy(), return_inverse=True)
+    item_ids, item_idx = np.unique(df[movielens.ITEM_COLUMN].to_numpy(), return_inverse=True)
+    num_users, num_items = len(user_ids), len(item_ids)
+    if num_items <= num_eval_negatives:
+        raise DataError(f"only {num_items} items; need more than --num_eval_negatives="
+                        f"{num_eval_negatives}")
+    # Stable sort by (user, timestamp): the last row of each user is the test positive.
+    order = np.lexsort((df[movielens.TIMESTAMP_COLUMN].to_numpy(), user_idx))
+    u_sorted, i_sorted = user_idx[order], item_idx[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = u_sorted[1:] != u_sorted[:-1]
+    test_items = i_sorted[last]  # one per user, in user order
+
+    keys = u_sorted.astype(np.int64) * num_items + i_sorted
+    train_keys = np.unique(keys[~last])  # sorted; duplicates of a pair collapse
+    test_keys = u_sorted[last].astype(np.int64) * num_items + test_items
+    # Never train on the test item.
+    train_keys = train_keys[~array_ops.isin_sorted(train_keys, np.sort(test_keys))]
+    rated = np.union1d(train_keys, test_keys)
+    negatives = sample_negatives_without_replacement(
+        rated, num_users, num_items, num_eval_negatives, np.random.default_rng(seed))
+    eval_items = np.concatenate([test_items[:, None].astype(np.int32), negatives], axis=1)
+    return NCFData(
+        num_users=num_users, num_items=num_items,
+        train_users=(train_keys // num_items).astype(np.int32),
+        train_items=(train_keys % num_items).astype(np.int32),
+        eval_users=np.arange(num_users, dtype=np.int32), eval_items=eval_items,
+        user_ids=user_ids.astype(np.int64), item_ids=item_ids.astype(np.int64))
+
+
+# ----------------------------------------------------------------------------
+# Cache.
+# ----------------------------------------------------------------------------
+
+def _source_key(data_dir: str, dataset: str) -> str:
+    manifest = atomic_io.read_json(os.path.join(data_dir, dataset, movielens.MANIFEST_FILE))
+    if manifest:
+        return json.dumps({"files": manifest.get("files"), "md5": manifest.get("source_md5"),
+                           "synthetic": manifest.get("synthetic")}, sort_keys=True)
+    path = os.path.join(data_dir, dataset, movielens.RATINGS_FILE)
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def cache_dir(data_dir: str, dataset: str, num_eval_negatives: int, seed: int) -> str:
+    """The cache directory for this source and these parameters."""
+    params = json.dumps({"v": CACHE_VERSION, "neg": num_eval_negatives, "seed": seed,
+                         "min": MIN_RATINGS, "src": _source_key(data_dir, dataset)},
+                        sort_keys=True)
+    key = hashlib.sha1(params.encode()).hexdigest()[:12]
+    return os.path.join(data_dir, dataset, f"ncf-{key}")
+
+
+def _load_cache(path: str) -> NCFData | None:
+    meta = atomic_io.read_json(os.path.join(path, "meta.json"))
+    if not meta or meta.get("version") != CACHE_VERSION:
+        return None
+    try:
+        with np.load(os.path.join(path, "train.npz")) as z:
+            arrays = {k: z[k] for k in z.files}
+        evaluation = file_io.read_all(os.path.join(path, "eval"))
+    except (OSError, ValueError, KeyError):
+        return None
+    return NCFData(num_users=meta["num_users"], num_items=meta["num_items"],
+                   train_users=arrays["train_users"], train_items=arrays["train_items"],
+                   eval_users=evaluation["user"], eval_items=evaluation["items"],
+                   user_ids=arrays["user_ids"], item_ids=arrays["item_ids"])
+
+
+def _write_cache(path: str, data: NCFData) -> None:
+    with atomic_io.atomic_directory(path) as tmp:
+        np.savez(os.path.join(tmp, "train.npz"), train_users=data.train_users,
+                 train_items=data.train_items, user_ids=data.user_ids, item_ids=data.item_ids)
+        frame = pd.DataFrame({"user": data.eval_users, "items": list(data.eval_items)})
+        file_io.write_to_buffer(frame, os.path.join(tmp, "eval"), ["user", "items"])
+        atomic_io.write_json(os.path.join(tmp, "meta.json"), {
+            "version": CACHE_VERSION, "num_users": data.num_users,
+            "num_items": data.num_items, "train_positives": int(len(data.train_users))})
+
+
+def load_movielens(data_dir: str, dataset: str, num_eval_negatives: int = 100,
+                   seed: int = 0) -> NCFData:
+    """Preprocessed NCF data for a normalized dataset, from cache when valid."""
+    path = cache_dir(data_dir, dataset, num_eval_negatives, seed)
+    data = _load_cache(path)
+    if data is not None:
+        logging.info("Using cached NCF data %s", path)
+        return data
+    logging.info("Preprocessing %s for NCF (cache: %s)", dataset, path)
+    ratings = movielens.ratings_csv_to_dataframe(data_dir, dataset)
+    data = preprocess(ratings, num_eval_negatives, seed)
+    _write_cache(path, data)
+    logging.info("NCF data: %d users, %d items, %d training positives, %d eval negatives "
+                 "per user", data.num_users, data.num_items, len(data.train_users),
+                 data.num_eval_negatives)
+    return data
+
+
+# ----------------------------------------------------------------------------
+# The NCF authors' published split.
+# ----------------------------------------------------------------------------
+
+def _read_rating_file(path: str) -> np.ndarray:
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: file not found")
+    try:
+        df = pd.read_csv(path, sep="\t", header=None, engine="c", index_col=False,
+                         usecols=[0, 1], names=["u", "i", "r", "t"])
+    except pd.errors.ParserError as e:
+        m = re.search(r"line (\d+)", str(e))
+        raise DataError(f"{path} line {m.group(1) if m else '?'}: malformed row") from e
+    except pd.errors.EmptyDataError as e:
+        raise DataError(f"{path}: empty file") from e
+    for col in ("u", "i"):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = (values.isna() | (values < 0) | (values != np.floor(values))).to_numpy()
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataError(f"{path} line {row + 1}: expected tab-separated non-negative "
+                            f"integer user and item ids, got {df[col].iloc[row]!r}")
+    return df[["u", "i"]].to_numpy(np.int64)
+
+
+def read_ncf_split(prefix: str) -> NCFData:
+    """Reads `PREFIX.train.rating`, `PREFIX.test.rating`, `PREFIX.test.negative`.
+
+    Ids are the file's 0-based ids (also used as the "raw" ids for export).
+
+    Raises:
+      DataError: a file is missing or malformed (naming file and line).
+    """
+    train = _read_rating_file(prefix + ".train.rating")
+    test = _read_rating_file(prefix + ".test.rating")
+    neg_path = prefix + ".test.negative"
+    if not os.path.isfile(neg_path):
+        raise DataError(f"{neg_path}: file not found")
+    with open(neg_path) as f:
+        lines = pd.Series(f.read().splitlines())
+    lines = lines[lines.str.strip() != ""]
+    head = lines.str.extract(r"^\((\d+),(\d+)\)((?:\t\d+)+)\s*$")
+    bad = head[0].isna().to_numpy()
+    if bad.any():
+        raise DataError(f"{neg_path} line {lines.index[int(np.argmax(bad))] + 1}: expected "
+                        "'(user,item)' then tab-separated negative item ids")
+    negs = head[2].str.strip().str.split("\t")
+    widths = negs.str.len().to_numpy()
+    if (widths != widths[0]).any():
+        row = int(np.argmax(widths != widths[0]))
+        raise DataError(f"{neg_path} line {lines.index[row] + 1}: {widths[row]} negatives, "
+                        f"but line 1 has {widths[0]}")
+    neg_users = head[0].astype(np.int64).to_numpy()
+    neg_items = np.array(negs.tolist(), dtype=np.int64)
+    num_users = int(max(train[:, 0].max(), test[:, 0].max(), neg_users.max())) + 1
+    num_items = int(max(train[:, 1].max(), test[:, 1].max(), neg_items.max())) + 1
+    if len(test) != num_users or (np.sort(test[:, 0]) != np.arange(num_users)).any():
+        raise DataError(f"{prefix}.test.rating: expected exactly one test rating for each "
+                        f"of the {num_users} users")
+    test = test[np.argsort(test[:, 0], kind="stable")]
+    order = np.argsort(neg_users, kind="stable")
+    if len(neg_users) != num_users or (neg_users[order] != np.arange(num_users)).any():
+        raise DataError(f"{neg_path}: expected one line for each of the {num_users} users")
+    pos_in_neg = head[1].astype(np.int64).to_numpy()[order]
+    if (pos_in_neg != test[:, 1]).any():
+        user = int(np.argmax(pos_in_neg != test[:, 1]))
+        raise DataError(f"{neg_path}: the positive of user {user} differs from "
+                        f"{prefix}.test.rating")
+    keys = np.unique(train[:, 0] * num_items + train[:, 1])
+    return NCFData(
+        num_users=num_users, num_items=num_items,
+        train_users=(keys // num_items).astype(np.int32),
+        train_items=(keys % num_items).astype(np.int32),
+        eval_users=np.arange(num_users, dtype=np.int32),
+        eval_items=np.concatenate([test[:, 1:2], neg_items[order]], axis=1).astype(np.int32),
+        user_ids=np.arange(num_users, dtype=np.int64),
+        item_ids=np.arange(num_items, dtype=np.int64))

@@ -1,0 +1,247 @@
+"""Train and evaluate NCF (NeuMF, GMF or MLP) on MovieLens implicit feedback.
+
+    python -m official.recommendation.ncf_main --dataset ml-1m --model_dir /tmp/ncf
+
+Trains in cycles of --epochs_between_evals epochs, evaluates HR@K / NDCG@K
+after each (leave-one-out, 1 positive + --num_eval_negatives sampled items),
+checkpoints to --model_dir after every cycle and resumes from there on a
+rerun. See README.md for the protocol, flags and measured results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import tqdm
+from absl import flags, logging
+
+from official.datasets import movielens
+from official.recommendation import movielens_dataset, ncf_export, neumf_model
+from official.recommendation.ncf_trainer import NCFTrainer, TrainConfig
+from official.utils.errors import UserError
+from official.utils.flags import core as flags_core
+from official.utils.logs import hooks as hooks_lib
+from official.utils.logs import logger as logger_lib
+from official.utils.misc import atomic_io
+
+
+def define_ncf_flags() -> None:
+    """Registers every flag of ncf_main."""
+    flags_core.define_base(stop_threshold=False)
+    flags_core.define_benchmark()
+    movielens.define_data_download_flags(data_dir=False)
+    for name, value in (("dataset", movielens.schema.ML_1M), ("model_dir", "/tmp/ncf"),
+                        ("train_epochs", 20), ("batch_size", 2048), ("hooks", [])):
+        flags.FLAGS.set_default(name, value)
+    w = flags_core.help_wrap
+    flags.DEFINE_enum("model", "neumf", list(neumf_model.MODEL_TYPES),
+                      w("Model: neumf (GMF + MLP), gmf or mlp."))
+    flags.DEFINE_integer("num_factors", 8, w("Latent factors of the GMF embeddings."),
+                         lower_bound=1)
+    flags.DEFINE_string("layers", "64,32,16,8",
+                        w("MLP layer sizes; the first (even) is the concatenated user + item "
+                          "embedding size."))
+    flags.DEFINE_float("mf_regularization", 0.0, w("L2 weight on GMF embedding rows."),
+                       lower_bound=0.0)
+    flags.DEFINE_float("mlp_regularization", 0.0, w("L2 weight on MLP embedding rows."),
+                       lower_bound=0.0)
+    flags.DEFINE_integer("num_neg", 4, w("Training negatives per positive, redrawn every "
+                                         "epoch."), lower_bound=1)
+    flags.DEFINE_float("learning_rate", 0.001, w("Adam learning rate."), lower_bound=0.0)
+    flags.DEFINE_float("beta1", 0.9, w("Adam beta_1."), lower_bound=0.0, upper_bound=1.0)
+    flags.DEFINE_float("beta2", 0.999, w("Adam beta_2."), lower_bound=0.0, upper_bound=1.0)
+    flags.DEFINE_float("epsilon", 1e-8, w("Adam epsilon."), lower_bound=0.0)
+    flags.DEFINE_float("hr_threshold", None, w("Stop once HR@top_k reaches this value."))
+    flags.DEFINE_integer("top_k", 10, w("K of HR@K and NDCG@K."), lower_bound=1)
+    flags.DEFINE_integer("num_eval_negatives", 100, w("Sampled evaluation negatives per "
+                                                      "user."), lower_bound=1)
+    flags.DEFINE_integer("seed", 0, w("Seed of initialization, negatives and shuffling; a "
+                                      "CPU run with the same seed repeats exactly."))
+    flags.DEFINE_boolean("download_if_missing", True,
+                         w("Download (or generate, for synthetic) the dataset if missing."))
+    flags.DEFINE_string("ncf_split", None,
+                        w("Use the NCF authors' split: PREFIX.train.rating, "
+                          "PREFIX.test.rating and PREFIX.test.negative (0-based ids)."))
+    flags.DEFINE_string("pretrained_gmf", None, w("model_dir of a trained GMF run to "
+                                                  "initialize NeuMF from (with "
+                                                  "--pretrained_mlp)."))
+    flags.DEFINE_string("pretrained_mlp", None, w("model_dir of a trained MLP run to "
+                                                  "initialize NeuMF from."))
+    flags.DEFINE_integer("steps_per_call", 64, w("Training steps per compiled call."),
+                         lower_bound=1)
+    flags.DEFINE_boolean("jit_compile", False, w("Compile the training step with XLA."))
+    flags.register_validator(
+        "layers", lambda v: _layers_ok(v),
+        message="--layers must be comma-separated positive integers, the first even")
+    flags.register_multi_flags_validator(
+        ["pretrained_gmf", "pretrained_mlp", "model"],
+        lambda f: (f["pretrained_gmf"] is None) == (f["pretrained_mlp"] is None)
+        and (f["pretrained_gmf"] is None or f["model"] == "neumf"),
+        message="--pretrained_gmf and --pretrained_mlp go together, with --model neumf")
+
+
+def _layers_ok(text: str) -> bool:
+    try:
+        neumf_model.parse_layers(text)
+        return True
+    except ValueError:
+        return False
+
+
+def load_data(f) -> movielens_dataset.NCFData:
+    """The NCF data named by the flags (downloading if allowed and needed)."""
+    if f.ncf_split:
+        return movielens_dataset.read_ncf_split(f.ncf_split)
+    spec = movielens.synthetic_spec_from_flags(f)
+    if not movielens.is_complete(f.data_dir, f.dataset, spec):
+        if not f.download_if_missing:
+            raise UserError(f"{f.dataset} is not in {f.data_dir} and --nodownload_if_missing "
+                            "is set")
+        movielens.download(f.dataset, f.data_dir, f.data_url, spec)
+    return movielens_dataset.load_movielens(f.data_dir, f.dataset, f.num_eval_negatives,
+                                            f.seed)
+
+
+def config_from_flags(f) -> TrainConfig:
+    """TrainConfig from the parsed flags."""
+    return TrainConfig(
+        model_type=f.model, num_factors=f.num_factors,
+        layers=tuple(neumf_model.parse_layers(f.layers)),
+        mf_regularization=f.mf_regularization, mlp_regularization=f.mlp_regularization,
+        num_neg=f.num_neg, batch_size=f.batch_size, learning_rate=f.learning_rate,
+        beta1=f.beta1, beta2=f.beta2, epsilon=f.epsilon, seed=f.seed,
+        steps_per_call=f.steps_per_call, jit_compile=f.jit_compile)
+
+
+def run_ncf(f) -> dict:
+    """Runs training / evaluation cycles as configured by flag values `f`.
+
+    Returns:
+      The last evaluation: {"HR", "NDCG", "eval_loss", "epoch"}.
+    """
+    import tensorflow as tf
+
+    if f.clean and os.path.isdir(f.model_dir):
+        logging.info("--clean: removing %s", f.model_dir)
+        shutil.rmtree(f.model_dir)
+    data = load_data(f)
+    config = config_from_flags(f)
+    try:
+        trainer = NCFTrainer(data, config)
+    except ValueError as e:
+        raise UserError(str(e)) from e
+    if f.pretrained_gmf:
+        from official.recommendation import ncf_pretrain
+
+        ncf_pretrain.init_from_pretrained(trainer, f.pretrained_gmf, f.pretrained_mlp)
+
+    os.makedirs(f.model_dir, exist_ok=True)
+    ckpt = trainer.checkpoint()
+    manager = tf.train.CheckpointManager(ckpt, os.path.join(f.model_dir, "checkpoints"),
+                                         max_to_keep=3)
+    if manager.latest_checkpoint:
+        try:
+            ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        except (ValueError, AssertionError, tf.errors.OpError) as e:
+            raise UserError(f"{f.model_dir} holds a checkpoint of a different model or data "
+                            f"({str(e).splitlines()[0][:200]}); use --clean or another "
+                            "--model_dir") from e
+        logging.info("Resumed from %s (epoch %d)", manager.latest_checkpoint,
+                     int(trainer.epoch.numpy()))
+
+    metric_logger = logger_lib.BenchmarkLogger(f.benchmark_log_dir)
+    run_params = {k: getattr(f, k) for k in (
+        "dataset", "model", "batch_size", "learning_rate", "num_factors", "layers", "num_neg",
+        "train_epochs", "epochs_between_evals", "seed", "num_eval_negatives", "top_k")}
+    metric_logger.log_run_info("ncf", f.dataset if not f.ncf_split else f.ncf_split,
+                               run_params, f.benchmark_test_id)
+    hooks = hooks_lib.get_train_hooks(f.hooks, model_dir=f.model_dir,
+                                      metric_logger=metric_logger)
+    writer = tf.summary.create_file_writer(os.path.join(f.model_dir, "summaries"))
+    logging.info("Training %s on %d users, %d items, %d positives: %d steps of %d examples "
+                 "per epoch", config.model_type, data.num_users, data.num_items,
+                 trainer.num_positives, trainer.steps_per_epoch,
+                 trainer.positives_per_step * (1 + config.num_neg))
+
+    result = None
+    epoch = int(trainer.epoch.numpy())
+    for hook in hooks:
+        hook.on_train_begin()
+    global_step = epoch * trainer.steps_per_epoch
+    first_step = global_step
+    step_examples = trainer.positives_per_step * (1 + config.num_neg)
+
+    def progress(n, bar):
+        nonlocal global_step
+        global_step += n
+        bar.update(n)
+        for hook in hooks:
+            hook.on_steps_end(global_step, (global_step - first_step) * step_examples, {})
+
+    while epoch < f.train_epochs:
+        cycle_epochs = min(f.epochs_between_evals, f.train_epochs - epoch)
+        start = time.perf_counter()
+        losses, examples = [], 0
+        with tqdm.tqdm(total=cycle_epochs * trainer.steps_per_epoch, unit="step",
+                       desc=f"epochs {epoch + 1}-{epoch + cycle_epochs}", disable=None,
+                       leave=False) as bar:
+            for e in range(epoch, epoch + cycle_epochs):
+                loss, n = trainer.train_epoch(e, lambda n, bar=bar: progress(n, bar))
+                losses.append(loss)
+                examples += n
+        train_s = time.perf_counter() - start
+        epoch += cycle_epochs
+        eval_start = time.perf_counter()
+        result = trainer.evaluate(f.top_k)
+        eval_s = time.perf_counter() - eval_start
+        result.update(loss=losses[-1], examples_per_second=examples / train_s, epoch=epoch)
+        trainer.epoch.assign(epoch)
+        manager.save(checkpoint_number=epoch)
+        _log_cycle(metric_logger, writer, result, epoch, global_step, f.top_k, train_s, eval_s)
+        if f.hr_threshold is not None and result["HR"] >= f.hr_threshold:
+            logging.info("HR %.4f reached --hr_threshold %.4f; stopping", result["HR"],
+                         f.hr_threshold)
+            break
+    for hook in hooks:
+        hook.on_train_end()
+    if result is None:  # Nothing left to train: report the restored model.
+        result = dict(trainer.evaluate(f.top_k), epoch=epoch)
+    atomic_io.write_json(os.path.join(f.model_dir, "eval_results.json"), result)
+    if f.export_dir:
+        ncf_export.export(trainer.model, data.user_ids, data.item_ids, f.export_dir)
+    return result
+
+
+def _log_cycle(metric_logger, writer, result, epoch, step, top_k, train_s, eval_s) -> None:
+    import tensorflow as tf
+
+    logging.info("Epoch %d: HR@%d = %.4f, NDCG@%d = %.4f, loss = %.4f, eval_loss = %.4f, "
+                 "%.0f examples/s (train %.1fs, eval %.2fs)", epoch, top_k, result["HR"],
+                 top_k, result["NDCG"], result["loss"], result["eval_loss"],
+                 result["examples_per_second"], train_s, eval_s)
+    units = {"examples_per_second": "examples/s"}
+    with writer.as_default(step=step):
+        for name in ("HR", "NDCG", "loss", "eval_loss", "examples_per_second"):
+            metric_logger.log_metric(name, result[name], unit=units.get(name),
+                                     global_step=step, extras={"epoch": epoch, "top_k": top_k})
+            tf.summary.scalar(name, result[name])
+    writer.flush()
+
+
+def main(_) -> None:
+    """Entry point: reads the flags and runs NCF."""
+    result = run_ncf(flags.FLAGS)
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                      for k, v in result.items()}))
+    print(f"HR@{flags.FLAGS.top_k} = {result['HR']:.4f}, "
+          f"NDCG@{flags.FLAGS.top_k} = {result['NDCG']:.4f}")
+
+
+if __name__ == "__main__":
+    from official.utils.misc import cli
+
+    define_ncf_flags()
+    cli.run(main)

@@ -1,0 +1,118 @@
+"""GMF, MLP and NeuMF (He et al., "Neural Collaborative Filtering", WWW 2017).
+
+One Keras 3 model class covers the three variants. Each side keeps **one
+fused embedding table**: user row = [GMF factors | MLP half-embedding], and
+the same for items, so a batch does one gather per side instead of four.
+
+* GMF:   logit = h^T (p_u ⊙ q_i)
+* MLP:   logit = h^T relu(W_L ... relu(W_1 [p_u ; q_i]))
+* NeuMF: logit = h^T [p_u ⊙ q_i ; MLP tower output]
+
+Embeddings are initialized N(0, 0.01) as in the paper; the output layer uses
+LeCun-uniform. L2 regularization (`mf_regularization`, `mlp_regularization`)
+applies to the embedding rows of the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import ops
+
+MODEL_TYPES = ("neumf", "gmf", "mlp")
+
+
+def parse_layers(text: str | Sequence[int]) -> list[int]:
+    """Parses and checks an MLP layer list such as "64,32,16,8".
+
+    Raises:
+      ValueError: not positive integers, or an odd first layer (it is split
+        evenly between the user and item embeddings).
+    """
+    try:
+        layers = [int(x) for x in (text.split(",") if isinstance(text, str) else text)]
+    except ValueError as e:
+        raise ValueError(f"--layers must be comma-separated integers, got {text!r}") from e
+    if not layers or any(x <= 0 for x in layers):
+        raise ValueError(f"--layers must be positive integers, got {text!r}")
+    if layers[0] % 2:
+        raise ValueError(f"the first of --layers must be even (it is split between user and "
+                         f"item embeddings), got {layers[0]}")
+    return layers
+
+
+@keras.saving.register_keras_serializable(package="official")
+class NeuMF(keras.Model):
+    """NCF scorer: inputs {"user_id", "item_id"} int32 [B] -> logits float32 [B]."""
+
+    def __init__(self, num_users: int, num_items: int, model_type: str = "neumf",
+                 num_factors: int = 8, layers: Sequence[int] = (64, 32, 16, 8),
+                 mf_regularization: float = 0.0, mlp_regularization: float = 0.0,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if model_type not in MODEL_TYPES:
+            raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {model_type!r}")
+        if num_users <= 0 or num_items <= 0:
+            raise ValueError(f"num_users and num_items must be positive, got "
+                             f"{num_users}, {num_items}")
+        if num_factors <= 0:
+            raise ValueError(f"num_factors must be positive, got {num_factors}")
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.model_type = model_type
+        self.num_factors = int(num_factors)
+        self.layer_sizes = parse_layers(layers)
+        self.mf_regularization = float(mf_regularization)
+        self.mlp_regularization = float(mlp_regularization)
+        self.mf_dim = self.num_factors if model_type in ("neumf", "gmf") else 0
+        self.mlp_dim = self.layer_sizes[0] // 2 if model_type in ("neumf", "mlp") else 0
+        width = self.mf_dim + self.mlp_dim
+        init = keras.initializers.RandomNormal(0.0, 0.01)
+        self.user_table = self.add_weight(shape=(self.num_users, width), initializer=init,
+                                          name="user_embedding")
+        self.item_table = self.add_weight(shape=(self.num_items, width), initializer=init,
+                                          name="item_embedding")
+        self.tower = [keras.layers.Dense(units, activation="relu", name=f"mlp_{i}")
+                      for i, units in enumerate(self.layer_sizes[1:])] if self.mlp_dim else []
+        self.head = keras.layers.Dense(1, kernel_initializer="lecun_uniform", name="prediction")
+
+    def embed(self, users, items):
+        """Gathers the fused rows: float32 [B, mf_dim + mlp_dim] for users and items."""
+        return ops.take(self.user_table, users, axis=0), ops.take(self.item_table, items, axis=0)
+
+    def logits_from_embeddings(self, u, i):
+        """Logits [B] from gathered user and item rows."""
+        parts = []
+        if self.mf_dim:
+            parts.append(u[:, :self.mf_dim] * i[:, :self.mf_dim])
+        if self.mlp_dim:
+            x = ops.concatenate([u[:, self.mf_dim:], i[:, self.mf_dim:]], axis=1)
+            for dense in self.tower:
+                x = dense(x)
+            parts.append(x)
+        x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
+        return ops.squeeze(self.head(x), axis=1)
+
+    def regularization(self, u, i):
+        """Scalar L2 penalty on the batch's embedding rows."""
+        total = 0.0
+        if self.mf_dim and self.mf_regularization:
+            total += self.mf_regularization * (
+                ops.sum(ops.square(u[:, :self.mf_dim])) + ops.sum(ops.square(i[:, :self.mf_dim])))
+        if self.mlp_dim and self.mlp_regularization:
+            total += self.mlp_regularization * (
+                ops.sum(ops.square(u[:, self.mf_dim:])) + ops.sum(ops.square(i[:, self.mf_dim:])))
+        return total
+
+    def call(self, inputs):
+        """Logits float32 [B] for inputs {"user_id": int [B], "item_id": int [B]}."""
+        u, i = self.embed(inputs["user_id"], inputs["item_id"])
+        return self.logits_from_embeddings(u, i)
+
+    def get_config(self):
+        """Constructor arguments, for Keras serialization."""
+        return {**super().get_config(), "num_users": self.num_users,
+                "num_items": self.num_items, "model_type": self.model_type,
+                "num_factors": self.num_factors, "layers": self.layer_sizes,
+                "mf_regularization": self.mf_regularization,
+                "mlp_regularization": self.mlp_regularization}

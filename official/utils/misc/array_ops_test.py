@@ -1,0 +1,11 @@
+import numpy as np
+
+from official.utils.misc import array_ops
+
+
+def test_isin_sorted_matches_numpy():
+    rng = np.random.default_rng(0)
+    ref = np.unique(rng.integers(0, 1000, 300))
+    values = rng.integers(-5, 1005, (40, 7))
+    np.testing.assert_array_equal(array_ops.isin_sorted(values, ref), np.isin(values, ref))
+    assert not array_ops.isin_sorted(np.array([1, 2]), np.array([], dtype=np.int64)).any()
