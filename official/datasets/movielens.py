@@ -553,28 +553,30 @@ def integerize_genres(dataframe: pd.DataFrame) -> pd.DataFrame:
 # CLI.
 # ----------------------------------------------------------------------------
 
-def define_data_download_flags(data_dir: bool = True) -> None:
+def define_data_download_flags(data_dir: bool = True,
+                                flag_values: flags.FlagValues = flags.FLAGS) -> None:
     """Registers --dataset, --data_url, --synthetic_* (and --data_dir)."""
+    fd = flags_core.bind(flag_values)
     if data_dir:
-        flags.DEFINE_string(
+        fd.DEFINE_string(
             "data_dir", "/tmp/movielens-data",
             help=flags_core.help_wrap("Directory to download and normalize data into."))
-    flags.DEFINE_enum(
+    fd.DEFINE_enum(
         "dataset", None, DATASETS, case_sensitive=False,
         help=flags_core.help_wrap("MovieLens dataset. `synthetic` is generated locally "
                                   "(no network)."))
-    flags.DEFINE_string(
+    fd.DEFINE_string(
         "data_url", DEFAULT_DATA_URL,
         help=flags_core.help_wrap("Base URL or directory holding <dataset>.zip (and "
                                   "<dataset>.zip.md5): a mirror, a file:// URL or a "
                                   "local path for air-gapped copies."))
-    flags.DEFINE_integer("synthetic_users", SyntheticSpec.num_users, lower_bound=1,
+    fd.DEFINE_integer("synthetic_users", SyntheticSpec.num_users, lower_bound=1,
                          help="Users in the synthetic dataset.")
-    flags.DEFINE_integer("synthetic_items", SyntheticSpec.num_items, lower_bound=40,
+    fd.DEFINE_integer("synthetic_items", SyntheticSpec.num_items, lower_bound=40,
                          help="Items in the synthetic dataset.")
-    flags.DEFINE_integer("synthetic_ratings", SyntheticSpec.num_ratings, lower_bound=20,
+    fd.DEFINE_integer("synthetic_ratings", SyntheticSpec.num_ratings, lower_bound=20,
                          help="Ratings in the synthetic dataset (>= 20 per user).")
-    flags.DEFINE_integer("synthetic_seed", 0, help="Seed of the synthetic dataset.")
+    fd.DEFINE_integer("synthetic_seed", 0, help="Seed of the synthetic dataset.")
 
 
 def synthetic_spec_from_flags(flags_obj: flags.FlagValues) -> SyntheticSpec:

@@ -28,55 +28,56 @@ from official.utils.logs import logger as logger_lib
 from official.utils.misc import atomic_io
 
 
-def define_ncf_flags() -> None:
-    """Registers every flag of ncf_main."""
-    flags_core.define_base(stop_threshold=False)
-    flags_core.define_benchmark()
-    movielens.define_data_download_flags(data_dir=False)
+def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
+    """Registers every flag of ncf_main in `fv`."""
+    fd = flags_core.bind(fv)
+    flags_core.define_base(stop_threshold=False, flag_values=fv)
+    flags_core.define_benchmark(flag_values=fv)
+    movielens.define_data_download_flags(data_dir=False, flag_values=fv)
     for name, value in (("dataset", movielens.schema.ML_1M), ("model_dir", "/tmp/ncf"),
                         ("train_epochs", 20), ("batch_size", 2048), ("hooks", [])):
-        flags.FLAGS.set_default(name, value)
+        fv.set_default(name, value)
     w = flags_core.help_wrap
-    flags.DEFINE_enum("model", "neumf", list(neumf_model.MODEL_TYPES),
+    fd.DEFINE_enum("model", "neumf", list(neumf_model.MODEL_TYPES),
                       w("Model: neumf (GMF + MLP), gmf or mlp."))
-    flags.DEFINE_integer("num_factors", 8, w("Latent factors of the GMF embeddings."),
+    fd.DEFINE_integer("num_factors", 8, w("Latent factors of the GMF embeddings."),
                          lower_bound=1)
-    flags.DEFINE_string("layers", "64,32,16,8",
+    fd.DEFINE_string("layers", "64,32,16,8",
                         w("MLP layer sizes; the first (even) is the concatenated user + item "
                           "embedding size."))
-    flags.DEFINE_float("mf_regularization", 0.0, w("L2 weight on GMF embedding rows."),
+    fd.DEFINE_float("mf_regularization", 0.0, w("L2 weight on GMF embedding rows."),
                        lower_bound=0.0)
-    flags.DEFINE_float("mlp_regularization", 0.0, w("L2 weight on MLP embedding rows."),
+    fd.DEFINE_float("mlp_regularization", 0.0, w("L2 weight on MLP embedding rows."),
                        lower_bound=0.0)
-    flags.DEFINE_integer("num_neg", 4, w("Training negatives per positive, redrawn every "
+    fd.DEFINE_integer("num_neg", 4, w("Training negatives per positive, redrawn every "
                                          "epoch."), lower_bound=1)
-    flags.DEFINE_float("learning_rate", 0.001, w("Adam learning rate."), lower_bound=0.0)
-    flags.DEFINE_float("beta1", 0.9, w("Adam beta_1."), lower_bound=0.0, upper_bound=1.0)
-    flags.DEFINE_float("beta2", 0.999, w("Adam beta_2."), lower_bound=0.0, upper_bound=1.0)
-    flags.DEFINE_float("epsilon", 1e-8, w("Adam epsilon."), lower_bound=0.0)
-    flags.DEFINE_float("hr_threshold", None, w("Stop once HR@top_k reaches this value."))
-    flags.DEFINE_integer("top_k", 10, w("K of HR@K and NDCG@K."), lower_bound=1)
-    flags.DEFINE_integer("num_eval_negatives", 100, w("Sampled evaluation negatives per "
+    fd.DEFINE_float("learning_rate", 0.001, w("Adam learning rate."), lower_bound=0.0)
+    fd.DEFINE_float("beta1", 0.9, w("Adam beta_1."), lower_bound=0.0, upper_bound=1.0)
+    fd.DEFINE_float("beta2", 0.999, w("Adam beta_2."), lower_bound=0.0, upper_bound=1.0)
+    fd.DEFINE_float("epsilon", 1e-8, w("Adam epsilon."), lower_bound=0.0)
+    fd.DEFINE_float("hr_threshold", None, w("Stop once HR@top_k reaches this value."))
+    fd.DEFINE_integer("top_k", 10, w("K of HR@K and NDCG@K."), lower_bound=1)
+    fd.DEFINE_integer("num_eval_negatives", 100, w("Sampled evaluation negatives per "
                                                       "user."), lower_bound=1)
-    flags.DEFINE_integer("seed", 0, w("Seed of initialization, negatives and shuffling; a "
+    fd.DEFINE_integer("seed", 0, w("Seed of initialization, negatives and shuffling; a "
                                       "CPU run with the same seed repeats exactly."))
-    flags.DEFINE_boolean("download_if_missing", True,
+    fd.DEFINE_boolean("download_if_missing", True,
                          w("Download (or generate, for synthetic) the dataset if missing."))
-    flags.DEFINE_string("ncf_split", None,
+    fd.DEFINE_string("ncf_split", None,
                         w("Use the NCF authors' split: PREFIX.train.rating, "
                           "PREFIX.test.rating and PREFIX.test.negative (0-based ids)."))
-    flags.DEFINE_string("pretrained_gmf", None, w("model_dir of a trained GMF run to "
+    fd.DEFINE_string("pretrained_gmf", None, w("model_dir of a trained GMF run to "
                                                   "initialize NeuMF from (with "
                                                   "--pretrained_mlp)."))
-    flags.DEFINE_string("pretrained_mlp", None, w("model_dir of a trained MLP run to "
+    fd.DEFINE_string("pretrained_mlp", None, w("model_dir of a trained MLP run to "
                                                   "initialize NeuMF from."))
-    flags.DEFINE_integer("steps_per_call", 64, w("Training steps per compiled call."),
+    fd.DEFINE_integer("steps_per_call", 64, w("Training steps per compiled call."),
                          lower_bound=1)
-    flags.DEFINE_boolean("jit_compile", False, w("Compile the training step with XLA."))
-    flags.register_validator(
+    fd.DEFINE_boolean("jit_compile", False, w("Compile the training step with XLA."))
+    fd.register_validator(
         "layers", lambda v: _layers_ok(v),
         message="--layers must be comma-separated positive integers, the first even")
-    flags.register_multi_flags_validator(
+    fd.register_multi_flags_validator(
         ["pretrained_gmf", "pretrained_mlp", "model"],
         lambda f: (f["pretrained_gmf"] is None) == (f["pretrained_mlp"] is None)
         and (f["pretrained_gmf"] is None or f["model"] == "neumf"),

@@ -43,7 +43,7 @@ def init_from_pretrained(trainer, gmf_dir: str, mlp_dir: str, alpha: float = ALP
     for table, g, m in ((model.user_table, gmf.user_table, mlp.user_table),
                         (model.item_table, gmf.item_table, mlp.item_table)):
         table.assign(np.concatenate([g.numpy(), m.numpy()], axis=1))
-    for dense, source in zip(model.tower, mlp.tower, strict=True):
+    for dense, source in zip(model.tower.layers, mlp.tower.layers, strict=True):
         dense.set_weights(source.get_weights())
     g_kernel, g_bias = gmf.head.get_weights()
     m_kernel, m_bias = mlp.head.get_weights()

@@ -72,9 +72,20 @@ class NeuMF(keras.Model):
                                           name="user_embedding")
         self.item_table = self.add_weight(shape=(self.num_items, width), initializer=init,
                                           name="item_embedding")
-        self.tower = [keras.layers.Dense(units, activation="relu", name=f"mlp_{i}")
-                      for i, units in enumerate(self.layer_sizes[1:])] if self.mlp_dim else []
+        # A Sequential (not a list) so that tf.train.Checkpoint tracks the tower.
+        self.tower = keras.Sequential(
+            [keras.layers.Dense(units, activation="relu", name=f"mlp_{i}")
+             for i, units in enumerate(self.layer_sizes[1:])] if self.mlp_dim else [],
+            name="mlp_tower")
         self.head = keras.layers.Dense(1, kernel_initializer="lecun_uniform", name="prediction")
+
+    def build(self, input_shape=None):
+        """Builds the tower and head; their input sizes follow from the config."""
+        if self.mlp_dim:
+            self.tower.build((None, 2 * self.mlp_dim))
+        tower_out = self.layer_sizes[-1] if self.mlp_dim else 0
+        self.head.build((None, self.mf_dim + tower_out))
+        self.built = True
 
     def embed(self, users, items):
         """Gathers the fused rows: float32 [B, mf_dim + mlp_dim] for users and items."""
@@ -87,9 +98,7 @@ class NeuMF(keras.Model):
             parts.append(u[:, :self.mf_dim] * i[:, :self.mf_dim])
         if self.mlp_dim:
             x = ops.concatenate([u[:, self.mf_dim:], i[:, self.mf_dim:]], axis=1)
-            for dense in self.tower:
-                x = dense(x)
-            parts.append(x)
+            parts.append(self.tower(x))
         x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
         return ops.squeeze(self.head(x), axis=1)
 

@@ -8,7 +8,7 @@ changes a flag's value.
 
 from official.utils.flags._base import define_base
 from official.utils.flags._benchmark import define_benchmark
-from official.utils.flags._conventions import help_wrap
+from official.utils.flags._conventions import bind, help_wrap
 from official.utils.flags._performance import define_performance
 
-__all__ = ["define_base", "define_benchmark", "define_performance", "help_wrap"]
+__all__ = ["bind", "define_base", "define_benchmark", "define_performance", "help_wrap"]

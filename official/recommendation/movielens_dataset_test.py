@@ -1,0 +1,123 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from official.datasets import movielens
+from official.datasets import movielens_synthetic as synth
+from official.recommendation import movielens_dataset as md
+from official.utils.errors import DataError
+
+
+def hand_table():
+    """User 10: 20 ratings (kept); user 20: 19 (dropped); user 30: 21 with a tie at the end."""
+    rows = []
+    for j in range(20):
+        rows.append((10, 100 + j, 4.0, 1000 + j))  # latest: item 119 at t=1019
+    for j in range(19):
+        rows.append((20, 100 + j, 3.0, 2000 + j))
+    for j in range(19):
+        rows.append((30, 200 + j, 5.0, 3000 + j))
+    rows.append((30, 250, 2.0, 5000))  # tie at the latest timestamp ...
+    rows.append((30, 240, 1.0, 5000))  # ... the later row wins
+    return pd.DataFrame(rows, columns=movielens.RATING_COLUMNS)
+
+
+def test_preprocess_known_answers():
+    data = md.preprocess(hand_table(), num_eval_negatives=5, seed=1)
+    assert data.user_ids.tolist() == [10, 30]
+    items = sorted({100 + j for j in range(20)} | {200 + j for j in range(19)} | {240, 250})
+    assert data.item_ids.tolist() == items
+    index = {raw: i for i, raw in enumerate(items)}
+    assert data.eval_items[:, 0].tolist() == [index[119], index[240]]
+    train = set(zip(data.train_users.tolist(), data.train_items.tolist(), strict=True))
+    assert len(train) == 19 + 20
+    assert (0, index[119]) not in train and (1, index[240]) not in train
+    assert (1, index[250]) in train
+    rated = {0: {index[100 + j] for j in range(20)},
+             1: {index[200 + j] for j in range(19)} | {index[240], index[250]}}
+    for u in (0, 1):
+        negs = data.eval_items[u, 1:].tolist()
+        assert len(set(negs)) == 5 and not set(negs) & rated[u]
+    again = md.preprocess(hand_table(), num_eval_negatives=5, seed=1)
+    np.testing.assert_array_equal(again.eval_items, data.eval_items)
+    other = md.preprocess(hand_table(), num_eval_negatives=5, seed=2)
+    assert not np.array_equal(other.eval_items, data.eval_items)
+
+
+def test_no_user_with_enough_ratings():
+    df = hand_table()
+    with pytest.raises(DataError, match="no user has at least 20 ratings"):
+        md.preprocess(df[df.user_id == 20])
+
+
+def test_eval_negatives_uniform_and_exact():
+    rng = np.random.default_rng(0)
+    num_users, num_items = 300, 50
+    rated = np.unique(rng.integers(0, num_users, 3000) * num_items
+                      + rng.integers(0, num_items, 3000))
+    negs = md.sample_negatives_without_replacement(rated, num_users, num_items, 20, rng)
+    keys = np.arange(num_users)[:, None] * num_items + negs
+    assert not np.isin(keys, rated).any()
+    assert all(len(set(row)) == 20 for row in negs.tolist())
+    with pytest.raises(DataError, match="unrated items"):
+        md.sample_negatives_without_replacement(rated, num_users, num_items, 49, rng)
+
+
+def test_cache_reuse_and_rebuild(tmp_path):
+    spec = synth.SyntheticSpec(100, 150, 4000, seed=0)
+    movielens.download("synthetic", str(tmp_path), synthetic=spec)
+    first = md.load_movielens(str(tmp_path), "synthetic", 50, seed=0)
+    path = md.cache_dir(str(tmp_path), "synthetic", 50, 0)
+    mtime = os.stat(os.path.join(path, "meta.json")).st_mtime_ns
+    second = md.load_movielens(str(tmp_path), "synthetic", 50, seed=0)
+    assert os.stat(os.path.join(path, "meta.json")).st_mtime_ns == mtime
+    np.testing.assert_array_equal(first.eval_items, second.eval_items)
+    np.testing.assert_array_equal(first.train_items, second.train_items)
+    assert md.cache_dir(str(tmp_path), "synthetic", 20, 0) != path
+    assert md.cache_dir(str(tmp_path), "synthetic", 50, 1) != path
+    assert md.load_movielens(str(tmp_path), "synthetic", 20, seed=0).eval_items.shape == (100, 21)
+
+
+def write_split(prefix, negative_lines=None):
+    train = "0\t1\t5\t100\n0\t2\t4\t101\n1\t0\t3\t102\n1\t3\t3\t103\n"
+    test = "0\t3\t5\t200\n1\t2\t4\t201\n"
+    neg = negative_lines or "(0,3)\t0\t4\n(1,2)\t1\t4\n"
+    for suffix, text in ((".train.rating", train), (".test.rating", test),
+                         (".test.negative", neg)):
+        with open(prefix + suffix, "w") as f:
+            f.write(text)
+
+
+def test_read_ncf_split(tmp_path):
+    prefix = str(tmp_path / "ml-1m")
+    write_split(prefix)
+    data = md.read_ncf_split(prefix)
+    assert (data.num_users, data.num_items, data.num_eval_negatives) == (2, 5, 2)
+    assert data.eval_items.tolist() == [[3, 0, 4], [2, 1, 4]]
+    assert list(zip(data.train_users.tolist(), data.train_items.tolist(), strict=True)) == [
+        (0, 1), (0, 2), (1, 0), (1, 3)]
+
+
+@pytest.mark.parametrize("lines,message", [
+    ("(0,3)\t0\t4\n(1,2)\t1\n", r"test.negative line 2: 1 negatives, but line 1 has 2"),
+    ("(0,3)\t0\t4\n1,2\t1\t4\n", r"test.negative line 2: expected '\(user,item\)'"),
+    ("(0,3)\t0\t4\n(1,1)\t1\t4\n", "positive of user 1 differs"),
+])
+def test_malformed_split_names_file_and_line(tmp_path, lines, message):
+    prefix = str(tmp_path / "s")
+    write_split(prefix, lines)
+    with pytest.raises(DataError, match=message):
+        md.read_ncf_split(prefix)
+
+
+def test_split_missing_file_and_bad_ids(tmp_path):
+    prefix = str(tmp_path / "s")
+    with pytest.raises(DataError, match=r"s.train.rating: file not found"):
+        md.read_ncf_split(prefix)
+    write_split(prefix)
+    with open(prefix + ".train.rating", "a") as f:
+        f.write("x\t1\t5\t9\n")
+    with pytest.raises(DataError, match=r"train.rating line 5: expected tab-separated"):
+        md.read_ncf_split(prefix)

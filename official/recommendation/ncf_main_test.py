@@ -1,0 +1,194 @@
+"""End-to-end NCF runs on small synthetic data (real TensorFlow, real files)."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import flags
+
+from official.recommendation import ncf_main, ncf_metrics, ncf_pretrain
+from official.recommendation.ncf_trainer import NCFTrainer
+from official.utils.logs import logger as logger_lib
+
+SMALL = ["--dataset=synthetic", "--synthetic_users=500", "--synthetic_items=300",
+         "--synthetic_ratings=25000", "--batch_size=1024", "--learning_rate=0.005"]
+
+
+def parse(*args):
+    fv = flags.FlagValues()
+    ncf_main.define_ncf_flags(fv)
+    fv(["ncf_main", *SMALL, *args])
+    return fv
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("data"))
+
+
+def run(data_dir, model_dir, *args):
+    return ncf_main.run_ncf(parse(f"--data_dir={data_dir}", f"--model_dir={model_dir}", *args))
+
+
+def test_learns_far_above_random_and_popularity(data_dir, tmp_path):
+    bench = tmp_path / "bench"
+    result = run(data_dir, tmp_path / "m", "--train_epochs=4", "--epochs_between_evals=2",
+                 f"--benchmark_log_dir={bench}")
+    data = ncf_main.load_data(parse(f"--data_dir={data_dir}"))
+    popularity = np.bincount(data.train_items, minlength=data.num_items).astype(float)
+    pop_hr, _ = ncf_metrics.hit_rate_and_ndcg(popularity[data.eval_items], data.eval_items, 10)
+    random_hr = 10 / 101
+    assert result["HR"] > 4 * random_hr
+    assert result["HR"] > pop_hr + 0.15, (result, pop_hr)
+    assert result["NDCG"] > 0.25 and result["eval_loss"] > 0.01
+    # Metrics: one JSON line per metric and cycle, with the documented fields.
+    records = logger_lib.read_metrics(str(bench))
+    names = [r["name"] for r in records]
+    for name in ("HR", "NDCG", "loss", "eval_loss", "examples_per_second"):
+        assert names.count(name) == 2
+    assert set(records[0]) == {"name", "value", "unit", "global_step", "timestamp", "extras"}
+    hr_values = [r["value"] for r in records if r["name"] == "HR"]
+    assert hr_values[-1] == pytest.approx(result["HR"])
+    run_info = json.loads((bench / logger_lib.RUN_LOG).read_text())
+    assert run_info["model_name"] == "ncf" and run_info["machine_config"]["cpu_count"] >= 1
+    assert any(n.startswith("events.out") for n in os.listdir(tmp_path / "m" / "summaries"))
+
+
+def test_same_seed_same_metrics_other_seed_differs(data_dir, tmp_path):
+    a = run(data_dir, tmp_path / "a", "--train_epochs=2", "--seed=3")
+    b = run(data_dir, tmp_path / "b", "--train_epochs=2", "--seed=3")
+    c = run(data_dir, tmp_path / "c", "--train_epochs=2", "--seed=4")
+    assert (a["HR"], a["NDCG"], a["loss"]) == (b["HR"], b["NDCG"], b["loss"])
+    assert a["loss"] != c["loss"]
+
+
+def test_resume_after_sigkill_matches_uninterrupted(data_dir, tmp_path):
+    args = ["--train_epochs=4", "--epochs_between_evals=1", "--seed=5"]
+    full = run(data_dir, tmp_path / "full", *args)
+    model_dir = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "official.recommendation.ncf_main", *SMALL,
+         f"--data_dir={data_dir}", f"--model_dir={model_dir}", *args,
+         "--train_epochs=400"],  # would run for minutes; it is killed mid-cycle
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt_dir = model_dir / "checkpoints"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (ckpt_dir / "ckpt-2.index").exists():
+        time.sleep(0.05)
+    time.sleep(0.3)  # inside cycle 3
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    assert tf.train.latest_checkpoint(str(ckpt_dir)) is not None
+    resumed = run(data_dir, model_dir, *args)
+    assert resumed["epoch"] == 4
+    assert resumed["HR"] == pytest.approx(full["HR"], abs=1e-6)
+    assert resumed["NDCG"] == pytest.approx(full["NDCG"], abs=1e-6)
+    # A rerun with nothing left to train reports the same model; --clean starts over.
+    again = run(data_dir, model_dir, *args)
+    assert again["HR"] == pytest.approx(full["HR"], abs=1e-6)
+    fresh = run(data_dir, model_dir, "--train_epochs=1", "--clean")
+    assert fresh["epoch"] == 1
+
+
+def test_export_reload_scores_raw_ids(data_dir, tmp_path):
+    fv = parse(f"--data_dir={data_dir}", f"--model_dir={tmp_path / 'm'}", "--train_epochs=1",
+               f"--export_dir={tmp_path / 'export'}")
+    ncf_main.run_ncf(fv)
+    data = ncf_main.load_data(fv)
+    trainer = NCFTrainer(data, ncf_main.config_from_flags(fv))
+    tf.train.Checkpoint(model=trainer.model).restore(
+        tf.train.latest_checkpoint(str(tmp_path / "m" / "checkpoints"))).expect_partial()
+    users, items = np.arange(50), data.eval_items[:50, 0]
+    live = tf.sigmoid(trainer.score(users.astype(np.int32), items)).numpy()
+    loaded = tf.saved_model.load(str(tmp_path / "export"))
+    serve = loaded.signatures["serving_default"]
+    out = serve(user_id=tf.constant(data.user_ids[users]),
+                item_id=tf.constant(data.item_ids[items]))
+    np.testing.assert_allclose(out["score"].numpy(), live, rtol=1e-5, atol=1e-6)
+    maps = loaded.id_maps()
+    np.testing.assert_array_equal(maps["user_ids"].numpy(), data.user_ids)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="unknown user_id"):
+        serve(user_id=tf.constant([10**9], tf.int64), item_id=tf.constant(data.item_ids[:1]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="unknown item_id"):
+        serve(user_id=tf.constant(data.user_ids[:1]), item_id=tf.constant([-7], tf.int64))
+
+
+def test_hr_threshold_stops_early(data_dir, tmp_path):
+    result = run(data_dir, tmp_path / "m", "--train_epochs=10", "--hr_threshold=0.2")
+    assert result["epoch"] == 1 and result["HR"] >= 0.2
+
+
+def test_pretrained_gmf_and_mlp_initialize_neumf(data_dir, tmp_path):
+    run(data_dir, tmp_path / "gmf", "--model=gmf", "--train_epochs=1")
+    run(data_dir, tmp_path / "mlp", "--model=mlp", "--train_epochs=1")
+    fv = parse(f"--data_dir={data_dir}", f"--model_dir={tmp_path / 'n'}")
+    data = ncf_main.load_data(fv)
+    config = ncf_main.config_from_flags(fv)
+    neumf = NCFTrainer(data, config)
+    ncf_pretrain.init_from_pretrained(neumf, str(tmp_path / "gmf"), str(tmp_path / "mlp"))
+    gmf = NCFTrainer(data, ncf_main.config_from_flags(parse(f"--data_dir={data_dir}",
+                                                            "--model=gmf")))
+    tf.train.Checkpoint(model=gmf.model).restore(
+        tf.train.latest_checkpoint(str(tmp_path / "gmf" / "checkpoints"))).expect_partial()
+    np.testing.assert_allclose(neumf.model.user_table.numpy()[:, :8],
+                               gmf.model.user_table.numpy())
+    # The combined model starts where the two pretrained ones are: well above random.
+    assert neumf.evaluate()["HR"] > 0.3
+    result = run(data_dir, tmp_path / "n2", "--train_epochs=1",
+                 f"--pretrained_gmf={tmp_path / 'gmf'}", f"--pretrained_mlp={tmp_path / 'mlp'}")
+    assert result["HR"] > 0.3
+
+
+def test_wrong_checkpoint_is_a_clear_error(data_dir, tmp_path):
+    run(data_dir, tmp_path / "m", "--train_epochs=1", "--model=gmf")
+    with pytest.raises(Exception, match="different model or data"):
+        run(data_dir, tmp_path / "m", "--train_epochs=2", "--model=mlp")
+
+
+def few_ratings_zip():
+    lines = "".join(f"{u}\t{i}\t3\t{1000 + i}\n" for u in range(1, 6) for i in range(1, 6))
+    item = "".join(f"{i}|Movie {i} (1999)|01-Jan-1999||http://x|" + "|".join(["0"] * 19) + "\n"
+                   for i in range(1, 6))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("ml-100k/u.data", lines)
+        zf.writestr("ml-100k/u.item", item)
+    return buf.getvalue()
+
+
+def test_cli_bad_inputs_end_in_one_line(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "ml-100k.zip").write_bytes(few_ratings_zip())
+    split = tmp_path / "split"
+    (tmp_path / "split.train.rating").write_text("0\t1\t5\t1\n")
+    (tmp_path / "split.test.rating").write_text("0\t2\t5\t2\n")
+    (tmp_path / "split.test.negative").write_text("(0,2)\t3\tx\n")
+    cases = [
+        (["--layers=63,32"], "--layers"),
+        (["--batch_size=0"], "--batch_size"),
+        (["--dataset=ml-2m"], "ml-2m"),
+        (["--ncf_split=" + str(tmp_path / "nothing")], "nothing.train.rating: file not found"),
+        (["--ncf_split=" + str(split)], "split.test.negative line 1"),
+        (["--dataset=ml-100k", f"--data_url={mirror}"], "no user has at least 20 ratings"),
+    ]
+    script = ("import sys; from official.recommendation import ncf_main; "
+              "from official.utils.misc import cli; ncf_main.define_ncf_flags(); "
+              "sys.argv[0] = 'ncf_main'; cli.run(ncf_main.main)")
+    for args, message in cases:
+        res = subprocess.run(
+            [sys.executable, "-c", script, f"--data_dir={tmp_path / 'd'}",
+             f"--model_dir={tmp_path / 'm'}", *args],
+            capture_output=True, text=True, timeout=120)
+        assert res.returncode != 0, args
+        assert message in res.stderr, (args, res.stderr[-2000:])
+        assert "Traceback" not in res.stderr, (args, res.stderr[-2000:])
+    assert not (tmp_path / "m" / "checkpoints").exists()

@@ -1,0 +1,47 @@
+import math
+
+import numpy as np
+import pytest
+
+from official.recommendation import ncf_metrics
+
+
+def oracle(scores, items, k):
+    hits, ndcgs = [], []
+    for s, it in zip(scores, items, strict=True):
+        rank = sum(1 for j in range(1, len(s)) if it[j] != it[0] and s[j] >= s[0])
+        hits.append(1.0 if rank < k else 0.0)
+        ndcgs.append(1 / math.log2(rank + 2) if rank < k else 0.0)
+    return np.mean(hits), np.mean(ndcgs)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_matches_brute_force_oracle_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 8, (200, 31)).astype(np.float32)  # many ties
+    items = rng.integers(0, 40, (200, 31))
+    hr, ndcg = ncf_metrics.hit_rate_and_ndcg(scores, items, k=10)
+    want_hr, want_ndcg = oracle(scores, items, 10)
+    assert hr == pytest.approx(want_hr) and ndcg == pytest.approx(want_ndcg)
+
+
+def test_hand_computed_values():
+    scores = np.array([[0.9, 0.1, 0.2, 0.3],   # rank 0: hit, ndcg 1
+                       [0.5, 0.5, 0.1, 0.1],   # tie counts against: rank 1, ndcg 1/log2(3)
+                       [0.1, 0.9, 0.8, 0.7],   # rank 3: miss at k=2
+                       [0.4, 0.9, 0.1, 0.1]])  # negative 1 equals the positive: ignored
+    items = np.array([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4], [7, 7, 3, 4]])
+    hr, ndcg = ncf_metrics.hit_rate_and_ndcg(scores, items, k=2)
+    assert hr == pytest.approx(3 / 4)
+    assert ndcg == pytest.approx((1 + 1 / math.log2(3) + 0 + 1) / 4)
+    with pytest.raises(ValueError, match="top_k"):
+        ncf_metrics.hit_rate_and_ndcg(scores, items, k=0)
+
+
+def test_evaluation_loss_is_mean_bce():
+    logits = np.array([[2.0, -1.0, 0.5]])
+    items = np.array([[1, 2, 3]])
+    want = np.mean([math.log1p(math.exp(-2.0)), math.log1p(math.exp(-1.0)),
+                    math.log1p(math.exp(0.5))])
+    assert ncf_metrics.evaluation_loss(logits, items) == pytest.approx(want)
+    assert ncf_metrics.evaluation_loss(logits, items) > 0

@@ -1,0 +1,66 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official.recommendation import neumf_model
+
+
+@pytest.mark.parametrize("text,message", [
+    ("63,32", "first of --layers must be even"), ("64,x", "comma-separated integers"),
+    ("64,0", "positive"), ("", "comma-separated integers"),
+])
+def test_parse_layers_rejects_bad_lists(text, message):
+    with pytest.raises(ValueError, match=message):
+        neumf_model.parse_layers(text)
+
+
+def reference_logits(model, users, items):
+    """The paper's formulation with separate embeddings, computed in numpy."""
+    user_rows, item_rows = model.user_table.numpy(), model.item_table.numpy()
+    mf = model.mf_dim
+    parts = []
+    if mf:
+        parts.append(user_rows[users, :mf] * item_rows[items, :mf])
+    if model.mlp_dim:
+        x = np.concatenate([user_rows[users, mf:], item_rows[items, mf:]], axis=1)
+        for dense in model.tower.layers:
+            w, b = dense.get_weights()
+            x = np.maximum(x @ w + b, 0)
+        parts.append(x)
+    w, b = model.head.get_weights()
+    return (np.concatenate(parts, axis=1) @ w + b)[:, 0]
+
+
+@pytest.mark.parametrize("model_type", ["neumf", "gmf", "mlp"])
+def test_fused_model_matches_reference(model_type):
+    keras.utils.set_random_seed(0)
+    model = neumf_model.NeuMF(30, 40, model_type, num_factors=4, layers=(16, 8, 4))
+    users = np.array([0, 5, 29, 3], np.int32)
+    items = np.array([1, 39, 0, 3], np.int32)
+    got = model({"user_id": tf.constant(users), "item_id": tf.constant(items)}).numpy()
+    np.testing.assert_allclose(got, reference_logits(model, users, items), rtol=1e-5, atol=1e-6)
+    widths = {"neumf": 4 + 8, "gmf": 4, "mlp": 8}
+    assert model.user_table.shape == (30, widths[model_type])
+    std = model.user_table.numpy().std()
+    assert 0.005 < std < 0.02  # N(0, 0.01) initialization
+
+
+def test_config_round_trip_and_argument_checks():
+    model = neumf_model.NeuMF(3, 4, "gmf", num_factors=2, layers=(8, 4), mf_regularization=0.1)
+    clone = neumf_model.NeuMF.from_config(model.get_config())
+    assert (clone.model_type, clone.num_factors, clone.layer_sizes, clone.mf_regularization) == (
+        "gmf", 2, [8, 4], 0.1)
+    with pytest.raises(ValueError, match="model_type must be one of"):
+        neumf_model.NeuMF(3, 4, "svd")
+    with pytest.raises(ValueError, match="num_users and num_items must be positive, got 0"):
+        neumf_model.NeuMF(0, 4)
+
+
+@pytest.mark.parametrize("model_type", ["neumf", "gmf", "mlp"])
+def test_checkpoint_holds_every_variable(model_type, tmp_path):
+    model = neumf_model.NeuMF(5, 6, model_type, num_factors=2, layers=(8, 4, 2))
+    model({"user_id": tf.zeros([1], tf.int32), "item_id": tf.zeros([1], tf.int32)})
+    path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
+    saved = [n for n, _ in tf.train.list_variables(path) if n.startswith("model/")]
+    assert len(saved) == len(model.variables)
