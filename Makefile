@@ -16,7 +16,8 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m official.datasets.movielens --dataset synthetic --data_dir $(DEMO_DIR)/data
+	$(PY) -m official.recommendation.ncf_main --dataset synthetic --data_dir $(DEMO_DIR)/data \
+		--model_dir $(DEMO_DIR)/ncf --clean --train_epochs 3 --export_dir $(DEMO_DIR)/ncf_export
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check official setup.py

@@ -35,7 +35,7 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     flags_core.define_benchmark(flag_values=fv)
     movielens.define_data_download_flags(data_dir=False, flag_values=fv)
     for name, value in (("dataset", movielens.schema.ML_1M), ("model_dir", "/tmp/ncf"),
-                        ("train_epochs", 20), ("batch_size", 2048), ("hooks", [])):
+                        ("train_epochs", 20), ("batch_size", 256), ("hooks", [])):
         fv.set_default(name, value)
     w = flags_core.help_wrap
     fd.DEFINE_enum("model", "neumf", list(neumf_model.MODEL_TYPES),
