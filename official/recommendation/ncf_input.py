@@ -19,7 +19,8 @@ friendly (about 35M negatives/s on 2 CPU cores at ml-1m scale).
 `epoch_batches` builds a `tf.data` pipeline: per epoch, a stateless
 permutation of the positives and the bulk negatives (computed on tf.data's
 threads one epoch ahead, overlapping with training); per step, the next slice
-of the permutation gathered into (users, items, labels, weights). The last
+of the permutation gathered into (users [n], items [n, 1 + num_neg],
+weights [n]), the positive in column 0. The last
 step of an epoch is padded to a fixed shape with zero-weight rows, so every
 positive is seen exactly once per epoch and nothing retraces.
 
@@ -125,19 +126,17 @@ class EpochBatches:
         return perm, tf.reshape(negatives, [self.num_positives, self.num_neg])
 
     def batch(self, perm, negatives, step):
-        """(users, items, labels, weights) of one step, each [n * (1 + num_neg)]."""
-        n, k = self.positives_per_step, self.num_neg
+        """One step: (users int32 [n], items int32 [n, 1 + num_neg], weights float32 [n]).
+
+        Column 0 of `items` is the positive, the rest its negatives; weight 0
+        marks padding rows of the epoch's last step.
+        """
+        n = self.positives_per_step
         idx = tf.slice(perm, [tf.cast(step, tf.int32) * n], [n])
-        real = idx >= 0
+        weights = tf.cast(idx >= 0, tf.float32)
         idx = tf.maximum(idx, 0)
-        users = tf.gather(self.users, idx)
-        neg_users = tf.reshape(tf.tile(users[:, None], [1, k]), [n * k])
-        items = tf.concat([tf.gather(self.items, idx),
-                           tf.reshape(tf.gather(negatives, idx), [n * k])], 0)
-        labels = tf.concat([tf.ones([n]), tf.zeros([n * k])], 0)
-        w = tf.cast(real, tf.float32)
-        weights = tf.concat([w, tf.reshape(tf.tile(w[:, None], [1, k]), [n * k])], 0)
-        return tf.concat([users, neg_users], 0), items, labels, weights
+        items = tf.concat([tf.gather(self.items, idx)[:, None], tf.gather(negatives, idx)], 1)
+        return tf.gather(self.users, idx), items, weights
 
     def dataset(self, first_epoch: int, last_epoch: int) -> tf.data.Dataset:
         """Batches of epochs [first_epoch, last_epoch), prefetched one epoch ahead."""

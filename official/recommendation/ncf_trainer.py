@@ -80,14 +80,16 @@ class NCFTrainer:
         """What a checkpoint holds: model, optimizer and the completed-epoch counter."""
         return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch)
 
-    def _train_step(self, users, items, labels, weights):
+    def _train_step(self, users, items, weights):
+        """One Adam step on a grouped batch (see `ncf_input.EpochBatches.batch`)."""
+        m = 1 + self.config.num_neg
+        labels = tf.one_hot(tf.zeros_like(users), m)  # column 0 is the positive
         with tf.GradientTape() as tape:
-            u, i = self.model.embed(users, items)
-            logits = self.model.logits_from_embeddings(u, i)
+            logits, u, it = self.model.grouped_logits(users, items)
             losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-            weight_sum = tf.maximum(tf.reduce_sum(weights), 1.0)
-            loss = (tf.reduce_sum(losses * weights) + self.model.regularization(u, i)) \
-                / weight_sum
+            weight_sum = tf.maximum(tf.reduce_sum(weights) * m, 1.0)
+            loss = (tf.reduce_sum(losses * weights[:, None])
+                    + self.model.grouped_regularization(u, it)) / weight_sum
         grads = tape.gradient(loss, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return loss * weight_sum, weight_sum

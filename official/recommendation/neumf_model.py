@@ -78,6 +78,7 @@ class NeuMF(keras.Model):
              for i, units in enumerate(self.layer_sizes[1:])] if self.mlp_dim else [],
             name="mlp_tower")
         self.head = keras.layers.Dense(1, kernel_initializer="lecun_uniform", name="prediction")
+        self.build()  # All shapes follow from the config.
 
     def build(self, input_shape=None):
         """Builds the tower and head; their input sizes follow from the config."""
@@ -101,6 +102,51 @@ class NeuMF(keras.Model):
             parts.append(self.tower(x))
         x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
         return ops.squeeze(self.head(x), axis=1)
+
+    def grouped_logits(self, users, items):
+        """Logits [n, m] for each user scored against m items (training layout).
+
+        The same function as `call` on the flattened pairs, computed without
+        repeating per-user work: each user row is gathered once, and the first
+        MLP layer is split into its user and item halves
+        (`W [u; i] = W_u u + W_i i`), so `W_u u` runs once per user.
+
+        Args:
+          users: int [n] user indices.
+          items: int [n, m] item indices.
+
+        Returns:
+          (logits float32 [n, m], user rows [n, W], item rows [n, m, W]).
+        """
+        u = ops.take(self.user_table, users, axis=0)
+        it = ops.take(self.item_table, items, axis=0)
+        mf = self.mf_dim
+        parts = []
+        if mf:
+            parts.append(u[:, None, :mf] * it[:, :, :mf])
+        if self.mlp_dim:
+            first, *rest = self.tower.layers
+            kernel, bias = first.kernel, first.bias
+            h = ops.relu(ops.matmul(u[:, mf:], kernel[:self.mlp_dim])[:, None, :]
+                         + ops.einsum("nmd,dh->nmh", it[:, :, mf:], kernel[self.mlp_dim:])
+                         + bias)
+            for dense in rest:
+                h = dense(h)
+            parts.append(h)
+        x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+        return ops.squeeze(self.head(x), axis=-1), u, it
+
+    def grouped_regularization(self, u, it):
+        """`regularization` of the flattened pairs: each user row counts m times."""
+        m = ops.cast(ops.shape(it)[1], u.dtype)
+        total = 0.0
+        for weight, lo, hi in ((self.mf_regularization, 0, self.mf_dim),
+                               (self.mlp_regularization, self.mf_dim,
+                                self.mf_dim + self.mlp_dim)):
+            if weight and hi > lo:
+                total += weight * (m * ops.sum(ops.square(u[:, lo:hi]))
+                                   + ops.sum(ops.square(it[:, :, lo:hi])))
+        return total
 
     def regularization(self, u, i):
         """Scalar L2 penalty on the batch's embedding rows."""

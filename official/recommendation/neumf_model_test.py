@@ -64,3 +64,19 @@ def test_checkpoint_holds_every_variable(model_type, tmp_path):
     path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
     saved = [n for n, _ in tf.train.list_variables(path) if n.startswith("model/")]
     assert len(saved) == len(model.variables)
+
+
+@pytest.mark.parametrize("model_type", ["neumf", "gmf", "mlp"])
+def test_grouped_training_layout_matches_flat_pairs(model_type):
+    keras.utils.set_random_seed(1)
+    model = neumf_model.NeuMF(20, 30, model_type, num_factors=4, layers=(16, 8, 4),
+                              mf_regularization=0.3, mlp_regularization=0.2)
+    users = np.array([0, 7, 19], np.int32)
+    items = np.array([[1, 2, 3, 4, 5], [29, 0, 1, 1, 7], [3, 3, 9, 8, 2]], np.int32)
+    grouped, u, it = model.grouped_logits(tf.constant(users), tf.constant(items))
+    flat_users, flat_items = np.repeat(users, 5), items.reshape(-1)
+    flat = model({"user_id": tf.constant(flat_users), "item_id": tf.constant(flat_items)})
+    np.testing.assert_allclose(grouped.numpy().reshape(-1), flat.numpy(), rtol=1e-5, atol=1e-6)
+    fu, fi = model.embed(tf.constant(flat_users), tf.constant(flat_items))
+    assert float(model.grouped_regularization(u, it)) == pytest.approx(
+        float(model.regularization(fu, fi)), rel=1e-5)
