@@ -101,7 +101,7 @@ def sample_negatives_without_replacement(
     filled = np.zeros(num_users, dtype=np.int64)
     todo = np.arange(num_users)
     while todo.size:
-        draws = max(2 * count, 8)
+        draws = count + count // 3 + 8
         cand = rng.integers(0, num_items, (todo.size, draws))
         keys = todo[:, None] * num_items + cand
         valid = ~array_ops.isin_sorted(keys, rated_keys)
@@ -112,8 +112,9 @@ def sample_negatives_without_replacement(
         dup_sorted[:, 1:] = sorted_cand[:, 1:] == sorted_cand[:, :-1]
         dup = np.empty_like(dup_sorted)
         np.put_along_axis(dup, order, dup_sorted, axis=1)
-        taken = (cand[:, :, None] == out[todo][:, None, :]).any(axis=2)
-        valid &= ~dup & ~taken
+        valid &= ~dup
+        if filled[todo].any():  # Later rounds (few users): skip items already taken.
+            valid &= ~(cand[:, :, None] == out[todo][:, None, :]).any(axis=2)
         rank = np.cumsum(valid, axis=1) - 1 + filled[todo][:, None]
         keep = valid & (rank < count)
         rows, cols = np.nonzero(keep)
@@ -130,34 +131,42 @@ def preprocess(ratings: pd.DataFrame, num_eval_negatives: int = 100, seed: int =
     Raises:
       DataError: no user has `min_ratings` ratings, or too few items.
     """
-    users = ratings[movielens.USER_COLUMN].to_numpy()
-    counts = pd.Series(users).value_counts()
-    keep_users = counts.index[counts.to_numpy() >= min_ratings]
-    mask = array_ops.isin_sorted(users, np.sort(keep_users.to_numpy()))
-    if not mask.any():
+    user_codes, user_ids = pd.factorize(ratings[movielens.USER_COLUMN].to_numpy(), sort=True)
+    counts = np.bincount(user_codes)
+    if counts.max() < min_ratings:
         raise DataError(f"no user has at least {min_ratings} ratings "
                         f"({len(counts)} users, at most {counts.max()} ratings each)")
-    df = ratings.loc[mask, [movielens.USER_COLUMN, movielens.ITEM_COLUMN,
-                            movielens.TIMESTAMP_COLUMN]]
-    user_ids, user_idx = np.unique(df[movielens.USER_COLUMN].to_numpy(), return_inverse=True)
-    item_ids, item_idx = np.unique(df[movielens.ITEM_COLUMN].to_numpy(), return_inverse=True)
+    row_keep = None
+    if counts.min() < min_ratings:  # Drop light users; renumber the rest densely.
+        keep_user = counts >= min_ratings
+        row_keep = keep_user[user_codes]
+        user_codes = (np.cumsum(keep_user) - 1)[user_codes[row_keep]]
+        user_ids = user_ids[keep_user]
+    items_raw = ratings[movielens.ITEM_COLUMN].to_numpy()
+    times = ratings[movielens.TIMESTAMP_COLUMN].to_numpy()
+    if row_keep is not None:
+        items_raw, times = items_raw[row_keep], times[row_keep]
+    # pd.factorize(sort=True): sorted raw ids and 0-based codes, much faster than
+    # np.unique(return_inverse=True) on millions of rows.
+    item_idx, item_ids = pd.factorize(items_raw, sort=True)
     num_users, num_items = len(user_ids), len(item_ids)
     if num_items <= num_eval_negatives:
         raise DataError(f"only {num_items} items; need more than --num_eval_negatives="
                         f"{num_eval_negatives}")
-    # Stable sort by (user, timestamp): the last row of each user is the test positive.
-    order = np.lexsort((df[movielens.TIMESTAMP_COLUMN].to_numpy(), user_idx))
-    u_sorted, i_sorted = user_idx[order], item_idx[order]
-    last = np.ones(len(order), dtype=bool)
-    last[:-1] = u_sorted[1:] != u_sorted[:-1]
-    test_items = i_sorted[last]  # one per user, in user order
+    # Each user's latest rating; ties go to the later row: max of (time, row).
+    rows = np.arange(len(times), dtype=np.int64)
+    order_key = (times.astype(np.int64) - times.min()) * len(times) + rows
+    test_rows = pd.Series(order_key).groupby(user_codes).max().to_numpy() % len(times)
+    test_items = item_idx[test_rows]  # one per user, in user order
+    is_test = np.zeros(len(times), dtype=bool)
+    is_test[test_rows] = True
 
-    keys = u_sorted.astype(np.int64) * num_items + i_sorted
-    train_keys = np.unique(keys[~last])  # sorted; duplicates of a pair collapse
-    test_keys = u_sorted[last].astype(np.int64) * num_items + test_items
-    # Never train on the test item.
-    train_keys = train_keys[~array_ops.isin_sorted(train_keys, np.sort(test_keys))]
-    rated = np.union1d(train_keys, test_keys)
+    keys = user_codes.astype(np.int64) * num_items + item_idx
+    test_keys = np.arange(num_users, dtype=np.int64) * num_items + test_items
+    train_keys = array_ops.sorted_unique(keys[~is_test])  # duplicates of a pair collapse
+    # Never train on the test item (a user may have rated it twice).
+    train_keys = train_keys[~array_ops.isin_sorted(train_keys, test_keys)]
+    rated = array_ops.sorted_unique(np.concatenate([train_keys, test_keys]))
     negatives = sample_negatives_without_replacement(
         rated, num_users, num_items, num_eval_negatives, np.random.default_rng(seed))
     eval_items = np.concatenate([test_items[:, None].astype(np.int32), negatives], axis=1)
@@ -305,7 +314,7 @@ def read_ncf_split(prefix: str) -> NCFData:
         user = int(np.argmax(pos_in_neg != test[:, 1]))
         raise DataError(f"{neg_path}: the positive of user {user} differs from "
                         f"{prefix}.test.rating")
-    keys = np.unique(train[:, 0] * num_items + train[:, 1])
+    keys = array_ops.sorted_unique(train[:, 0] * num_items + train[:, 1])
     return NCFData(
         num_users=num_users, num_items=num_items,
         train_users=(keys // num_items).astype(np.int32),
