@@ -99,7 +99,16 @@ def sample_negatives_without_replacement(
                         f"unrated items; cannot sample {count} evaluation negatives")
     out = np.full((num_users, count), -1, dtype=np.int64)
     filled = np.zeros(num_users, dtype=np.int64)
-    todo = np.arange(num_users)
+    # Users in chunks of about 4M candidates bound the temporaries' memory.
+    chunk = max(1, 4_000_000 // (count + count // 3 + 8))
+    for lo in range(0, num_users, chunk):
+        _fill_negatives(rated_keys, np.arange(lo, min(lo + chunk, num_users)), num_items,
+                        count, rng, out, filled)
+    return out.astype(np.int32)
+
+
+def _fill_negatives(rated_keys, todo, num_items, count, rng, out, filled) -> None:
+    """Fills out[todo] with distinct unrated items, drawing until every row is full."""
     while todo.size:
         draws = count + count // 3 + 8
         cand = rng.integers(0, num_items, (todo.size, draws))
@@ -121,7 +130,6 @@ def sample_negatives_without_replacement(
         out[todo[rows], rank[rows, cols]] = cand[rows, cols]
         filled[todo] += keep.sum(axis=1)
         todo = todo[filled[todo] < count]
-    return out.astype(np.int32)
 
 
 def preprocess(ratings: pd.DataFrame, num_eval_negatives: int = 100, seed: int = 0,

@@ -67,8 +67,11 @@ def sample_negatives(users: tf.Tensor, gap_keys: tf.Tensor, offsets: tf.Tensor,
 
     Args:
       users: int32 [N] user indices (sorted order is fastest).
-      gap_keys: int64 [P] from `build_sampler_tables`.
-      offsets: int64 [U + 1] from `build_sampler_tables`.
+      gap_keys: [P] sorted keys `user * num_items + gap` from
+        `build_sampler_tables` (int64), or a chunk's int32 keys relative to
+        its first user (see `EpochBatches`); `users` and `offsets` are then
+        relative to the same user and chunk.
+      offsets: int64 [U + 1] CSR offsets into `gap_keys`.
       num_items: number of items.
       seed: int32/int64 [2] stateless seed.
 
@@ -82,12 +85,29 @@ def sample_negatives(users: tf.Tensor, gap_keys: tf.Tensor, offsets: tf.Tensor,
         tf.random.stateless_uniform(tf.shape(users), seed=seed, dtype=tf.int64,
                                     minval=None, maxval=None), 0xFFFFFFFF)
     r = tf.bitwise.right_shift(bits * free, 32)  # uniform in [0, free)
-    below = tf.searchsorted(gap_keys, users64 * num_items + r, side="right",
-                            out_type=tf.int64) - start
+    query = tf.cast(users64 * num_items + r, gap_keys.dtype)
+    below = tf.searchsorted(gap_keys, query, side="right", out_type=tf.int64) - start
     return tf.cast(r + below, tf.int32)
 
 
 SAMPLE_CHUNK_POSITIVES = 2_000_000
+
+
+def _user_chunks(offsets: np.ndarray, num_items: int, max_positives: int
+                 ) -> list[tuple[int, int]]:
+    """[first_user, last_user) ranges of about `max_positives` positives each.
+
+    A chunk never splits a user, and its relative keys fit in int32.
+    """
+    num_users = len(offsets) - 1
+    max_users = max(1, (2**31 - 1) // num_items - 1)
+    bounds, first = [], 0
+    while first < num_users:
+        last = int(np.searchsorted(offsets, offsets[first] + max_positives, side="right")) - 1
+        last = min(max(last, first + 1), num_users, first + max_users)
+        bounds.append((first, last))
+        first = last
+    return bounds
 
 
 class EpochBatches:
@@ -96,8 +116,17 @@ class EpochBatches:
     def __init__(self, train_users: np.ndarray, train_items: np.ndarray, num_users: int,
                  num_items: int, num_neg: int, positives_per_step: int, seed: int):
         tables = build_sampler_tables(train_users, train_items, num_users, num_items)
-        self.gap_keys = tf.constant(tables.gap_keys)
-        self.offsets = tf.constant(tables.offsets)
+        # Chunks of whole users, each with int32 gap keys relative to its first
+        # user: the search then runs on a small, cache-resident array.
+        self.chunks = []
+        bounds = _user_chunks(tables.offsets, num_items, SAMPLE_CHUNK_POSITIVES)
+        for first_user, last_user in bounds:
+            lo, hi = int(tables.offsets[first_user]), int(tables.offsets[last_user])
+            keys = tables.gap_keys[lo:hi] - np.int64(first_user) * num_items
+            self.chunks.append((
+                lo, hi, tf.constant(np.arange(first_user, last_user, dtype=np.int32)),
+                tf.constant(keys.astype(np.int32)),
+                tf.constant(tables.offsets[first_user:last_user + 1] - lo)))
         self.users = tf.constant(train_users)
         self.items = tf.constant(train_items)
         self.num_items, self.num_neg, self.seed = num_items, num_neg, seed
@@ -115,14 +144,14 @@ class EpochBatches:
             tf.range(self.num_positives, dtype=tf.int32), seed=tf.stack([seed, base]))
         pad = self.steps_per_epoch * self.positives_per_step - self.num_positives
         perm = tf.concat([perm, -tf.ones([pad], tf.int32)], axis=0)
-        # Chunks bound the int64 temporaries (about 50 bytes per negative).
-        chunks = []
-        for c, lo in enumerate(range(0, self.num_positives, SAMPLE_CHUNK_POSITIVES)):
-            users = self.users[lo:lo + SAMPLE_CHUNK_POSITIVES]
+        # Chunks also bound the int64 temporaries (about 50 bytes per negative).
+        parts = []
+        for c, (lo, hi, _, keys, offsets) in enumerate(self.chunks):
+            users = self.users[lo:hi] - self.users[lo]  # relative to the chunk
             users = tf.reshape(tf.tile(users[:, None], [1, self.num_neg]), [-1])
-            chunks.append(sample_negatives(users, self.gap_keys, self.offsets, self.num_items,
-                                           tf.stack([seed, base + 1 + c])))
-        negatives = tf.concat(chunks, axis=0) if len(chunks) > 1 else chunks[0]
+            parts.append(sample_negatives(users, keys, offsets, self.num_items,
+                                          tf.stack([seed, base + 1 + c])))
+        negatives = tf.concat(parts, axis=0) if len(parts) > 1 else parts[0]
         return perm, tf.reshape(negatives, [self.num_positives, self.num_neg])
 
     def batch(self, perm, negatives, step):

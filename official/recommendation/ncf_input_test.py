@@ -35,3 +35,32 @@ def test_sampler_is_exact_and_uniform():
                                        tf.constant(tables.offsets), num_items,
                                        tf.constant([1, 2])).numpy().reshape(num_users, draws)
     np.testing.assert_array_equal(again, negs)  # stateless: same seed, same draws
+
+
+def test_chunked_epoch_negatives_are_exact(monkeypatch):
+    monkeypatch.setattr(ncf_input, "SAMPLE_CHUNK_POSITIVES", 37)  # many small chunks
+    rng = np.random.default_rng(3)
+    num_users, num_items = 50, 40
+    keys = np.unique(rng.integers(0, num_users, 900) * num_items
+                     + rng.integers(0, num_items, 900))
+    users, items = (keys // num_items).astype(np.int32), (keys % num_items).astype(np.int32)
+    batches = ncf_input.EpochBatches(users, items, num_users, num_items, num_neg=4,
+                                     positives_per_step=64, seed=0)
+    assert len(batches.chunks) > 5
+    starts = [int(c[0]) for c in batches.chunks]
+    assert all(users[s] != users[s - 1] for s in starts[1:])  # no user split across chunks
+    perm, negatives = batches.epoch_tensors(tf.constant(0, tf.int64))
+    negatives = negatives.numpy()
+    assert negatives.shape == (len(users), 4)
+    positives = set(keys.tolist())
+    neg_keys = users[:, None].astype(np.int64) * num_items + negatives
+    assert not positives & set(neg_keys.reshape(-1).tolist())
+    assert sorted(perm.numpy()[:len(users)].tolist()) == list(range(len(users)))
+
+
+def test_user_chunks_cover_all_users():
+    offsets = np.array([0, 5, 5, 9, 30, 31, 40])
+    # Users 0-2 hold 9 positives; user 3 alone exceeds 10 but is never split.
+    assert ncf_input._user_chunks(offsets, 100, 10) == [(0, 3), (3, 4), (4, 6)]
+    # A huge catalogue limits users per chunk so that relative keys fit in int32.
+    assert ncf_input._user_chunks(offsets, 10**9, 10**6) == [(u, u + 1) for u in range(6)]

@@ -40,7 +40,40 @@ class TrainConfig:
     seed: int = 0
     steps_per_call: int = 64
     jit_compile: bool = True
+    # "adam": dense Adam on every variable (the paper). "lazy_adam": Adam on the
+    # dense layers, and on the embedding tables only for the rows in the batch.
+    optimizer: str = "adam"
     eval_batch_size: int = 100_000  # Scored pairs per evaluation call.
+
+
+OPTIMIZERS = ("adam", "lazy_adam")
+
+
+class LazyAdamSlots(tf.Module):
+    """Adam moments of the two embedding tables, updated only on touched rows.
+
+    Like TensorFlow Addons' LazyAdam: a row's moments decay only when the row
+    is in the batch; bias correction uses the global step.
+    """
+
+    def __init__(self, user_table, item_table):
+        super().__init__(name="lazy_adam")
+        self.tables = (user_table, item_table)
+        self.m = [tf.Variable(tf.zeros(t.shape), trainable=False, name=f"m_{i}")
+                  for i, t in enumerate(self.tables)]
+        self.v = [tf.Variable(tf.zeros(t.shape), trainable=False, name=f"v_{i}")
+                  for i, t in enumerate(self.tables)]
+
+    def update(self, which: int, indices, grads, lr, cfg) -> None:
+        """Adam update of rows `indices` (may repeat; their gradients are summed)."""
+        unique, pos = tf.unique(indices)
+        g = tf.math.unsorted_segment_sum(grads, pos, tf.shape(unique)[0])
+        m = cfg.beta1 * tf.gather(self.m[which], unique) + (1 - cfg.beta1) * g
+        v = cfg.beta2 * tf.gather(self.v[which], unique) + (1 - cfg.beta2) * tf.square(g)
+        self.m[which].scatter_update(tf.IndexedSlices(m, unique))
+        self.v[which].scatter_update(tf.IndexedSlices(v, unique))
+        self.tables[which].value.scatter_sub(
+            tf.IndexedSlices(lr * m / (tf.sqrt(v) + cfg.epsilon), unique))
 
 
 class NCFTrainer:
@@ -56,9 +89,16 @@ class NCFTrainer:
                            config.num_factors, config.layers, config.mf_regularization,
                            config.mlp_regularization)
         self.model({"user_id": tf.zeros([1], tf.int32), "item_id": tf.zeros([1], tf.int32)})
+        if config.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}")
+        self.lazy = config.optimizer == "lazy_adam"
+        tables = (self.model.user_table, self.model.item_table)
+        self.dense_vars = [v for v in self.model.trainable_variables
+                           if not self.lazy or all(v is not t for t in tables)]
         self.optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta1,
                                                beta_2=config.beta2, epsilon=config.epsilon)
-        self.optimizer.build(self.model.trainable_variables)
+        self.optimizer.build(self.dense_vars)
+        self.table_slots = LazyAdamSlots(*tables) if self.lazy else None
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
 
         self.positives_per_step = config.batch_size // (1 + config.num_neg)
@@ -72,13 +112,16 @@ class NCFTrainer:
         self._next_epoch = None  # Epoch the iterator delivers next ...
         self._last_epoch = 0  # ... and the epoch where it ends.
         self._step_fn = tf.function(self._train_step, jit_compile=config.jit_compile)
+        self._core_fn = tf.function(self._lazy_core, jit_compile=config.jit_compile)
         self._loop_fn = tf.function(self._train_loop)
         self._score_fn = tf.function(self._score, jit_compile=config.jit_compile,
                                      reduce_retracing=True)
 
     def checkpoint(self) -> tf.train.Checkpoint:
-        """What a checkpoint holds: model, optimizer and the completed-epoch counter."""
-        return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch)
+        """What a checkpoint holds: model, optimizer(s) and the completed-epoch counter."""
+        extra = {"table_slots": self.table_slots} if self.lazy else {}
+        return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
+                                   **extra)
 
     def _train_step(self, users, items, weights):
         """One Adam step on a grouped batch (see `ncf_input.EpochBatches.batch`)."""
@@ -94,11 +137,40 @@ class NCFTrainer:
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return loss * weight_sum, weight_sum
 
+    def _lazy_core(self, u, it, weights):
+        """Compiled part of a lazy step: loss, dense-layer Adam, row gradients."""
+        m = 1 + self.config.num_neg
+        labels = tf.one_hot(tf.zeros(tf.shape(u)[:1], tf.int32), m)
+        with tf.GradientTape() as tape:
+            tape.watch([u, it])
+            logits = self.model.grouped_logits_from_rows(u, it)
+            losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+            weight_sum = tf.maximum(tf.reduce_sum(weights) * m, 1.0)
+            loss = (tf.reduce_sum(losses * weights[:, None])
+                    + self.model.grouped_regularization(u, it)) / weight_sum
+        grads = tape.gradient(loss, [u, it, *self.dense_vars])
+        self.optimizer.apply_gradients(zip(grads[2:], self.dense_vars, strict=True))
+        return loss * weight_sum, weight_sum, grads[0], grads[1]
+
+    def _lazy_step(self, users, items, weights):
+        """Gather rows, run the compiled core, then update only the touched table rows."""
+        u = tf.gather(self.model.user_table.value, users)
+        it = tf.gather(self.model.item_table.value, items)
+        t, c, du, dit = self._core_fn(u, it, weights)
+        step = tf.cast(self.optimizer.iterations, tf.float32)  # already incremented
+        cfg = self.config
+        lr = cfg.learning_rate * tf.sqrt(1 - cfg.beta2 ** step) / (1 - cfg.beta1 ** step)
+        self.table_slots.update(0, users, du, lr, cfg)
+        self.table_slots.update(1, tf.reshape(items, [-1]),
+                                tf.reshape(dit, [-1, tf.shape(dit)[-1]]), lr, cfg)
+        return t, c
+
     def _train_loop(self, iterator, num_steps):
         total = tf.constant(0.0)
         count = tf.constant(0.0)
+        step = self._lazy_step if self.lazy else self._step_fn
         for _ in tf.range(num_steps):
-            t, c = self._step_fn(*next(iterator))
+            t, c = step(*next(iterator))
             total += t
             count += c
         return total, count

@@ -120,6 +120,10 @@ class NeuMF(keras.Model):
         """
         u = ops.take(self.user_table, users, axis=0)
         it = ops.take(self.item_table, items, axis=0)
+        return self.grouped_logits_from_rows(u, it), u, it
+
+    def grouped_logits_from_rows(self, u, it):
+        """`grouped_logits` from already gathered rows u [n, W], it [n, m, W] -> [n, m]."""
         mf = self.mf_dim
         parts = []
         if mf:
@@ -134,7 +138,7 @@ class NeuMF(keras.Model):
                 h = dense(h)
             parts.append(h)
         x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
-        return ops.squeeze(self.head(x), axis=-1), u, it
+        return ops.squeeze(self.head(x), axis=-1)
 
     def grouped_regularization(self, u, it):
         """`regularization` of the flattened pairs: each user row counts m times."""

@@ -68,6 +68,7 @@ def atomic_directory(path: str) -> Iterator[str]:
     """
     parent, name = os.path.split(os.path.abspath(path))
     tmp = tempfile.mkdtemp(prefix=f".{name}{TMP_MARKER}", dir=parent)
+    os.chmod(tmp, 0o777 & ~_current_umask())  # mkdtemp makes 0700; use normal perms.
     try:
         yield tmp
         if os.path.isdir(path):

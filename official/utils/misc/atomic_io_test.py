@@ -31,6 +31,7 @@ def test_atomic_directory(tmp_path):
         open(os.path.join(tmp, "a"), "w").close()
         assert not target.exists()
     assert os.listdir(target) == ["a"]
+    assert oct(target.stat().st_mode & 0o777) == oct(0o777 & ~_umask())
     with pytest.raises(ValueError), atomic_io.atomic_directory(str(target)) as tmp:
         open(os.path.join(tmp, "b"), "w").close()
         raise ValueError

@@ -1,0 +1,45 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official.recommendation import ncf_trainer
+
+
+def test_lazy_adam_equals_dense_adam_when_every_row_is_touched():
+    cfg = ncf_trainer.TrainConfig(learning_rate=0.01)
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(4, 3)).astype(np.float32)
+    lazy_table = keras.Variable(start)
+    dense_table = keras.Variable(start)
+    other = keras.Variable(np.zeros((2, 3), np.float32))
+    slots = ncf_trainer.LazyAdamSlots(lazy_table, other)
+    adam = keras.optimizers.Adam(0.01, beta_1=cfg.beta1, beta_2=cfg.beta2, epsilon=cfg.epsilon)
+    adam.build([dense_table])
+    for step in range(1, 4):
+        indices = tf.constant([3, 0, 1, 2, 0])  # every row, row 0 twice
+        grads = tf.constant(rng.normal(size=(5, 3)).astype(np.float32))
+        dense_grad = tf.math.unsorted_segment_sum(grads, indices, 4)
+        adam.apply_gradients([(dense_grad, dense_table)])
+        lr = cfg.learning_rate * np.sqrt(1 - cfg.beta2 ** step) / (1 - cfg.beta1 ** step)
+        slots.update(0, indices, grads, lr, cfg)
+    np.testing.assert_allclose(lazy_table.numpy(), dense_table.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_lazy_adam_leaves_untouched_rows_alone():
+    cfg = ncf_trainer.TrainConfig(learning_rate=0.1)
+    table = keras.Variable(np.ones((5, 2), np.float32))
+    slots = ncf_trainer.LazyAdamSlots(table, keras.Variable(np.zeros((1, 2), np.float32)))
+    slots.update(0, tf.constant([1, 3]), tf.ones([2, 2]), 0.1, cfg)
+    changed = ~np.isclose(table.numpy(), 1.0).all(axis=1)
+    assert changed.tolist() == [False, True, False, True, False]
+
+
+def test_unknown_optimizer_is_rejected():
+    from official.recommendation.movielens_dataset import NCFData
+
+    data = NCFData(3, 4, np.array([0], np.int32), np.array([1], np.int32),
+                   np.arange(3, dtype=np.int32), np.zeros((3, 2), np.int32),
+                   np.arange(3), np.arange(4))
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        ncf_trainer.NCFTrainer(data, ncf_trainer.TrainConfig(batch_size=10, optimizer="sgd"))
