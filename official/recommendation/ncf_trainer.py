@@ -47,6 +47,9 @@ class TrainConfig:
 
 
 OPTIMIZERS = ("adam", "lazy_adam")
+# lazy_adam updates a table row-wise only if it has this many times more rows
+# than one step touches; otherwise a dense update is cheaper.
+LAZY_ROWS_FACTOR = 4
 
 
 class LazyAdamSlots(tf.Module):
@@ -65,15 +68,25 @@ class LazyAdamSlots(tf.Module):
                   for i, t in enumerate(self.tables)]
 
     def update(self, which: int, indices, grads, lr, cfg) -> None:
-        """Adam update of rows `indices` (may repeat; their gradients are summed)."""
-        unique, pos = tf.unique(indices)
-        g = tf.math.unsorted_segment_sum(grads, pos, tf.shape(unique)[0])
-        m = cfg.beta1 * tf.gather(self.m[which], unique) + (1 - cfg.beta1) * g
-        v = cfg.beta2 * tf.gather(self.v[which], unique) + (1 - cfg.beta2) * tf.square(g)
-        self.m[which].scatter_update(tf.IndexedSlices(m, unique))
-        self.v[which].scatter_update(tf.IndexedSlices(v, unique))
-        self.tables[which].value.scatter_sub(
-            tf.IndexedSlices(lr * m / (tf.sqrt(v) + cfg.epsilon), unique))
+        """Adam update of rows `indices` (may repeat; their gradients are summed).
+
+        XLA-compatible (static shapes, no `tf.unique`): indices are sorted,
+        each run of equal indices gets the sum of its gradients, and every
+        position of a run writes the same new row, so duplicate writes agree.
+        """
+        order = tf.argsort(indices, stable=True)
+        idx = tf.gather(indices, order)
+        g = tf.gather(grads, order)
+        first = tf.concat([tf.ones([1], tf.bool), idx[1:] != idx[:-1]], axis=0)
+        run = tf.cumsum(tf.cast(first, tf.int32)) - 1
+        g = tf.gather(tf.math.unsorted_segment_sum(g, run, tf.shape(idx)[0]), run)
+        table = self.tables[which].value
+        m = cfg.beta1 * tf.gather(self.m[which], idx) + (1 - cfg.beta1) * g
+        v = cfg.beta2 * tf.gather(self.v[which], idx) + (1 - cfg.beta2) * tf.square(g)
+        rows = tf.gather(table, idx) - lr * m / (tf.sqrt(v) + cfg.epsilon)
+        self.m[which].scatter_update(tf.IndexedSlices(m, idx))
+        self.v[which].scatter_update(tf.IndexedSlices(v, idx))
+        table.scatter_update(tf.IndexedSlices(rows, idx))
 
 
 class NCFTrainer:
@@ -92,13 +105,21 @@ class NCFTrainer:
         if config.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}")
         self.lazy = config.optimizer == "lazy_adam"
-        tables = (self.model.user_table, self.model.item_table)
+        n = config.batch_size // (1 + config.num_neg)
+        # lazy_adam updates a table row-wise only where that pays: when the table
+        # has many more rows than a step touches (scatters are not free).
+        self.sparse_user = self.lazy and data.num_users > LAZY_ROWS_FACTOR * n
+        self.sparse_item = self.lazy and data.num_items > LAZY_ROWS_FACTOR * n * (
+            1 + config.num_neg)
+        sparse = ([self.model.user_table] if self.sparse_user else []) + (
+            [self.model.item_table] if self.sparse_item else [])
         self.dense_vars = [v for v in self.model.trainable_variables
-                           if not self.lazy or all(v is not t for t in tables)]
+                           if all(v is not t for t in sparse)]
         self.optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta1,
                                                beta_2=config.beta2, epsilon=config.epsilon)
         self.optimizer.build(self.dense_vars)
-        self.table_slots = LazyAdamSlots(*tables) if self.lazy else None
+        self.table_slots = LazyAdamSlots(self.model.user_table, self.model.item_table) \
+            if self.lazy else None
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
 
         self.positives_per_step = config.batch_size // (1 + config.num_neg)
@@ -111,8 +132,8 @@ class NCFTrainer:
         self._iterator = None
         self._next_epoch = None  # Epoch the iterator delivers next ...
         self._last_epoch = 0  # ... and the epoch where it ends.
-        self._step_fn = tf.function(self._train_step, jit_compile=config.jit_compile)
-        self._core_fn = tf.function(self._lazy_core, jit_compile=config.jit_compile)
+        step = self._lazy_step if self.lazy else self._train_step
+        self._step_fn = tf.function(step, jit_compile=config.jit_compile)
         self._loop_fn = tf.function(self._train_loop)
         self._score_fn = tf.function(self._score, jit_compile=config.jit_compile,
                                      reduce_retracing=True)
@@ -137,11 +158,13 @@ class NCFTrainer:
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return loss * weight_sum, weight_sum
 
-    def _lazy_core(self, u, it, weights):
-        """Compiled part of a lazy step: loss, dense-layer Adam, row gradients."""
+    def _lazy_step(self, users, items, weights):
+        """Adam on dense weights; on sparse tables only the batch's rows (one XLA cluster)."""
         m = 1 + self.config.num_neg
-        labels = tf.one_hot(tf.zeros(tf.shape(u)[:1], tf.int32), m)
+        labels = tf.one_hot(tf.zeros_like(users), m)
         with tf.GradientTape() as tape:
+            u = tf.gather(self.model.user_table.value, users)
+            it = tf.gather(self.model.item_table.value, items)
             tape.watch([u, it])
             logits = self.model.grouped_logits_from_rows(u, it)
             losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
@@ -150,27 +173,21 @@ class NCFTrainer:
                     + self.model.grouped_regularization(u, it)) / weight_sum
         grads = tape.gradient(loss, [u, it, *self.dense_vars])
         self.optimizer.apply_gradients(zip(grads[2:], self.dense_vars, strict=True))
-        return loss * weight_sum, weight_sum, grads[0], grads[1]
-
-    def _lazy_step(self, users, items, weights):
-        """Gather rows, run the compiled core, then update only the touched table rows."""
-        u = tf.gather(self.model.user_table.value, users)
-        it = tf.gather(self.model.item_table.value, items)
-        t, c, du, dit = self._core_fn(u, it, weights)
         step = tf.cast(self.optimizer.iterations, tf.float32)  # already incremented
         cfg = self.config
         lr = cfg.learning_rate * tf.sqrt(1 - cfg.beta2 ** step) / (1 - cfg.beta1 ** step)
-        self.table_slots.update(0, users, du, lr, cfg)
-        self.table_slots.update(1, tf.reshape(items, [-1]),
-                                tf.reshape(dit, [-1, tf.shape(dit)[-1]]), lr, cfg)
-        return t, c
+        if self.sparse_user:
+            self.table_slots.update(0, users, grads[0], lr, cfg)
+        if self.sparse_item:
+            self.table_slots.update(1, tf.reshape(items, [-1]),
+                                    tf.reshape(grads[1], [-1, tf.shape(grads[1])[-1]]), lr, cfg)
+        return loss * weight_sum, weight_sum
 
     def _train_loop(self, iterator, num_steps):
         total = tf.constant(0.0)
         count = tf.constant(0.0)
-        step = self._lazy_step if self.lazy else self._step_fn
         for _ in tf.range(num_steps):
-            t, c = step(*next(iterator))
+            t, c = self._step_fn(*next(iterator))
             total += t
             count += c
         return total, count

@@ -43,3 +43,43 @@ def test_unknown_optimizer_is_rejected():
                    np.arange(3), np.arange(4))
     with pytest.raises(ValueError, match="optimizer must be one of"):
         ncf_trainer.NCFTrainer(data, ncf_trainer.TrainConfig(batch_size=10, optimizer="sgd"))
+
+
+def small_data(num_users=60, num_items=50, seed=0):
+    from official.recommendation.movielens_dataset import NCFData
+
+    rng = np.random.default_rng(seed)
+    keys = np.unique(rng.integers(0, num_users, 1500) * num_items
+                     + rng.integers(0, num_items, 1500))
+    users, items = (keys // num_items).astype(np.int32), (keys % num_items).astype(np.int32)
+    eval_items = rng.integers(0, num_items, (num_users, 6)).astype(np.int32)
+    return NCFData(num_users, num_items, users, items, np.arange(num_users, dtype=np.int32),
+                   eval_items, np.arange(num_users), np.arange(num_items))
+
+
+def test_lazy_adam_with_small_tables_is_dense_adam():
+    data = small_data()
+    results = []
+    for opt in ("adam", "lazy_adam"):
+        trainer = ncf_trainer.NCFTrainer(data, ncf_trainer.TrainConfig(
+            batch_size=100, optimizer=opt, learning_rate=0.01))
+        assert not (trainer.lazy and (trainer.sparse_user or trainer.sparse_item))
+        loss, _ = trainer.train_epoch(0)
+        results.append((loss, trainer.model.user_table.numpy(), trainer.model.item_table.numpy()))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(results[0][2], results[1][2], rtol=1e-4, atol=1e-6)
+    assert np.abs(results[0][1]).max() > 0.02  # the tables did train
+
+
+def test_lazy_adam_sparse_tables_train_only_touched_rows(monkeypatch):
+    monkeypatch.setattr(ncf_trainer, "LAZY_ROWS_FACTOR", 0)  # force row-wise updates
+    data = small_data()
+    trainer = ncf_trainer.NCFTrainer(data, ncf_trainer.TrainConfig(
+        batch_size=10, optimizer="lazy_adam", learning_rate=0.01, steps_per_call=1))
+    assert trainer.sparse_user and trainer.sparse_item
+    before = trainer.model.user_table.numpy().copy()
+    users, items, weights = next(iter(trainer.input.dataset(0, 1)))
+    trainer._step_fn(users, items, weights)
+    changed = np.flatnonzero(~np.isclose(before, trainer.model.user_table.numpy()).all(axis=1))
+    assert set(changed.tolist()) == set(users.numpy().tolist())
