@@ -17,7 +17,8 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml
 
 demo: $(STAMP)
 	$(PY) -m official.recommendation.ncf_main --dataset synthetic --data_dir $(DEMO_DIR)/data \
-		--model_dir $(DEMO_DIR)/ncf --clean --train_epochs 3 --export_dir $(DEMO_DIR)/ncf_export
+		--model_dir $(DEMO_DIR)/ncf --clean --train_epochs 3 --batch_size 16384 --learning_rate 0.004 \
+		--export_dir $(DEMO_DIR)/ncf_export
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check official setup.py
