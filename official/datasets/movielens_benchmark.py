@@ -10,7 +10,6 @@ fresh child process and reports `normalize_s` and that process's
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import platform
@@ -19,6 +18,7 @@ import time
 from absl import app, flags, logging
 
 from official.datasets import movielens, movielens_schema, movielens_synthetic
+from official.utils.logs import logger
 from official.utils.misc import atomic_io, memory
 
 ML_20M_SPEC = movielens_synthetic.SyntheticSpec(138_493, 26_744, 20_000_263, seed=0)
@@ -75,11 +75,7 @@ def main(_):
     f = flags.FLAGS
     spec = movielens_synthetic.SyntheticSpec(f.num_users, f.num_items, f.num_ratings, 0)
     result = run_benchmark(f.work_dir, spec)
-    text = json.dumps(result, indent=2, sort_keys=True)
-    print(text)
-    if f.output:
-        with atomic_io.atomic_write(f.output, "w") as out:
-            out.write(text + "\n")
+    logger.emit_benchmark_result(result, f.output)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ Generated data is cached under --work_dir.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import shutil
@@ -36,7 +35,8 @@ from absl import app, flags, logging
 
 from official.datasets import movielens
 from official.datasets.movielens_synthetic import SyntheticSpec
-from official.utils.misc import atomic_io, memory
+from official.utils.logs import logger
+from official.utils.misc import memory
 
 SCALES = {
     "ml-1m": SyntheticSpec(6_040, 3_706, 1_000_209, seed=0),
@@ -229,11 +229,7 @@ def main(_):
     optimizer = f.optimizer or ("lazy_adam" if f.scale == "ml-20m" else "adam")
     result = run_benchmark(f.scale, f.work_dir, f.batch_size, f.learning_rate, optimizer,
                            f.keras_seconds, epochs)
-    text = json.dumps(result, indent=2, sort_keys=True)
-    print(text)
-    if f.output:
-        with atomic_io.atomic_write(f.output, "w") as out:
-            out.write(text + "\n")
+    logger.emit_benchmark_result(result, f.output)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ with `tf.io.TFRecordWriter`) on the first --naive_rows rows.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -22,7 +21,7 @@ import pandas as pd
 from absl import app, flags
 
 from official.utils.data import file_io
-from official.utils.misc import atomic_io
+from official.utils.logs import logger
 
 
 def naive_write(df: pd.DataFrame, path: str) -> None:
@@ -92,11 +91,7 @@ def main(_):
         result = run_benchmark(f.rows, f.naive_rows, f.batch_size, work_dir, f.num_workers)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    text = json.dumps(result, indent=2, sort_keys=True)
-    print(text)
-    if f.output:
-        with atomic_io.atomic_write(f.output, "w") as out:
-            out.write(text + "\n")
+    logger.emit_benchmark_result(result, f.output)
 
 
 if __name__ == "__main__":

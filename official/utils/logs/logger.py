@@ -79,3 +79,12 @@ def read_metrics(log_dir: str) -> list[dict]:
         return []
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def emit_benchmark_result(result: dict, output: str | None) -> None:
+    """Prints a benchmark's JSON result and, if `output` is set, writes it there atomically."""
+    text = json.dumps(result, indent=2, sort_keys=True)
+    print(text)
+    if output:
+        with atomic_io.atomic_write(output, "w") as out:
+            out.write(text + "\n")
