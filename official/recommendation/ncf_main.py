@@ -25,7 +25,7 @@ from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
 from official.utils.logs import hooks as hooks_lib
 from official.utils.logs import logger as logger_lib
-from official.utils.misc import atomic_io
+from official.utils.misc import atomic_io, checkpoints
 
 
 def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
@@ -145,18 +145,7 @@ def run_ncf(f) -> dict:
         ncf_pretrain.init_from_pretrained(trainer, f.pretrained_gmf, f.pretrained_mlp)
 
     os.makedirs(f.model_dir, exist_ok=True)
-    ckpt = trainer.checkpoint()
-    manager = tf.train.CheckpointManager(ckpt, os.path.join(f.model_dir, "checkpoints"),
-                                         max_to_keep=3)
-    if manager.latest_checkpoint:
-        try:
-            ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        except (ValueError, AssertionError, tf.errors.OpError) as e:
-            raise UserError(f"{f.model_dir} holds a checkpoint of a different model or data "
-                            f"({str(e).splitlines()[0][:200]}); use --clean or another "
-                            "--model_dir") from e
-        logging.info("Resumed from %s (epoch %d)", manager.latest_checkpoint,
-                     int(trainer.epoch.numpy()))
+    manager = checkpoints.restore_latest(trainer.checkpoint(), f.model_dir)
 
     metric_logger = logger_lib.BenchmarkLogger(f.benchmark_log_dir)
     run_params = {k: getattr(f, k) for k in (
@@ -224,19 +213,14 @@ def run_ncf(f) -> dict:
 
 
 def _log_cycle(metric_logger, writer, result, epoch, step, top_k, train_s, eval_s) -> None:
-    import tensorflow as tf
-
     logging.info("Epoch %d: HR@%d = %.4f, NDCG@%d = %.4f, loss = %.4f, eval_loss = %.4f, "
                  "%.0f examples/s (train %.1fs, eval %.2fs)", epoch, top_k, result["HR"],
                  top_k, result["NDCG"], result["loss"], result["eval_loss"],
                  result["examples_per_second"], train_s, eval_s)
-    units = {"examples_per_second": "examples/s"}
-    with writer.as_default(step=step):
-        for name in ("HR", "NDCG", "loss", "eval_loss", "examples_per_second"):
-            metric_logger.log_metric(name, result[name], unit=units.get(name),
-                                     global_step=step, extras={"epoch": epoch, "top_k": top_k})
-            tf.summary.scalar(name, result[name])
-    writer.flush()
+    names = ("HR", "NDCG", "loss", "eval_loss", "examples_per_second")
+    logger_lib.log_cycle(metric_logger, writer, {n: result[n] for n in names}, step,
+                         {"epoch": epoch, "top_k": top_k},
+                         {"examples_per_second": "examples/s"})
 
 
 def main(_) -> None:

@@ -391,22 +391,28 @@ def read_buffer(buffer_path: str, batch_size: int, shuffle: bool = False,
 
     def decode(record):
         raw = tf.io.parse_single_example(record, features)
-        out = {name: tf.reshape(tf.io.decode_raw(raw[name], dtype), [-1, *shape])
-               for name, (dtype, shape) in spec.items()}
-        if shuffle:
-            first = next(iter(out.values()))
-            perm = tf.random.shuffle(tf.range(tf.shape(first)[0]), seed=seed)
-            out = {k: tf.gather(v, perm) for k, v in out.items()}
-        return out
+        return {name: tf.reshape(tf.io.decode_raw(raw[name], dtype), [-1, *shape])
+                for name, (dtype, shape) in spec.items()}
+
+    def decode_and_permute(position, record):
+        # Stateless, keyed by (seed, block position): the same seed gives the
+        # same order in any process, also after a resume.
+        out = decode(record)
+        rows = tf.shape(next(iter(out.values())))[0]
+        perm = tf.random.experimental.stateless_shuffle(
+            tf.range(rows), seed=tf.stack([tf.constant(seed or 0, tf.int64), position]))
+        return {k: tf.gather(v, perm) for k, v in out.items()}
 
     if shuffle:
         ds = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed)
         ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
-        ds = ds.shuffle(shuffle_buffer_blocks, seed=seed)
+        ds = ds.shuffle(shuffle_buffer_blocks, seed=seed).enumerate()
+        ds = ds.map(decode_and_permute, num_parallel_calls=tf.data.AUTOTUNE,
+                    deterministic=True)
     else:
-        ds = tf.data.TFRecordDataset(files)
-    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = tf.data.TFRecordDataset(files).map(decode, num_parallel_calls=tf.data.AUTOTUNE,
+                                                deterministic=True)
     ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
 

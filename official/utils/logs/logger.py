@@ -88,3 +88,17 @@ def emit_benchmark_result(result: dict, output: str | None) -> None:
     if output:
         with atomic_io.atomic_write(output, "w") as out:
             out.write(text + "\n")
+
+
+def log_cycle(metric_logger: BenchmarkLogger, writer, metrics: dict, step: int,
+              extras: dict, units: dict | None = None) -> None:
+    """Logs a train/evaluate cycle's metrics to metric.log and TensorBoard (`writer`)."""
+    import tensorflow as tf
+
+    units = units or {}
+    with writer.as_default(step=step):
+        for name, value in metrics.items():
+            metric_logger.log_metric(name, value, unit=units.get(name), global_step=step,
+                                     extras=extras)
+            tf.summary.scalar(name, value)
+    writer.flush()
