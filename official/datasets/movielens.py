@@ -51,8 +51,9 @@ from official.datasets.movielens_synthetic import (  # noqa: F401  (re-exported 
     generate_synthetic,
     write_zip,
 )
+from official.utils.data import csv_errors
 from official.utils.data import download as dl
-from official.utils.errors import DataError
+from official.utils.errors import DataError, UserError
 from official.utils.flags import core as flags_core
 from official.utils.misc import atomic_io
 
@@ -178,11 +179,7 @@ def normalize_ratings(src: str, dst: str, separator: bytes, has_header: bool,
                 df = pd.read_csv(io.BytesIO(block), header=None, names=schema.RATING_COLUMNS,
                                  index_col=False, engine="c")
             except pd.errors.ParserError as e:
-                m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
-                if not m:
-                    raise DataError(f"{where}: cannot parse ({e})") from e
-                raise DataError(f"{where} line {line_no + int(m.group(2)) - 1}: expected "
-                                f"{m.group(1)} fields, saw {m.group(3)}") from e
+                raise csv_errors.from_parser_error(e, where, line_no) from e
             _check_ratings_block(df, block, where, line_no)
             if b"\n\n" in block or block.startswith(b"\n"):
                 block = re.sub(rb"\n(?:[ \t]*\n)+", b"\n", block).lstrip(b"\n")
@@ -457,6 +454,20 @@ def download(dataset: str, data_dir: str, data_url: str = DEFAULT_DATA_URL,
     logging.info("Normalized %s: %d ratings, %d movies -> %s", dataset,
                  files[RATINGS_FILE]["rows"], files[MOVIES_FILE]["rows"], dataset_dir)
     return dataset_dir
+
+
+def ensure(dataset: str, data_dir: str, data_url: str = DEFAULT_DATA_URL,
+           synthetic: SyntheticSpec | None = None, download_if_missing: bool = True) -> str:
+    """Returns the dataset directory, downloading first if allowed and needed.
+
+    Raises:
+      UserError: the dataset is missing and `download_if_missing` is False.
+    """
+    if is_complete(data_dir, dataset, synthetic):
+        return os.path.join(data_dir, dataset)
+    if not download_if_missing:
+        raise UserError(f"{dataset} is not in {data_dir} and --nodownload_if_missing is set")
+    return download(dataset, data_dir, data_url, synthetic)
 
 
 def _zip_usable(path: str) -> bool:

@@ -25,14 +25,13 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 
 import numpy as np
 import pandas as pd
 from absl import logging
 
 from official.datasets import movielens
-from official.utils.data import file_io
+from official.utils.data import csv_errors, file_io
 from official.utils.errors import DataError
 from official.utils.misc import array_ops, atomic_io
 
@@ -265,8 +264,7 @@ def _read_rating_file(path: str) -> np.ndarray:
         df = pd.read_csv(path, sep="\t", header=None, engine="c", index_col=False,
                          usecols=[0, 1], names=["u", "i", "r", "t"])
     except pd.errors.ParserError as e:
-        m = re.search(r"line (\d+)", str(e))
-        raise DataError(f"{path} line {m.group(1) if m else '?'}: malformed row") from e
+        raise csv_errors.from_parser_error(e, path) from e
     except pd.errors.EmptyDataError as e:
         raise DataError(f"{path}: empty file") from e
     for col in ("u", "i"):

@@ -101,12 +101,8 @@ def load_data(f) -> movielens_dataset.NCFData:
     """The NCF data named by the flags (downloading if allowed and needed)."""
     if f.ncf_split:
         return movielens_dataset.read_ncf_split(f.ncf_split)
-    spec = movielens.synthetic_spec_from_flags(f)
-    if not movielens.is_complete(f.data_dir, f.dataset, spec):
-        if not f.download_if_missing:
-            raise UserError(f"{f.dataset} is not in {f.data_dir} and --nodownload_if_missing "
-                            "is set")
-        movielens.download(f.dataset, f.data_dir, f.data_url, spec)
+    movielens.ensure(f.dataset, f.data_dir, f.data_url, movielens.synthetic_spec_from_flags(f),
+                     f.download_if_missing)
     return movielens_dataset.load_movielens(f.data_dir, f.dataset, f.num_eval_negatives,
                                             f.seed)
 

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import io
 import os
-import re
 
 import numpy as np
 import pandas as pd
 from absl import flags, logging
 
+from official.utils.data import csv_errors
 from official.utils.data import download as dl
 from official.utils.errors import DataError
 from official.utils.flags import core as flags_core
@@ -84,11 +84,7 @@ def parse_clean(text: str, where: str) -> pd.DataFrame:
         df = pd.read_csv(io.StringIO(text), header=None, names=CSV_COLUMNS, dtype=str,
                          keep_default_na=False, engine="c", index_col=False)
     except pd.errors.ParserError as e:
-        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
-        if not m:
-            raise DataError(f"{where}: cannot parse ({e})") from e
-        raise DataError(f"{where} line {m.group(2)}: expected {m.group(1)} fields, saw "
-                        f"{m.group(3)}") from e
+        raise csv_errors.from_parser_error(e, where) from e
     if df.empty:
         raise DataError(f"{where}: no rows")
     short = (df[LABEL_COLUMN] == "").to_numpy()

@@ -192,9 +192,7 @@ def run_census(f) -> dict:
 
 def main(_) -> None:
     """Entry point."""
-    result = run_census(flags.FLAGS)
-    print(", ".join(f"{k} = {v:.4f}" if isinstance(v, float) else f"{k} = {v}"
-                    for k, v in result.items()))
+    wide_deep_run_loop.print_result(run_census(flags.FLAGS))
 
 
 if __name__ == "__main__":

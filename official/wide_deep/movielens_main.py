@@ -25,7 +25,6 @@ from keras import ops
 
 from official.datasets import movielens
 from official.utils.data import file_io
-from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
 from official.utils.misc import atomic_io
 from official.wide_deep import movielens_dataset, wide_deep_run_loop
@@ -174,21 +173,15 @@ def define_movielens_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
 
 def run_movielens(f) -> dict:
     """Downloads if needed, then trains and evaluates as configured by `f`."""
-    spec = movielens.synthetic_spec_from_flags(f)
-    if not movielens.is_complete(f.data_dir, f.dataset, spec):
-        if not f.download_if_missing:
-            raise UserError(f"{f.dataset} is not in {f.data_dir} and --nodownload_if_missing "
-                            "is set")
-        movielens.download(f.dataset, f.data_dir, f.data_url, spec)
+    movielens.ensure(f.dataset, f.data_dir, f.data_url, movielens.synthetic_spec_from_flags(f),
+                     f.download_if_missing)
     task = MovieLensTask(f.data_dir, f.dataset, f.batch_size, f.seed, f.learning_rate)
     return wide_deep_run_loop.run_loop(task, f)
 
 
 def main(_) -> None:
     """Entry point."""
-    result = run_movielens(flags.FLAGS)
-    print(", ".join(f"{k} = {v:.4f}" if isinstance(v, float) else f"{k} = {v}"
-                    for k, v in result.items()))
+    wide_deep_run_loop.print_result(run_movielens(flags.FLAGS))
 
 
 if __name__ == "__main__":

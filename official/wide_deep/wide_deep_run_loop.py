@@ -98,3 +98,9 @@ def run_loop(task, f) -> dict:
     if f.export_dir:
         task.export(f.export_dir)
     return result
+
+
+def print_result(result: dict) -> None:
+    """Prints the final metrics on one line (`name = value, ...`)."""
+    print(", ".join(f"{k} = {v:.4f}" if isinstance(v, float) else f"{k} = {v}"
+                    for k, v in result.items()))
