@@ -164,7 +164,7 @@ def define_movielens_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd = flags_core.bind(fv)
     fd.DEFINE_float("learning_rate", 0.001, flags_core.help_wrap("Adam learning rate."))
     for name, value in (("dataset", movielens.schema.ML_1M), ("model_dir", "/tmp/movie_model"),
-                        ("train_epochs", 10), ("epochs_between_evals", 2),
+                        ("train_epochs", 20), ("epochs_between_evals", 2),
                         ("batch_size", 256)):
         fv.set_default(name, value)
     fd.register_validator("stop_threshold", lambda v: v is None,
