@@ -68,11 +68,6 @@ class NCFData:
         return self.eval_items.shape[1] - 1
 
 
-def user_offsets(sorted_users: np.ndarray, num_users: int) -> np.ndarray:
-    """CSR offsets: rows of user u are [offsets[u], offsets[u + 1]). int64 [U + 1]."""
-    return np.concatenate([[0], np.cumsum(np.bincount(sorted_users, minlength=num_users))])
-
-
 def sample_negatives_without_replacement(
     rated_keys: np.ndarray, num_users: int, num_items: int, count: int,
     rng: np.random.Generator,

@@ -128,7 +128,6 @@ class NCFTrainer:
             config.num_neg, self.positives_per_step, config.seed)
         self.num_positives = self.input.num_positives
         self.steps_per_epoch = self.input.steps_per_epoch
-        self.examples_per_epoch = self.num_positives * (1 + config.num_neg)
         self._iterator = None
         self._next_epoch = None  # Epoch the iterator delivers next ...
         self._last_epoch = 0  # ... and the epoch where it ends.
