@@ -13,8 +13,6 @@ name and renamed, so a killed run never leaves a file a later run accepts.
 through the same zip verification, extraction and normalization.
 """
 
-from __future__ import annotations
-
 import datetime
 import io
 import os

@@ -8,8 +8,6 @@ fresh child process and reports `normalize_s` and that process's
 `peak_rss_mb`. The generated raw files are cached in --work_dir.
 """
 
-from __future__ import annotations
-
 import multiprocessing
 import os
 import platform

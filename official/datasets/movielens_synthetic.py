@@ -19,8 +19,6 @@ the CSV layout of ml-20m / ml-25m / ml-latest-small), so that download,
 verification and normalization all run on it.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import os
 import zipfile

@@ -19,8 +19,6 @@ parameters; the directory is written atomically, the evaluation set through
 (`PREFIX.train.rating`, `PREFIX.test.rating`, `PREFIX.test.negative`).
 """
 
-from __future__ import annotations
-
 import dataclasses
 import hashlib
 import json

@@ -24,8 +24,6 @@ writes as JSON:
 Generated data is cached under --work_dir.
 """
 
-from __future__ import annotations
-
 import multiprocessing
 import os
 import shutil

@@ -13,8 +13,6 @@ signatures):
   export alone.
 """
 
-from __future__ import annotations
-
 import keras
 import numpy as np
 import tensorflow as tf

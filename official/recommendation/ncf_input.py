@@ -28,8 +28,6 @@ Randomness is stateless, keyed by (seed, epoch): a run resumed from a
 checkpoint replays the same epochs as an uninterrupted one.
 """
 
-from __future__ import annotations
-
 import dataclasses
 
 import numpy as np

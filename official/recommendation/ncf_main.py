@@ -8,8 +8,6 @@ checkpoints to --model_dir after every cycle and resumes from there on a
 rerun. See README.md for the protocol, flags and measured results.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import shutil

@@ -157,7 +157,7 @@ def test_wrong_checkpoint_is_a_clear_error(data_dir, tmp_path):
 
 def few_ratings_zip():
     lines = "".join(f"{u}\t{i}\t3\t{1000 + i}\n" for u in range(1, 6) for i in range(1, 6))
-    item = "".join(f"{i}|Movie {i} (1999)|01-Jan-1999||http://x|" + "|".join(["0"] * 19) + "\n"
+    item = "".join(f"{i}|Movie {i} (1999)|01-Jan-1999||imdb-link|" + "|".join(["0"] * 19) + "\n"
                    for i in range(1, 6))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

@@ -7,8 +7,6 @@ item itself is ignored. HR@K = mean(rank < K); NDCG@K = mean(1/log2(rank + 2)
 if rank < K else 0).
 """
 
-from __future__ import annotations
-
 import numpy as np
 
 

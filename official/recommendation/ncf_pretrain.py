@@ -6,8 +6,6 @@ weights, and the output layer is the weighted concatenation
 The GMF run must use the same --num_factors, the MLP run the same --layers.
 """
 
-from __future__ import annotations
-
 import os
 
 import numpy as np

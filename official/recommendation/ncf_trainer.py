@@ -9,8 +9,6 @@ backward and optimizer update. Sampling stays outside XLA: XLA lowers
 `searchsorted` to a dense comparison against every key.
 """
 
-from __future__ import annotations
-
 import dataclasses
 
 import keras

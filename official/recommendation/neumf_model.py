@@ -13,8 +13,6 @@ LeCun-uniform. L2 regularization (`mf_regularization`, `mlp_regularization`)
 applies to the embedding rows of the batch.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 
 import keras

@@ -17,8 +17,6 @@ written atomically; a malformed row is a `DataError` naming the file and line,
 and nothing is kept. A second run with both files present does nothing.
 """
 
-from __future__ import annotations
-
 import io
 import os
 

@@ -21,8 +21,6 @@ Outputs (batch B):
   "numeric": float32 [B, 5] standardized numeric features.
 """
 
-from __future__ import annotations
-
 import keras
 import numpy as np
 import pandas as pd

@@ -15,8 +15,6 @@ workclass, ...)` takes raw feature tensors; both return
 `{"probabilities", "logits", "classes"}`.
 """
 
-from __future__ import annotations
-
 import os
 
 import keras

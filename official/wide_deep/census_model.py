@@ -10,8 +10,6 @@ Inputs are the outputs of `census_features.CensusFeatures`.
 * wide_deep: the sum of both logits, trained jointly with one logistic loss.
 """
 
-from __future__ import annotations
-
 import keras
 from keras import ops
 

@@ -10,8 +10,6 @@ buffers under `<data_dir>/<dataset>/wide_deep-buffers/`, reused while the
 data is unchanged.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import os
 

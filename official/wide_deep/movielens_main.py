@@ -15,8 +15,6 @@ raw MovieLens ids and Unix seconds; an unknown id fails with "unknown
 user_id" / "unknown item_id".
 """
 
-from __future__ import annotations
-
 import keras
 import numpy as np
 import tensorflow as tf

@@ -13,8 +13,6 @@ A task (`census_main.CensusTask`, `movielens_main.MovieLensTask`) provides:
 `stop_metric` (name compared with --stop_threshold, or None) and `name`.
 """
 
-from __future__ import annotations
-
 import os
 import shutil
 import time

@@ -1,7 +1,5 @@
 """Turn pandas CSV parser errors into one-line DataErrors naming file and line."""
 
-from __future__ import annotations
-
 import re
 
 import pandas as pd

@@ -7,8 +7,6 @@ it, runs a caller-supplied verification, and only then renames the file to
 `dest`. A `.part` file is never read as data: it exists only to be resumed.
 """
 
-from __future__ import annotations
-
 import contextlib
 import hashlib
 import http.client

@@ -20,8 +20,6 @@ Reading (`read_buffer`) is `TFRecordDataset -> parse + decode_raw per block
 in row order unless shuffled.
 """
 
-from __future__ import annotations
-
 import atexit
 import hashlib
 import json

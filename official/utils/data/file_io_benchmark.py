@@ -9,8 +9,6 @@ Writes and reads back --rows rows of (int64, int64, float32) and reports
 with `tf.io.TFRecordWriter`) on the first --naive_rows rows.
 """
 
-from __future__ import annotations
-
 import os
 import shutil
 import tempfile

@@ -11,8 +11,6 @@ This module imports only numpy and google-crc32c, so writer processes start
 in milliseconds and never fork a TensorFlow runtime.
 """
 
-from __future__ import annotations
-
 import struct
 
 import google_crc32c

@@ -1,7 +1,5 @@
 """Base flags every training program shares: data, model_dir, epochs, export."""
 
-from __future__ import annotations
-
 from absl import flags
 
 from official.utils.flags._conventions import help_wrap

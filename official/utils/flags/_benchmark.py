@@ -1,7 +1,5 @@
 """Flags for benchmark logging (metric.log / benchmark_run.log)."""
 
-from __future__ import annotations
-
 from absl import flags
 
 from official.utils.flags._conventions import help_wrap

@@ -1,7 +1,5 @@
 """Flags that tune speed without changing results."""
 
-from __future__ import annotations
-
 from absl import flags
 
 from official.utils.flags._conventions import help_wrap

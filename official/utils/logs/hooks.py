@@ -5,8 +5,6 @@ each compiled call of several steps, and `on_train_end()`. Names are case
 insensitive; `get_train_hooks` rejects unknown ones.
 """
 
-from __future__ import annotations
-
 import time
 from collections.abc import Sequence
 

@@ -7,8 +7,6 @@ parameters and the machine it ran on. Without a directory, metrics go to
 the log only.
 """
 
-from __future__ import annotations
-
 import datetime
 import json
 import os

@@ -5,8 +5,6 @@ file (or none) or the complete new one. A crash leaves at most a temporary
 file whose name starts with `.` and contains `.tmp-`, which readers ignore.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 import os

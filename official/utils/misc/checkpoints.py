@@ -1,7 +1,5 @@
 """model_dir checkpoints: restore at start (resume), with a clear error on mismatch."""
 
-from __future__ import annotations
-
 import os
 
 import tensorflow as tf

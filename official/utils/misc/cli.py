@@ -1,7 +1,5 @@
 """Runs absl entry points so that user errors end in one clear line."""
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Callable
 from typing import Any

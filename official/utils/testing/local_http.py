@@ -6,8 +6,6 @@ advertise the full length but close the connection after `cut_after` bytes.
 Every request is logged (path, Range header, status) for assertions.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import http.server
 import re
@@ -60,7 +58,7 @@ class LocalHTTPServer:
         """Base URL, ending with `/`."""
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/"
 
-    def __enter__(self) -> LocalHTTPServer:
+    def __enter__(self) -> "LocalHTTPServer":
         self._thread.start()
         return self
 
