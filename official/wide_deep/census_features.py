@@ -1,4 +1,4 @@
-"""Census features with Keras preprocessing layers (in place of tf.feature_column).
+"""Census features with Keras preprocessing layers (in place of TF feature columns).
 
 `CensusFeatures` maps raw census features (strings and numbers, as in the
 CSV) to model inputs. It runs on whole columns to build training buffers, and

@@ -1,6 +1,6 @@
 """Train / evaluate / export loop shared by census_main and movielens_main.
 
-What a `tf.estimator` gave, rebuilt: checkpoints in `<model_dir>/checkpoints`
+What the Estimator API gave, rebuilt: checkpoints in `<model_dir>/checkpoints`
 restored at start (a rerun resumes; `--clean` starts fresh), cycles of
 `--epochs_between_evals` epochs each followed by an evaluation, metrics to
 the console, `<benchmark_log_dir>/metric.log` and TensorBoard
