@@ -192,7 +192,9 @@ def generate_frame(num_rows: int, seed: int = 0) -> pd.DataFrame:
 
 def write_raw(df: pd.DataFrame, path: str, test_layout: bool) -> None:
     """Writes rows in the raw UCI layout (`, ` separators; adult.test quirks if asked)."""
-    body = df.astype(str).agg(", ".join, axis=1)
+    text_cols = df.astype(str)
+    body = text_cols.iloc[:, 0].str.cat([text_cols[c] for c in text_cols.columns[1:]],
+                                        sep=", ")  # vectorized, no per-row join
     if test_layout:
         body = body + "."
         text = "|1x3 Cross validator\n" + "\n".join(body) + "\n\n"
