@@ -26,7 +26,7 @@ from absl import flags, logging
 
 from official.utils.data import csv_errors
 from official.utils.data import download as dl
-from official.utils.errors import DataError
+from official.utils.errors import DataError, UserError
 from official.utils.flags import core as flags_core
 from official.utils.misc import atomic_io
 
@@ -140,6 +140,20 @@ def download(data_dir: str, data_url: str = DEFAULT_DATA_URL) -> tuple[str, str]
             logging.info("Wrote cleaned %s", path)
         paths.append(path)
     return paths[0], paths[1]
+
+
+def ensure(data_dir: str, data_url: str = DEFAULT_DATA_URL, download_if_missing: bool = True
+           ) -> tuple[str, str]:
+    """Paths of the cleaned files, downloading first if allowed and needed.
+
+    Raises:
+      UserError: a file is missing and `download_if_missing` is False.
+    """
+    paths = tuple(os.path.join(data_dir, n) for n in (TRAINING_FILE, EVAL_FILE))
+    if not all(os.path.isfile(p) for p in paths) and not download_if_missing:
+        raise UserError(f"census files missing in {data_dir} and --nodownload_if_missing "
+                        "is set")
+    return download(data_dir, data_url)
 
 
 def load(path: str) -> pd.DataFrame:

@@ -178,12 +178,7 @@ def define_census_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
 
 def run_census(f) -> dict:
     """Downloads if needed, then trains and evaluates as configured by `f`."""
-    paths = [os.path.join(f.data_dir, n) for n in (census.TRAINING_FILE, census.EVAL_FILE)]
-    if not all(os.path.isfile(p) for p in paths):
-        if not f.download_if_missing:
-            raise UserError(f"census files missing in {f.data_dir} and "
-                            "--nodownload_if_missing is set")
-        census.download(f.data_dir, f.data_url)
+    census.ensure(f.data_dir, f.data_url, f.download_if_missing)
     task = CensusTask(f.data_dir, f.model_type, f.batch_size, f.seed, f.optimizer)
     return wide_deep_run_loop.run_loop(task, f)
 
