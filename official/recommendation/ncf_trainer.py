@@ -58,12 +58,14 @@ class LazyAdamSlots(tf.Module):
     """
 
     def __init__(self, user_table, item_table):
+        """Slots for the given tables; pass None for a table updated densely."""
         super().__init__(name="lazy_adam")
         self.tables = (user_table, item_table)
-        self.m = [tf.Variable(tf.zeros(t.shape), trainable=False, name=f"m_{i}")
-                  for i, t in enumerate(self.tables)]
-        self.v = [tf.Variable(tf.zeros(t.shape), trainable=False, name=f"v_{i}")
-                  for i, t in enumerate(self.tables)]
+        # String keys: tf.train.Checkpoint tracks dicts only with string keys.
+        self.m = {str(i): tf.Variable(tf.zeros(t.shape), trainable=False, name=f"m_{i}")
+                  for i, t in enumerate(self.tables) if t is not None}
+        self.v = {str(i): tf.Variable(tf.zeros(t.shape), trainable=False, name=f"v_{i}")
+                  for i, t in enumerate(self.tables) if t is not None}
 
     def update(self, which: int, indices, grads, lr, cfg) -> None:
         """Adam update of rows `indices` (may repeat; their gradients are summed).
@@ -79,11 +81,12 @@ class LazyAdamSlots(tf.Module):
         run = tf.cumsum(tf.cast(first, tf.int32)) - 1
         g = tf.gather(tf.math.unsorted_segment_sum(g, run, tf.shape(idx)[0]), run)
         table = self.tables[which].value
-        m = cfg.beta1 * tf.gather(self.m[which], idx) + (1 - cfg.beta1) * g
-        v = cfg.beta2 * tf.gather(self.v[which], idx) + (1 - cfg.beta2) * tf.square(g)
+        m_slot, v_slot = self.m[str(which)], self.v[str(which)]
+        m = cfg.beta1 * tf.gather(m_slot, idx) + (1 - cfg.beta1) * g
+        v = cfg.beta2 * tf.gather(v_slot, idx) + (1 - cfg.beta2) * tf.square(g)
         rows = tf.gather(table, idx) - lr * m / (tf.sqrt(v) + cfg.epsilon)
-        self.m[which].scatter_update(tf.IndexedSlices(m, idx))
-        self.v[which].scatter_update(tf.IndexedSlices(v, idx))
+        m_slot.scatter_update(tf.IndexedSlices(m, idx))
+        v_slot.scatter_update(tf.IndexedSlices(v, idx))
         table.scatter_update(tf.IndexedSlices(rows, idx))
 
 
@@ -116,8 +119,9 @@ class NCFTrainer:
         self.optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta1,
                                                beta_2=config.beta2, epsilon=config.epsilon)
         self.optimizer.build(self.dense_vars)
-        self.table_slots = LazyAdamSlots(self.model.user_table, self.model.item_table) \
-            if self.lazy else None
+        self.table_slots = LazyAdamSlots(
+            self.model.user_table if self.sparse_user else None,
+            self.model.item_table if self.sparse_item else None) if self.lazy else None
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
 
         self.positives_per_step = config.batch_size // (1 + config.num_neg)

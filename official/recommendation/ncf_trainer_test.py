@@ -83,3 +83,23 @@ def test_lazy_adam_sparse_tables_train_only_touched_rows(monkeypatch):
     trainer._step_fn(users, items, weights)
     changed = np.flatnonzero(~np.isclose(before, trainer.model.user_table.numpy()).all(axis=1))
     assert set(changed.tolist()) == set(users.numpy().tolist())
+
+
+def test_lazy_slots_exist_only_for_row_wise_tables_and_round_trip(monkeypatch, tmp_path):
+    data = small_data()
+    dense = ncf_trainer.NCFTrainer(data, ncf_trainer.TrainConfig(
+        batch_size=100, optimizer="lazy_adam"))
+    assert dense.table_slots.m == {} and dense.table_slots.v == {}  # no dead slots
+    monkeypatch.setattr(ncf_trainer, "LAZY_ROWS_FACTOR", 0)
+    config = ncf_trainer.TrainConfig(batch_size=10, optimizer="lazy_adam")
+    trainer = ncf_trainer.NCFTrainer(data, config)
+    trainer.train_epoch(0)
+    path = trainer.checkpoint().save(str(tmp_path / "ckpt"))
+    restored = ncf_trainer.NCFTrainer(data, config)
+    restored.checkpoint().restore(path).assert_existing_objects_matched()
+    for key in ("0", "1"):
+        assert np.abs(trainer.table_slots.v[key].numpy()).max() > 0
+        np.testing.assert_array_equal(restored.table_slots.m[key].numpy(),
+                                      trainer.table_slots.m[key].numpy())
+        np.testing.assert_array_equal(restored.table_slots.v[key].numpy(),
+                                      trainer.table_slots.v[key].numpy())
