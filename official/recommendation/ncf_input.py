@@ -159,7 +159,10 @@ class EpochBatches:
         marks padding rows of the epoch's last step.
         """
         n = self.positives_per_step
-        idx = tf.slice(perm, [tf.cast(step, tf.int32) * n], [n])
+        # Sorted positions: positives are stored sorted by user, so the batch's
+        # users come out sorted (padding -1 first), which the optimizer's
+        # row-wise update relies on and which keeps table gathers cache friendly.
+        idx = tf.sort(tf.slice(perm, [tf.cast(step, tf.int32) * n], [n]))
         weights = tf.cast(idx >= 0, tf.float32)
         idx = tf.maximum(idx, 0)
         items = tf.concat([tf.gather(self.items, idx)[:, None], tf.gather(negatives, idx)], 1)

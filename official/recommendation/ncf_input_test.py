@@ -64,3 +64,20 @@ def test_user_chunks_cover_all_users():
     assert ncf_input._user_chunks(offsets, 100, 10) == [(0, 3), (3, 4), (4, 6)]
     # A huge catalogue limits users per chunk so that relative keys fit in int32.
     assert ncf_input._user_chunks(offsets, 10**9, 10**6) == [(u, u + 1) for u in range(6)]
+
+
+def test_batches_have_sorted_users_and_cover_each_positive_once():
+    rng = np.random.default_rng(5)
+    num_users, num_items = 30, 50
+    keys = np.unique(rng.integers(0, num_users, 700) * num_items
+                     + rng.integers(0, num_items, 700))
+    users, items = (keys // num_items).astype(np.int32), (keys % num_items).astype(np.int32)
+    batches = ncf_input.EpochBatches(users, items, num_users, num_items, num_neg=2,
+                                     positives_per_step=64, seed=0)
+    seen = []
+    for u, it, w in batches.dataset(0, 1):
+        u, it, w = u.numpy(), it.numpy(), w.numpy()
+        assert (np.diff(u[w > 0]) >= 0).all()  # users sorted within the step
+        assert (np.diff(w) >= 0).all()  # padding rows (weight 0) come first
+        seen += (u[w > 0].astype(np.int64) * num_items + it[w > 0, 0]).tolist()
+    assert sorted(seen) == keys.tolist()

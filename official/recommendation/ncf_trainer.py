@@ -67,16 +67,18 @@ class LazyAdamSlots(tf.Module):
         self.v = {str(i): tf.Variable(tf.zeros(t.shape), trainable=False, name=f"v_{i}")
                   for i, t in enumerate(self.tables) if t is not None}
 
-    def update(self, which: int, indices, grads, lr, cfg) -> None:
+    def update(self, which: int, indices, grads, lr, cfg, presorted: bool = False) -> None:
         """Adam update of rows `indices` (may repeat; their gradients are summed).
 
         XLA-compatible (static shapes, no `tf.unique`): indices are sorted,
         each run of equal indices gets the sum of its gradients, and every
         position of a run writes the same new row, so duplicate writes agree.
         """
-        order = tf.argsort(indices, stable=True)
-        idx = tf.gather(indices, order)
-        g = tf.gather(grads, order)
+        if presorted:
+            idx, g = indices, grads
+        else:
+            order = tf.argsort(indices, stable=True)
+            idx, g = tf.gather(indices, order), tf.gather(grads, order)
         first = tf.concat([tf.ones([1], tf.bool), idx[1:] != idx[:-1]], axis=0)
         run = tf.cumsum(tf.cast(first, tf.int32)) - 1
         g = tf.gather(tf.math.unsorted_segment_sum(g, run, tf.shape(idx)[0]), run)
@@ -178,7 +180,7 @@ class NCFTrainer:
         cfg = self.config
         lr = cfg.learning_rate * tf.sqrt(1 - cfg.beta2 ** step) / (1 - cfg.beta1 ** step)
         if self.sparse_user:
-            self.table_slots.update(0, users, grads[0], lr, cfg)
+            self.table_slots.update(0, users, grads[0], lr, cfg, presorted=True)
         if self.sparse_item:
             self.table_slots.update(1, tf.reshape(items, [-1]),
                                     tf.reshape(grads[1], [-1, tf.shape(grads[1])[-1]]), lr, cfg)

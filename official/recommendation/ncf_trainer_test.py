@@ -26,6 +26,23 @@ def test_lazy_adam_equals_dense_adam_when_every_row_is_touched():
     np.testing.assert_allclose(lazy_table.numpy(), dense_table.numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_lazy_adam_presorted_path_equals_sorting_path():
+    cfg = ncf_trainer.TrainConfig(learning_rate=0.01)
+    rng = np.random.default_rng(1)
+    start = rng.normal(size=(6, 3)).astype(np.float32)
+    tables = [keras.Variable(start), keras.Variable(start)]
+    slots = [ncf_trainer.LazyAdamSlots(t, None) for t in tables]
+    indices = np.array([0, 0, 2, 3, 3, 3, 5])
+    grads = rng.normal(size=(7, 3)).astype(np.float32)
+    shuffle = rng.permutation(7)
+    for _ in range(2):
+        slots[0].update(0, tf.constant(indices), tf.constant(grads), 0.01, cfg, presorted=True)
+        slots[1].update(0, tf.constant(indices[shuffle]), tf.constant(grads[shuffle]), 0.01, cfg)
+    np.testing.assert_allclose(tables[0].numpy(), tables[1].numpy(), rtol=1e-6)
+    assert not np.allclose(tables[0].numpy()[[0, 2, 3, 5]], start[[0, 2, 3, 5]])
+    np.testing.assert_array_equal(tables[0].numpy()[[1, 4]], start[[1, 4]])
+
+
 def test_lazy_adam_leaves_untouched_rows_alone():
     cfg = ncf_trainer.TrainConfig(learning_rate=0.1)
     table = keras.Variable(np.ones((5, 2), np.float32))
