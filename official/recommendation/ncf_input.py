@@ -112,7 +112,23 @@ class EpochBatches:
     """Builds the per-epoch tensors and the batch pipeline for one dataset."""
 
     def __init__(self, train_users: np.ndarray, train_items: np.ndarray, num_users: int,
-                 num_items: int, num_neg: int, positives_per_step: int, seed: int):
+                 num_items: int, num_neg: int, positives_per_step: int, seed: int,
+                 worker_index: int = 0, num_workers: int = 1):
+        """Tables and tensors for `dataset`.
+
+        Args:
+          train_users, train_items: int32 [P] positives sorted by (user, item).
+          num_users, num_items: sizes of the id spaces.
+          num_neg: negatives per positive.
+          positives_per_step: positives in one global step (all workers).
+          seed: seed of permutations and negatives.
+          worker_index, num_workers: every worker draws the same epochs and
+            takes its own `positives_per_step / num_workers` rows of each
+            global step, so each positive is trained once per epoch in all.
+        """
+        if positives_per_step % num_workers:
+            raise ValueError(f"{positives_per_step} positives per step do not split evenly "
+                             f"over {num_workers} workers")
         tables = build_sampler_tables(train_users, train_items, num_users, num_items)
         # Chunks of whole users, each with int32 gap keys relative to its first
         # user: the search then runs on a small, cache-resident array.
@@ -130,6 +146,8 @@ class EpochBatches:
         self.num_items, self.num_neg, self.seed = num_items, num_neg, seed
         self.num_positives = len(train_users)
         self.positives_per_step = positives_per_step
+        self.worker_rows = positives_per_step // num_workers
+        self.worker_offset = worker_index * self.worker_rows
         self.steps_per_epoch = -(-self.num_positives // positives_per_step)
 
     def epoch_tensors(self, epoch):
@@ -153,16 +171,20 @@ class EpochBatches:
         return perm, tf.reshape(negatives, [self.num_positives, self.num_neg])
 
     def batch(self, perm, negatives, step):
-        """One step: (users int32 [n], items int32 [n, 1 + num_neg], weights float32 [n]).
+        """This worker's part of one step.
 
-        Column 0 of `items` is the positive, the rest its negatives; weight 0
-        marks padding rows of the epoch's last step.
+        Returns:
+          (users int32 [n], items int32 [n, 1 + num_neg], weights float32 [n])
+          with n = positives_per_step / num_workers. Column 0 of `items` is
+          the positive, the rest its negatives; weight 0 marks padding rows of
+          the epoch's last step.
         """
         n = self.positives_per_step
         # Sorted positions: positives are stored sorted by user, so the batch's
         # users come out sorted (padding -1 first), which the optimizer's
         # row-wise update relies on and which keeps table gathers cache friendly.
-        idx = tf.sort(tf.slice(perm, [tf.cast(step, tf.int32) * n], [n]))
+        start = tf.cast(step, tf.int32) * n + self.worker_offset
+        idx = tf.sort(tf.slice(perm, [start], [self.worker_rows]))
         weights = tf.cast(idx >= 0, tf.float32)
         idx = tf.maximum(idx, 0)
         items = tf.concat([tf.gather(self.items, idx)[:, None], tf.gather(negatives, idx)], 1)

@@ -23,7 +23,7 @@ from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
 from official.utils.logs import hooks as hooks_lib
 from official.utils.logs import logger as logger_lib
-from official.utils.misc import atomic_io, checkpoints
+from official.utils.misc import atomic_io, checkpoints, distribution_utils
 
 
 def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
@@ -31,6 +31,7 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd = flags_core.bind(fv)
     flags_core.define_base(stop_threshold=False, flag_values=fv)
     flags_core.define_benchmark(flag_values=fv)
+    distribution_utils.define_distribution_flags(fv)
     movielens.define_data_download_flags(data_dir=False, flag_values=fv)
     for name, value in (("dataset", movielens.schema.ML_1M), ("model_dir", "/tmp/ncf"),
                         ("train_epochs", 20), ("batch_size", 256), ("hooks", [])):
@@ -122,35 +123,45 @@ def run_ncf(f) -> dict:
     Returns:
       The last evaluation: {"HR", "NDCG", "eval_loss", "epoch"}.
     """
+    # The strategy comes first: TF_CONFIG and logical devices must be settled
+    # before TensorFlow runs any operation.
+    strategy, cluster = distribution_utils.make_strategy(
+        f.distribution_strategy, f.num_gpus, f.num_cpu_devices,
+        distribution_utils.tf_config_from_env(), f.collective_timeout)
     import tensorflow as tf
 
-    if f.clean and os.path.isdir(f.model_dir):
+    chief = cluster.is_chief
+    if f.clean and chief and os.path.isdir(f.model_dir):
         logging.info("--clean: removing %s", f.model_dir)
         shutil.rmtree(f.model_dir)
     data = load_data(f)
     config = config_from_flags(f)
     try:
-        trainer = NCFTrainer(data, config)
+        trainer = NCFTrainer(data, config, strategy, cluster)
     except ValueError as e:
         raise UserError(str(e)) from e
+    logging.info("Strategy %s: %d replica(s), worker %d of %d%s", type(strategy).__name__,
+                 trainer.num_replicas, cluster.worker_index, cluster.num_workers,
+                 " (chief)" if chief else "")
     if f.pretrained_gmf:
         from official.recommendation import ncf_pretrain
 
         ncf_pretrain.init_from_pretrained(trainer, f.pretrained_gmf, f.pretrained_mlp)
 
     os.makedirs(f.model_dir, exist_ok=True)
-    manager = checkpoints.restore_latest(trainer.checkpoint(), f.model_dir)
+    manager = checkpoints.WorkerCheckpoints(trainer.checkpoint(), f.model_dir, chief)
 
-    metric_logger = logger_lib.BenchmarkLogger(f.benchmark_log_dir)
+    metric_logger = logger_lib.BenchmarkLogger(f.benchmark_log_dir, write=chief)
     run_params = {k: getattr(f, k) for k in (
         "dataset", "model", "batch_size", "learning_rate", "num_factors", "layers", "num_neg",
         "train_epochs", "epochs_between_evals", "seed", "num_eval_negatives", "top_k",
         "optimizer")}
     metric_logger.log_run_info("ncf", f.dataset if not f.ncf_split else f.ncf_split,
                                run_params, f.benchmark_test_id)
-    hooks = hooks_lib.get_train_hooks(f.hooks, model_dir=f.model_dir,
+    hooks = hooks_lib.get_train_hooks(f.hooks if chief else [], model_dir=f.model_dir,
                                       metric_logger=metric_logger)
-    writer = tf.summary.create_file_writer(os.path.join(f.model_dir, "summaries"))
+    writer = (tf.summary.create_file_writer(os.path.join(f.model_dir, "summaries")) if chief
+              else tf.summary.create_noop_writer())
     logging.info("Training %s on %d users, %d items, %d positives: %d steps of %d examples "
                  "per epoch", config.model_type, data.num_users, data.num_items,
                  trainer.num_positives, trainer.steps_per_epoch,
@@ -171,38 +182,41 @@ def run_ncf(f) -> dict:
         for hook in hooks:
             hook.on_steps_end(global_step, (global_step - first_step) * step_examples, {})
 
-    while epoch < f.train_epochs:
-        cycle_epochs = min(f.epochs_between_evals, f.train_epochs - epoch)
-        start = time.perf_counter()
-        losses, examples = [], 0
-        with tqdm.tqdm(total=cycle_epochs * trainer.steps_per_epoch, unit="step",
-                       desc=f"epochs {epoch + 1}-{epoch + cycle_epochs}", disable=None,
-                       leave=False) as bar:
-            for e in range(epoch, epoch + cycle_epochs):
-                loss, n = trainer.train_epoch(e, lambda n, bar=bar: progress(n, bar),
-                                              prefetch_until=f.train_epochs)
-                losses.append(loss)
-                examples += n
-        train_s = time.perf_counter() - start
-        epoch += cycle_epochs
-        eval_start = time.perf_counter()
-        result = trainer.evaluate(f.top_k)
-        eval_s = time.perf_counter() - eval_start
-        result.update(loss=losses[-1], examples_per_second=examples / train_s, epoch=epoch)
-        trainer.epoch.assign(epoch)
-        manager.save(checkpoint_number=epoch)
-        _log_cycle(metric_logger, writer, result, epoch, global_step, f.top_k, train_s, eval_s)
-        if f.hr_threshold is not None and result["HR"] >= f.hr_threshold:
-            logging.info("HR %.4f reached --hr_threshold %.4f; stopping", result["HR"],
-                         f.hr_threshold)
-            break
+    with distribution_utils.worker_failures(cluster):
+        while epoch < f.train_epochs:
+            cycle_epochs = min(f.epochs_between_evals, f.train_epochs - epoch)
+            start = time.perf_counter()
+            losses, examples = [], 0
+            with tqdm.tqdm(total=cycle_epochs * trainer.steps_per_epoch, unit="step",
+                           desc=f"epochs {epoch + 1}-{epoch + cycle_epochs}",
+                           disable=None if chief else True, leave=False) as bar:
+                for e in range(epoch, epoch + cycle_epochs):
+                    loss, n = trainer.train_epoch(e, lambda n, bar=bar: progress(n, bar),
+                                                  prefetch_until=f.train_epochs)
+                    losses.append(loss)
+                    examples += n
+            train_s = time.perf_counter() - start
+            epoch += cycle_epochs
+            eval_start = time.perf_counter()
+            result = trainer.evaluate(f.top_k)
+            eval_s = time.perf_counter() - eval_start
+            result.update(loss=losses[-1], examples_per_second=examples / train_s, epoch=epoch)
+            trainer.epoch.assign(epoch)
+            manager.save(epoch)
+            _log_cycle(metric_logger, writer, result, epoch, global_step, f.top_k, train_s, eval_s)
+            if f.hr_threshold is not None and result["HR"] >= f.hr_threshold:
+                logging.info("HR %.4f reached --hr_threshold %.4f; stopping", result["HR"],
+                             f.hr_threshold)
+                break
     for hook in hooks:
         hook.on_train_end()
     if result is None:  # Nothing left to train: report the restored model.
         result = dict(trainer.evaluate(f.top_k), epoch=epoch)
-    atomic_io.write_json(os.path.join(f.model_dir, "eval_results.json"), result)
-    if f.export_dir:
-        ncf_export.export(trainer.model, data.user_ids, data.item_ids, f.export_dir)
+    if chief:
+        atomic_io.write_json(os.path.join(f.model_dir, "eval_results.json"), result)
+    if f.export_dir and chief:
+        ncf_export.export(trainer.single_device_model(), data.user_ids, data.item_ids,
+                          f.export_dir)
     return result
 
 

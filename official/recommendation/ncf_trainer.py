@@ -18,6 +18,7 @@ import tensorflow as tf
 from official.recommendation import ncf_input, ncf_metrics
 from official.recommendation.movielens_dataset import NCFData
 from official.recommendation.neumf_model import NeuMF
+from official.utils.misc import distribution_utils
 
 
 @dataclasses.dataclass
@@ -93,20 +94,45 @@ class LazyAdamSlots(tf.Module):
 
 
 class NCFTrainer:
-    """Owns the model, optimizer, training tensors and the compiled steps."""
+    """Owns the model, optimizer, training tensors and the compiled steps.
 
-    def __init__(self, data: NCFData, config: TrainConfig):
+    With one replica the whole step (forward, backward, Adam) is one XLA
+    program. Under a distribution strategy with several replicas, each
+    replica computes its gradients with XLA on its slice of the global step,
+    and the Keras optimizer all-reduces them and applies the update; the loss
+    is normalized by the global example count, so the update equals the
+    single-replica one on the whole batch.
+    """
+
+    def __init__(self, data: NCFData, config: TrainConfig, strategy=None,
+                 cluster: distribution_utils.Cluster = distribution_utils.SINGLE):
         if config.batch_size < 1 + config.num_neg:
             raise ValueError(f"batch_size {config.batch_size} is smaller than 1 + num_neg = "
                              f"{1 + config.num_neg}")
-        self.data, self.config = data, config
+        if config.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}")
+        self.data, self.config, self.cluster = data, config, cluster
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.num_replicas = self.strategy.num_replicas_in_sync
+        self.distributed = self.num_replicas > 1 or cluster.num_workers > 1
+        if self.distributed and config.optimizer == "lazy_adam":
+            raise ValueError("optimizer lazy_adam runs on one replica only; use adam with a "
+                             "distribution strategy")
+        self.positives_per_step = config.batch_size // (1 + config.num_neg)
+        self.positives_per_replica = distribution_utils.per_replica_count(
+            self.positives_per_step, self.num_replicas,
+            "positives per step (batch_size // (1 + num_neg))")
+        self.num_local = distribution_utils.num_local_replicas(self.strategy)
+        self.first_local = cluster.worker_index * self.num_local
         keras.utils.set_random_seed(config.seed)
+        with self.strategy.scope():
+            self._build(data, config)
+
+    def _build(self, data: NCFData, config: TrainConfig) -> None:
         self.model = NeuMF(data.num_users, data.num_items, config.model_type,
                            config.num_factors, config.layers, config.mf_regularization,
                            config.mlp_regularization)
         self.model({"user_id": tf.zeros([1], tf.int32), "item_id": tf.zeros([1], tf.int32)})
-        if config.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}")
         self.lazy = config.optimizer == "lazy_adam"
         n = config.batch_size // (1 + config.num_neg)
         # lazy_adam updates a table row-wise only where that pays: when the table
@@ -126,10 +152,10 @@ class NCFTrainer:
             self.model.item_table if self.sparse_item else None) if self.lazy else None
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
 
-        self.positives_per_step = config.batch_size // (1 + config.num_neg)
         self.input = ncf_input.EpochBatches(
             data.train_users, data.train_items, data.num_users, data.num_items,
-            config.num_neg, self.positives_per_step, config.seed)
+            config.num_neg, self.positives_per_step, config.seed,
+            self.cluster.worker_index, self.cluster.num_workers)
         self.num_positives = self.input.num_positives
         self.steps_per_epoch = self.input.steps_per_epoch
         self._iterator = None
@@ -137,9 +163,22 @@ class NCFTrainer:
         self._last_epoch = 0  # ... and the epoch where it ends.
         step = self._lazy_step if self.lazy else self._train_step
         self._step_fn = tf.function(step, jit_compile=config.jit_compile)
-        self._loop_fn = tf.function(self._train_loop)
+        self._grads_fn = tf.function(self._grads, jit_compile=config.jit_compile)
+        self._loop_fn = tf.function(self._distributed_loop if self.distributed
+                                    else self._train_loop)
         self._score_fn = tf.function(self._score, jit_compile=config.jit_compile,
                                      reduce_retracing=True)
+
+    def single_device_model(self) -> NeuMF:
+        """The model itself, or (under a distribution strategy) a plain copy for export."""
+        if not self.distributed:
+            return self.model
+        c = self.config
+        model = NeuMF(self.data.num_users, self.data.num_items, c.model_type, c.num_factors,
+                      c.layers, c.mf_regularization, c.mlp_regularization)
+        model({"user_id": tf.zeros([1], tf.int32), "item_id": tf.zeros([1], tf.int32)})
+        model.set_weights(self.model.get_weights())
+        return model
 
     def checkpoint(self) -> tf.train.Checkpoint:
         """What a checkpoint holds: model, optimizer(s) and the completed-epoch counter."""
@@ -160,6 +199,43 @@ class NCFTrainer:
         grads = tape.gradient(loss, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return loss * weight_sum, weight_sum
+
+    def _grads(self, users, items, weights, weight_sum):
+        """(loss sum, gradients of loss sum / weight_sum) on one replica's rows."""
+        m = 1 + self.config.num_neg
+        labels = tf.one_hot(tf.zeros_like(users), m)
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            logits, u, it = self.model.grouped_logits(users, items)
+            losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+            # Regularization is per row, so replicas' shares add up to the whole.
+            loss_sum = (tf.reduce_sum(losses * weights[:, None])
+                        + self.model.grouped_regularization(u, it))
+            scaled = loss_sum / weight_sum
+        return loss_sum, tape.gradient(scaled, variables)
+
+    def _replica_step(self, users, items, weights):
+        """One replica's share of a step (inside `strategy.run`)."""
+        users, items, weights = distribution_utils.local_replica_slice(
+            (users, items, weights), self.positives_per_replica, self.num_local,
+            self.first_local)
+        m = 1 + self.config.num_neg
+        ctx = tf.distribute.get_replica_context()
+        local_weight = tf.reduce_sum(weights) * m
+        weight_sum = tf.maximum(ctx.all_reduce(tf.distribute.ReduceOp.SUM, local_weight), 1.0)
+        loss_sum, grads = self._grads_fn(users, items, weights, weight_sum)
+        # Keras sums the replicas' gradients (all-reduce) before applying them.
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
+        return loss_sum, local_weight
+
+    def _distributed_loop(self, iterator, num_steps):
+        total = tf.constant(0.0)
+        count = tf.constant(0.0)
+        for _ in tf.range(num_steps):
+            t, c = self.strategy.run(self._replica_step, args=next(iterator))
+            total += tf.add_n(self.strategy.experimental_local_results(t))
+            count += tf.add_n(self.strategy.experimental_local_results(c))
+        return total, count
 
     def _lazy_step(self, users, items, weights):
         """Adam on dense weights; on sparse tables only the batch's rows (one XLA cluster)."""
@@ -197,7 +273,7 @@ class NCFTrainer:
 
     def train_epoch(self, epoch: int, progress=None, prefetch_until: int | None = None
                     ) -> tuple[float, int]:
-        """Trains one epoch; returns (mean training loss, examples seen).
+        """Trains one epoch; returns (mean training loss, examples seen by all workers).
 
         Args:
           epoch: epoch index (keys the permutation and the negatives).
@@ -219,7 +295,9 @@ class NCFTrainer:
             if progress is not None:
                 progress(n)
         self._next_epoch = epoch + 1
-        return total / max(count, 1.0), int(count)
+        total, count = distribution_utils.all_reduce_sum(self.strategy, self.cluster,
+                                                         [total, count])
+        return total / max(count, 1.0), int(round(count))
 
     def _score(self, users, items):
         return self.model({"user_id": users, "item_id": items})
@@ -238,10 +316,21 @@ class NCFTrainer:
         return out.reshape(users.shape)
 
     def evaluate(self, top_k: int = 10) -> dict[str, float]:
-        """HR@k, NDCG@k and eval loss on the held-out positives and their negatives."""
-        items = self.data.eval_items
-        users = np.broadcast_to(self.data.eval_users[:, None], items.shape)
-        logits = self.score(users, items)
-        hr, ndcg = ncf_metrics.hit_rate_and_ndcg(logits, items, top_k)
-        return {"HR": hr, "NDCG": ndcg,
-                "eval_loss": ncf_metrics.evaluation_loss(logits, items)}
+        """HR@k, NDCG@k and eval loss on the held-out positives and their negatives.
+
+        With several workers each scores a contiguous part of the users and the
+        sums are all-reduced, so every worker returns the metrics of all users.
+        """
+        num = len(self.data.eval_users)
+        w, workers = self.cluster.worker_index, self.cluster.num_workers
+        lo, hi = num * w // workers, num * (w + 1) // workers
+        items = self.data.eval_items[lo:hi]
+        users = np.broadcast_to(self.data.eval_users[lo:hi, None], items.shape)
+        sums = np.zeros(4)
+        if hi > lo:
+            logits = self.score(users, items)
+            hr, ndcg = ncf_metrics.hit_rate_and_ndcg(logits, items, top_k)
+            loss = ncf_metrics.evaluation_loss(logits, items)
+            sums = np.array([hr, ndcg, loss, 1.0]) * (hi - lo)
+        hr, ndcg, loss, n = distribution_utils.all_reduce_sum(self.strategy, self.cluster, sums)
+        return {"HR": hr / n, "NDCG": ndcg / n, "eval_loss": loss / n}

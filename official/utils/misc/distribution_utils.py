@@ -1,0 +1,280 @@
+"""Choosing a `tf.distribute` strategy, and the bookkeeping every program needs under it.
+
+Strategies (`--distribution_strategy`):
+  auto: `multi_worker_mirrored` when `TF_CONFIG` names a cluster of more than
+    one worker; else `mirrored` when `--num_gpus` > 1 or `--num_cpu_devices`
+    > 1; else `default`.
+  default: no distribution: one device (a GPU when present, else the CPU).
+  one_device: `OneDeviceStrategy` on GPU 0 (if `--num_gpus` >= 1 and one
+    exists) or the CPU.
+  mirrored: `MirroredStrategy` over `--num_gpus` GPUs, or over the
+    `--num_cpu_devices` logical CPU devices when there is no GPU (or
+    `--num_gpus 0`).
+  multi_worker_mirrored: `MultiWorkerMirroredStrategy` over the cluster in
+    `TF_CONFIG` (every worker mirrors over its own local devices as above).
+
+Batch sizes are global: `--batch_size` examples per step summed over every
+replica of every worker; each replica computes `batch_size / replicas`.
+Losses are normalized by the global number of examples in the step, so the
+all-reduced gradient equals one replica's gradient on the whole batch.
+
+Only the chief (the `chief` task, or worker 0 of a cluster without one)
+writes summaries, metric logs, `eval_results.json` and exports. Every worker
+saves checkpoints (the save is a collective operation under
+`MultiWorkerMirroredStrategy`); non-chief workers save into a private
+temporary directory that is removed afterwards, and all restore from the
+chief's `<model_dir>/checkpoints`, so `model_dir` must be storage every
+worker sees (a shared file system or a cloud bucket).
+
+`TF_CONFIG` and logical CPU devices must be settled before TensorFlow runs
+any operation: `make_strategy` is the first TensorFlow call in each `main`.
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+
+import numpy as np
+from absl import flags
+
+from official.utils.errors import UserError
+from official.utils.flags import core as flags_core
+
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker_mirrored")
+# Seconds a collective (all-reduce) may wait for a peer before failing: a dead
+# worker then ends the others with an error instead of a hang.
+DEFAULT_COLLECTIVE_TIMEOUT_S = 120
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    """This process's place in a `TF_CONFIG` cluster.
+
+    Attributes:
+      task_type: "chief" or "worker".
+      task_index: index within `task_type`.
+      num_workers: chief + workers.
+      worker_index: position of this task among all of them (chief first).
+    """
+
+    task_type: str
+    task_index: int
+    num_workers: int
+    worker_index: int
+
+    @property
+    def is_chief(self) -> bool:
+        """True for the task that writes summaries, logs and exports."""
+        return self.worker_index == 0
+
+
+SINGLE = Cluster("worker", 0, 1, 0)
+
+
+def cluster_from_tf_config(text: str | None) -> Cluster:
+    """Parses a `TF_CONFIG` value (None or empty: a single worker).
+
+    Raises:
+      UserError: not JSON, no cluster / task, or a task that is not in the cluster.
+    """
+    if not text:
+        return SINGLE
+    try:
+        config = json.loads(text)
+        cluster, task = config.get("cluster") or {}, config.get("task") or {}
+        task_type, task_index = task["type"], int(task["index"])
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"TF_CONFIG is not valid ({e!r}); expected JSON like "
+                        '{"cluster": {"worker": ["host:port", ...]}, '
+                        '"task": {"type": "worker", "index": 0}}') from e
+    unknown = set(cluster) - {"chief", "worker", "evaluator", "ps"}
+    if unknown or "ps" in cluster or "evaluator" in cluster:
+        raise UserError(f"TF_CONFIG cluster has task types {sorted(cluster)}; only 'chief' "
+                        "and 'worker' are supported (MultiWorkerMirroredStrategy)")
+    chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
+    if len(chiefs) > 1:
+        raise UserError("TF_CONFIG names more than one chief")
+    members = {"chief": chiefs, "worker": workers}
+    if task_type not in members or not 0 <= task_index < len(members[task_type]):
+        raise UserError(f"TF_CONFIG task {task_type}:{task_index} is not in its cluster")
+    worker_index = task_index if task_type == "chief" else len(chiefs) + task_index
+    return Cluster(task_type, task_index, len(chiefs) + len(workers), worker_index)
+
+
+def define_distribution_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
+    """Registers --distribution_strategy, --num_cpu_devices and --collective_timeout."""
+    fd = flags_core.bind(fv)
+    w = flags_core.help_wrap
+    fd.DEFINE_enum("distribution_strategy", "auto", list(STRATEGIES),
+                   w("auto: multi_worker_mirrored if TF_CONFIG names a cluster of more than "
+                     "one worker, else mirrored if --num_gpus or --num_cpu_devices > 1, else "
+                     "default. default / one_device: a single device. mirrored: "
+                     "MirroredStrategy over --num_gpus GPUs (or --num_cpu_devices CPU "
+                     "devices). multi_worker_mirrored: MultiWorkerMirroredStrategy over the "
+                     "TF_CONFIG cluster. --batch_size is global (summed over replicas)."))
+    fd.DEFINE_integer("num_cpu_devices", 1,
+                      w("Split the CPU into this many logical devices, so that mirrored runs "
+                        "N replicas without GPUs (to try distributed code on a laptop)."),
+                      lower_bound=1)
+    fd.DEFINE_integer("collective_timeout", DEFAULT_COLLECTIVE_TIMEOUT_S,
+                      w("Seconds an all-reduce waits for the other workers before the run "
+                        "fails (multi-worker only)."), lower_bound=1)
+
+
+def make_strategy(name: str, num_gpus: int = 1, num_cpu_devices: int = 1,
+                  tf_config: str | None = None,
+                  collective_timeout_s: int = DEFAULT_COLLECTIVE_TIMEOUT_S):
+    """Returns (strategy, Cluster) for the flags; call before any other TensorFlow op.
+
+    Args:
+      name: one of STRATEGIES.
+      num_gpus: GPUs to use (0: CPU only).
+      num_cpu_devices: logical CPU devices to create (mirrored without GPUs).
+      tf_config: the `TF_CONFIG` environment value (None: not set).
+      collective_timeout_s: timeout of multi-worker collectives.
+
+    Raises:
+      UserError: unknown name, more GPUs asked than present, a multi-worker
+        strategy without a cluster, or devices configured too late.
+    """
+    import tensorflow as tf
+
+    if name not in STRATEGIES:
+        raise UserError(f"--distribution_strategy must be one of {STRATEGIES}, got {name!r}")
+    cluster = cluster_from_tf_config(tf_config)
+    if num_cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * num_cpu_devices)
+        except RuntimeError as e:
+            if len(tf.config.list_logical_devices("CPU")) != num_cpu_devices:
+                raise UserError(f"--num_cpu_devices {num_cpu_devices}: TensorFlow was "
+                                f"already initialized ({e})") from e
+    gpus = tf.config.list_physical_devices("GPU")
+    if num_gpus > 1 and num_gpus > len(gpus):
+        raise UserError(f"--num_gpus {num_gpus}: this machine has {len(gpus)} GPU(s)")
+    if name == "auto":
+        if cluster.num_workers > 1:
+            name = "multi_worker_mirrored"
+        elif num_gpus > 1 or num_cpu_devices > 1:
+            name = "mirrored"
+        else:
+            name = "default"
+    if name == "default":
+        return tf.distribute.get_strategy(), cluster
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy(
+            "/gpu:0" if gpus and num_gpus >= 1 else "/cpu:0"), cluster
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(_local_devices(num_gpus, gpus)), cluster
+    if cluster.num_workers < 2 and tf_config is None:
+        raise UserError("--distribution_strategy multi_worker_mirrored needs TF_CONFIG "
+                        "naming the cluster (see README, 'Several machines')")
+    options = tf.distribute.experimental.CommunicationOptions(
+        timeout_seconds=collective_timeout_s)
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    return tf.distribute.MultiWorkerMirroredStrategy(
+        cluster_resolver=resolver, communication_options=options), cluster
+
+
+def _local_devices(num_gpus: int, gpus) -> list[str]:
+    import tensorflow as tf
+
+    if num_gpus >= 1 and gpus:
+        return [f"/gpu:{i}" for i in range(num_gpus)]
+    return [d.name for d in tf.config.list_logical_devices("CPU")]
+
+
+def per_replica_count(total: int, num_replicas: int, what: str = "--batch_size") -> int:
+    """`total / num_replicas`, which must divide evenly.
+
+    Raises:
+      UserError: `total` is not a positive multiple of `num_replicas`.
+    """
+    if total <= 0 or total % num_replicas:
+        raise UserError(f"{what} ({total}) must be a positive multiple of the number of "
+                        f"replicas ({num_replicas}); the batch size is global")
+    return total // num_replicas
+
+
+def num_local_replicas(strategy) -> int:
+    """Replicas on this worker."""
+    if strategy.num_replicas_in_sync == 1:
+        return 1  # also the default strategy, which has no worker_devices
+    return len(strategy.extended.worker_devices)
+
+
+def local_replica_slice(tensors, rows_per_replica, num_local: int, first_replica: int):
+    """Inside `strategy.run`: this replica's rows of a worker-local batch.
+
+    Args:
+      tensors: nest of tensors with a leading batch dimension (rows of the
+        whole worker, replica 0's first).
+      rows_per_replica: int or scalar tensor.
+      num_local: replicas on this worker.
+      first_replica: global id of this worker's first replica.
+
+    Returns:
+      The same nest, sliced to rows [r * n, (r + 1) * n) of local replica r
+      (clamped at the end: a partial last batch gives the last replicas fewer
+      rows, possibly none).
+    """
+    import tensorflow as tf
+
+    if num_local == 1:
+        return tensors
+    ctx = tf.distribute.get_replica_context()
+    local = tf.cast(ctx.replica_id_in_sync_group, tf.int32) - first_replica
+    start = local * rows_per_replica
+    return tf.nest.map_structure(lambda t: t[start:start + rows_per_replica], tensors)
+
+
+def all_reduce_sum(strategy, cluster: Cluster, values: np.ndarray) -> np.ndarray:
+    """Sums a float64 array over all workers (each worker passes its own part).
+
+    With a single worker this returns `values` unchanged.
+    """
+    import tensorflow as tf
+
+    values = np.asarray(values, np.float64)
+    if cluster.num_workers == 1:
+        return values
+    local = num_local_replicas(strategy)
+
+    def replica_fn(v):
+        ctx = tf.distribute.get_replica_context()
+        return ctx.all_reduce(tf.distribute.ReduceOp.SUM, v / local)
+
+    out = strategy.run(tf.function(replica_fn), args=(tf.constant(values),))
+    return strategy.experimental_local_results(out)[0].numpy()
+
+
+def tf_config_from_env() -> str | None:
+    """The `TF_CONFIG` environment value, if set."""
+    return os.environ.get("TF_CONFIG") or None
+
+
+@contextlib.contextmanager
+def worker_failures(cluster: Cluster):
+    """Turns a lost peer during multi-worker training into one clear `UserError`.
+
+    A dead worker makes the others' collectives fail (connection reset, or
+    `--collective_timeout` expired); TensorFlow reports that as an `OpError`
+    with a long graph trace.
+    """
+    import tensorflow as tf
+
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+            tf.errors.CancelledError, tf.errors.AbortedError, tf.errors.InternalError) as e:
+        if cluster.num_workers == 1:
+            raise
+        first = next((line.strip() for line in str(e.message).splitlines()
+                      if "aborted" in line or "Connection" in line or "timed out" in line),
+                     str(e.message).splitlines()[0] if e.message else type(e).__name__)
+        raise UserError(f"worker {cluster.worker_index} of {cluster.num_workers} lost contact "
+                        f"with the other workers ({type(e).__name__}: {first[:160]}); "
+                        "restart all workers to resume from the last checkpoint") from e
