@@ -101,14 +101,22 @@ class CensusTask:
         return file_io.read_buffer(self.train_buffer, self.batch_size, shuffle=True,
                                    seed=self.seed * 1000 + epoch)
 
-    def train_step(self, batch):
-        """One joint step on the logistic loss; returns (loss sum, examples)."""
+    def train_step(self, batch, normalizer):
+        """One joint step on the logistic loss summed over `batch` / `normalizer`.
+
+        Args:
+          batch: this replica's rows.
+          normalizer: float32 scalar, examples in the global step (all replicas).
+
+        Returns:
+          (loss sum, examples) of this replica.
+        """
         wide_vars, deep_vars = self.model.wide_variables(), self.model.deep_variables()
         with tf.GradientTape() as tape:
             logits = self.model(batch)
             losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=batch["label"],
                                                              logits=logits)
-            loss = tf.reduce_mean(losses)
+            loss = tf.reduce_sum(losses) / normalizer
         grads = tape.gradient(loss, wide_vars + deep_vars)
         if self.shared_optimizer:
             self.wide_opt.apply_gradients(zip(grads, wide_vars + deep_vars, strict=True))
@@ -178,9 +186,11 @@ def define_census_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
 
 def run_census(f) -> dict:
     """Downloads if needed, then trains and evaluates as configured by `f`."""
+    strategy, cluster = wide_deep_run_loop.make_strategy(f)
     census.ensure(f.data_dir, f.data_url, f.download_if_missing)
-    task = CensusTask(f.data_dir, f.model_type, f.batch_size, f.seed, f.optimizer)
-    return wide_deep_run_loop.run_loop(task, f)
+    with strategy.scope():
+        task = CensusTask(f.data_dir, f.model_type, f.batch_size, f.seed, f.optimizer)
+    return wide_deep_run_loop.run_loop(task, f, strategy, cluster)
 
 
 def main(_) -> None:

@@ -100,12 +100,20 @@ class MovieLensTask:
         return file_io.read_buffer(self.data.train_buffer, self.batch_size, shuffle=True,
                                    seed=self.seed * 1000 + epoch)
 
-    def train_step(self, batch):
-        """One Adam step on the squared error of rating / 5."""
+    def train_step(self, batch, normalizer):
+        """One Adam step on the squared error of rating / 5, summed / `normalizer`.
+
+        Args:
+          batch: this replica's rows.
+          normalizer: float32 scalar, examples in the global step (all replicas).
+
+        Returns:
+          (squared error sum, examples) of this replica.
+        """
         with tf.GradientTape() as tape:
             pred = self.model(batch, training=True)
             errors = tf.square(pred - batch["label"])
-            loss = tf.reduce_mean(errors)
+            loss = tf.reduce_sum(errors) / normalizer
         grads = tape.gradient(loss, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return tf.reduce_sum(errors), tf.cast(tf.shape(pred)[0], tf.float32)
@@ -171,10 +179,12 @@ def define_movielens_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
 
 def run_movielens(f) -> dict:
     """Downloads if needed, then trains and evaluates as configured by `f`."""
+    strategy, cluster = wide_deep_run_loop.make_strategy(f)
     movielens.ensure(f.dataset, f.data_dir, f.data_url, movielens.synthetic_spec_from_flags(f),
                      f.download_if_missing)
-    task = MovieLensTask(f.data_dir, f.dataset, f.batch_size, f.seed, f.learning_rate)
-    return wide_deep_run_loop.run_loop(task, f)
+    with strategy.scope():
+        task = MovieLensTask(f.data_dir, f.dataset, f.batch_size, f.seed, f.learning_rate)
+    return wide_deep_run_loop.run_loop(task, f, strategy, cluster)
 
 
 def main(_) -> None:
