@@ -120,3 +120,32 @@ def test_lazy_slots_exist_only_for_row_wise_tables_and_round_trip(monkeypatch, t
                                       trainer.table_slots.m[key].numpy())
         np.testing.assert_array_equal(restored.table_slots.v[key].numpy(),
                                       trainer.table_slots.v[key].numpy())
+
+
+def test_lazy_adam_and_indivisible_batches_are_rejected_when_distributed():
+    from official.utils.misc import distribution_utils
+
+    two_workers = distribution_utils.Cluster("worker", 0, 2, 0)
+    with pytest.raises(ValueError, match="lazy_adam runs on one replica only"):
+        ncf_trainer.NCFTrainer(small_data(), ncf_trainer.TrainConfig(
+            batch_size=100, optimizer="lazy_adam"), cluster=two_workers)
+
+
+def test_worker_slices_of_a_step_partition_it():
+    from official.recommendation import ncf_input
+
+    data = small_data()
+    args = (data.train_users, data.train_items, data.num_users, data.num_items, 2, 64, 0)
+    whole = ncf_input.EpochBatches(*args)
+    parts = [ncf_input.EpochBatches(*args, worker_index=w, num_workers=2) for w in (0, 1)]
+    perm, negs = whole.epoch_tensors(tf.constant(0, tf.int64))
+    for step in range(whole.steps_per_epoch):
+        u, it, w = (t.numpy() for t in whole.batch(perm, negs, step))
+        pieces = [[t.numpy() for t in p.batch(perm, negs, step)] for p in parts]
+        assert all(len(p[0]) == 32 for p in pieces)
+        rows = sorted(zip(u[w > 0], it[w > 0, 0], strict=True))
+        split = sorted(r for p in pieces for r in zip(p[0][p[2] > 0], p[1][p[2] > 0, 0],
+                                                      strict=True))
+        assert split == rows
+    with pytest.raises(ValueError, match="do not split evenly over 3 workers"):
+        ncf_input.EpochBatches(*args, worker_index=0, num_workers=3)
