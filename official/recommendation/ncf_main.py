@@ -17,7 +17,7 @@ import tqdm
 from absl import flags, logging
 
 from official.datasets import movielens
-from official.recommendation import movielens_dataset, ncf_export, neumf_model
+from official.recommendation import movielens_dataset, ncf_export, ncf_trainer, neumf_model
 from official.recommendation.ncf_trainer import NCFTrainer, TrainConfig
 from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
@@ -37,8 +37,16 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                         ("train_epochs", 20), ("batch_size", 256), ("hooks", [])):
         fv.set_default(name, value)
     w = flags_core.help_wrap
-    fd.DEFINE_enum("model", "neumf", list(neumf_model.MODEL_TYPES),
-                      w("Model: neumf (GMF + MLP), gmf or mlp."))
+    fd.DEFINE_enum("model", "neumf", list(ncf_trainer.MODEL_TYPES),
+                   w("Model: neumf (GMF + MLP), gmf or mlp; or a baseline in the same "
+                     "harness: mf (dot-product matrix factorization with biases, same "
+                     "negatives and loss; --num_factors, --mf_regularization) or popularity "
+                     "(most-popular ranking, nothing to train)."))
+    fd.DEFINE_enum("eval_protocol", "sampled", list(ncf_trainer.EVAL_PROTOCOLS),
+                   w("sampled: HR/NDCG@top_k of the held-out item among "
+                     "--num_eval_negatives sampled items (the paper). full: HR/NDCG/"
+                     "Recall@top_k against every item the user did not train on "
+                     "(HR_full, NDCG_full, Recall_full). both: all of them."))
     fd.DEFINE_integer("num_factors", 8, w("Latent factors of the GMF embeddings."),
                          lower_bound=1)
     fd.DEFINE_string("layers", "64,32,16,8",
@@ -143,6 +151,8 @@ def run_ncf(f) -> dict:
     logging.info("Strategy %s: %d replica(s), worker %d of %d%s", type(strategy).__name__,
                  trainer.num_replicas, cluster.worker_index, cluster.num_workers,
                  " (chief)" if chief else "")
+    if not trainer.trains:
+        logging.info("%s has nothing to train: evaluating only", f.model)
     if f.pretrained_gmf:
         from official.recommendation import ncf_pretrain
 
@@ -168,7 +178,7 @@ def run_ncf(f) -> dict:
                  trainer.positives_per_step * (1 + config.num_neg))
 
     result = None
-    epoch = int(trainer.epoch.numpy())
+    epoch = int(trainer.epoch.numpy()) if trainer.trains else f.train_epochs
     for hook in hooks:
         hook.on_train_begin()
     global_step = epoch * trainer.steps_per_epoch
@@ -198,20 +208,21 @@ def run_ncf(f) -> dict:
             train_s = time.perf_counter() - start
             epoch += cycle_epochs
             eval_start = time.perf_counter()
-            result = trainer.evaluate(f.top_k)
+            result = trainer.evaluate(f.top_k, f.eval_protocol)
             eval_s = time.perf_counter() - eval_start
             result.update(loss=losses[-1], examples_per_second=examples / train_s, epoch=epoch)
             trainer.epoch.assign(epoch)
             manager.save(epoch)
             _log_cycle(metric_logger, writer, result, epoch, global_step, f.top_k, train_s, eval_s)
-            if f.hr_threshold is not None and result["HR"] >= f.hr_threshold:
-                logging.info("HR %.4f reached --hr_threshold %.4f; stopping", result["HR"],
+            hr = result.get("HR", result.get("HR_full"))
+            if f.hr_threshold is not None and hr >= f.hr_threshold:
+                logging.info("HR %.4f reached --hr_threshold %.4f; stopping", hr,
                              f.hr_threshold)
                 break
     for hook in hooks:
         hook.on_train_end()
     if result is None:  # Nothing left to train: report the restored model.
-        result = dict(trainer.evaluate(f.top_k), epoch=epoch)
+        result = dict(trainer.evaluate(f.top_k, f.eval_protocol), epoch=epoch)
     if chief:
         atomic_io.write_json(os.path.join(f.model_dir, "eval_results.json"), result)
     if f.export_dir and chief:
@@ -220,12 +231,15 @@ def run_ncf(f) -> dict:
     return result
 
 
+METRIC_NAMES = ("HR", "NDCG", "HR_full", "NDCG_full", "Recall_full", "loss", "eval_loss",
+                "examples_per_second")
+
+
 def _log_cycle(metric_logger, writer, result, epoch, step, top_k, train_s, eval_s) -> None:
-    logging.info("Epoch %d: HR@%d = %.4f, NDCG@%d = %.4f, loss = %.4f, eval_loss = %.4f, "
-                 "%.0f examples/s (train %.1fs, eval %.2fs)", epoch, top_k, result["HR"],
-                 top_k, result["NDCG"], result["loss"], result["eval_loss"],
-                 result["examples_per_second"], train_s, eval_s)
-    names = ("HR", "NDCG", "loss", "eval_loss", "examples_per_second")
+    names = [n for n in METRIC_NAMES if n in result]
+    logging.info("Epoch %d: %s (train %.1fs, eval %.2fs)", epoch, ", ".join(
+        f"{n}@{top_k} = {result[n]:.4f}" if n[0] in "HNR" else f"{n} = {result[n]:.4f}"
+        for n in names), train_s, eval_s)
     logger_lib.log_cycle(metric_logger, writer, {n: result[n] for n in names}, step,
                          {"epoch": epoch, "top_k": top_k},
                          {"examples_per_second": "examples/s"})
@@ -236,8 +250,8 @@ def main(_) -> None:
     result = run_ncf(flags.FLAGS)
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
                       for k, v in result.items()}))
-    print(f"HR@{flags.FLAGS.top_k} = {result['HR']:.4f}, "
-          f"NDCG@{flags.FLAGS.top_k} = {result['NDCG']:.4f}")
+    k = flags.FLAGS.top_k
+    print(", ".join(f"{n}@{k} = {result[n]:.4f}" for n in METRIC_NAMES[:5] if n in result))
 
 
 if __name__ == "__main__":

@@ -15,8 +15,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from official.recommendation import ncf_input, ncf_metrics
+from official.recommendation import ncf_full_ranking, ncf_input, ncf_metrics
+from official.recommendation.baseline_models import MF, Popularity
 from official.recommendation.movielens_dataset import NCFData
+from official.recommendation.neumf_model import MODEL_TYPES as NEUMF_TYPES
 from official.recommendation.neumf_model import NeuMF
 from official.utils.misc import distribution_utils
 
@@ -46,6 +48,27 @@ class TrainConfig:
 
 
 OPTIMIZERS = ("adam", "lazy_adam")
+EVAL_PROTOCOLS = ("sampled", "full", "both")
+MODEL_TYPES = (*NEUMF_TYPES, "mf", "popularity")
+
+
+def make_model(num_users: int, num_items: int, config: "TrainConfig",
+               train_items: np.ndarray | None = None):
+    """The scorer named by `config.model_type` (built; popularity fitted if items given)."""
+    c = config
+    if c.model_type == "mf":
+        return MF(num_users, num_items, c.num_factors, c.mf_regularization)
+    if c.model_type == "popularity":
+        model = Popularity(num_users, num_items)
+        if train_items is not None:
+            model.fit_counts(train_items)
+        return model
+    if c.model_type not in NEUMF_TYPES:
+        raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {c.model_type!r}")
+    model = NeuMF(num_users, num_items, c.model_type, c.num_factors, c.layers,
+                  c.mf_regularization, c.mlp_regularization)
+    model({"user_id": tf.zeros([1], tf.int32), "item_id": tf.zeros([1], tf.int32)})
+    return model
 # lazy_adam updates a table row-wise only if it has this many times more rows
 # than one step touches; otherwise a dense update is cheaper.
 LAZY_ROWS_FACTOR = 4
@@ -129,11 +152,9 @@ class NCFTrainer:
             self._build(data, config)
 
     def _build(self, data: NCFData, config: TrainConfig) -> None:
-        self.model = NeuMF(data.num_users, data.num_items, config.model_type,
-                           config.num_factors, config.layers, config.mf_regularization,
-                           config.mlp_regularization)
-        self.model({"user_id": tf.zeros([1], tf.int32), "item_id": tf.zeros([1], tf.int32)})
-        self.lazy = config.optimizer == "lazy_adam"
+        self.model = make_model(data.num_users, data.num_items, config, data.train_items)
+        self.trains = config.model_type != "popularity"  # popularity is fitted, not trained
+        self.lazy = config.optimizer == "lazy_adam" and self.trains
         n = config.batch_size // (1 + config.num_neg)
         # lazy_adam updates a table row-wise only where that pays: when the table
         # has many more rows than a step touches (scatters are not free).
@@ -168,15 +189,15 @@ class NCFTrainer:
                                     else self._train_loop)
         self._score_fn = tf.function(self._score, jit_compile=config.jit_compile,
                                      reduce_retracing=True)
+        self._score_all_fn = tf.function(self.model.all_item_logits,
+                                         jit_compile=config.jit_compile, reduce_retracing=True)
+        self._seen_offsets = None  # CSR of training positives, built on first full evaluation
 
-    def single_device_model(self) -> NeuMF:
+    def single_device_model(self):
         """The model itself, or (under a distribution strategy) a plain copy for export."""
         if not self.distributed:
             return self.model
-        c = self.config
-        model = NeuMF(self.data.num_users, self.data.num_items, c.model_type, c.num_factors,
-                      c.layers, c.mf_regularization, c.mlp_regularization)
-        model({"user_id": tf.zeros([1], tf.int32), "item_id": tf.zeros([1], tf.int32)})
+        model = make_model(self.data.num_users, self.data.num_items, self.config)
         model.set_weights(self.model.get_weights())
         return model
 
@@ -282,6 +303,8 @@ class NCFTrainer:
             ahead; consecutive calls then reuse one pipeline, so the next
             epoch's negatives are sampled while this one trains.
         """
+        if not self.trains:
+            return 0.0, 0
         if self._iterator is None or self._next_epoch != epoch or epoch >= self._last_epoch:
             self._last_epoch = max(prefetch_until or epoch + 1, epoch + 1)
             self._iterator = iter(self.input.dataset(epoch, self._last_epoch))
@@ -315,22 +338,55 @@ class NCFTrainer:
             out[lo:hi] = self._score_fn(tf.constant(u), tf.constant(i)).numpy()[:hi - lo]
         return out.reshape(users.shape)
 
-    def evaluate(self, top_k: int = 10) -> dict[str, float]:
-        """HR@k, NDCG@k and eval loss on the held-out positives and their negatives.
+    def score_all(self, users: np.ndarray) -> np.ndarray:
+        """Logits float32 [n, num_items] of int32 users [n] against every item."""
+        chunk = max(1, ncf_full_ranking.PAIRS_PER_CHUNK // self.data.num_items)
+        out = np.empty((len(users), self.data.num_items), np.float32)
+        for lo in range(0, len(users), chunk):
+            hi = min(lo + chunk, len(users))
+            u = np.zeros(chunk, np.int32)
+            u[:hi - lo] = users[lo:hi]  # fixed shape: no retrace
+            out[lo:hi] = self._score_all_fn(tf.constant(u)).numpy()[:hi - lo]
+        return out
 
-        With several workers each scores a contiguous part of the users and the
-        sums are all-reduced, so every worker returns the metrics of all users.
+    def evaluate(self, top_k: int = 10, protocol: str = "sampled") -> dict[str, float]:
+        """Metrics of the held-out positives.
+
+        Args:
+          top_k: K of the metrics.
+          protocol: "sampled": HR, NDCG and eval_loss against the sampled
+            evaluation negatives (the paper); "full": HR_full, NDCG_full and
+            Recall_full against every item the user has not trained on (see
+            `ncf_full_ranking`); "both".
+
+        With several workers each evaluates a contiguous part of the users and
+        the sums are all-reduced, so every worker returns the metrics of all users.
         """
+        if protocol not in EVAL_PROTOCOLS:
+            raise ValueError(f"protocol must be one of {EVAL_PROTOCOLS}, got {protocol!r}")
         num = len(self.data.eval_users)
         w, workers = self.cluster.worker_index, self.cluster.num_workers
         lo, hi = num * w // workers, num * (w + 1) // workers
-        items = self.data.eval_items[lo:hi]
-        users = np.broadcast_to(self.data.eval_users[lo:hi, None], items.shape)
-        sums = np.zeros(4)
-        if hi > lo:
+        sums = np.zeros(8)
+        if hi > lo and protocol in ("sampled", "both"):
+            items = self.data.eval_items[lo:hi]
+            users = np.broadcast_to(self.data.eval_users[lo:hi, None], items.shape)
             logits = self.score(users, items)
             hr, ndcg = ncf_metrics.hit_rate_and_ndcg(logits, items, top_k)
             loss = ncf_metrics.evaluation_loss(logits, items)
-            sums = np.array([hr, ndcg, loss, 1.0]) * (hi - lo)
-        hr, ndcg, loss, n = distribution_utils.all_reduce_sum(self.strategy, self.cluster, sums)
-        return {"HR": hr / n, "NDCG": ndcg / n, "eval_loss": loss / n}
+            sums[:4] = np.array([hr, ndcg, loss, 1.0]) * (hi - lo)
+        if hi > lo and protocol in ("full", "both"):
+            if self._seen_offsets is None:
+                self._seen_offsets = ncf_full_ranking.csr_offsets(self.data.train_users,
+                                                                  self.data.num_users)
+            sums[4:] = ncf_full_ranking.evaluate(
+                self.score_all, self.data.eval_users[lo:hi], self.data.eval_items[lo:hi, 0],
+                self._seen_offsets, self.data.train_items, self.data.num_items, top_k)
+        sums = distribution_utils.all_reduce_sum(self.strategy, self.cluster, sums)
+        out = {}
+        if protocol in ("sampled", "both"):
+            out.update(HR=sums[0] / sums[3], NDCG=sums[1] / sums[3], eval_loss=sums[2] / sums[3])
+        if protocol in ("full", "both"):
+            out.update(HR_full=sums[4] / sums[7], NDCG_full=sums[5] / sums[7],
+                       Recall_full=sums[6] / sums[7])
+        return {k: float(v) for k, v in out.items()}

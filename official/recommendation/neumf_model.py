@@ -161,6 +161,35 @@ class NeuMF(keras.Model):
                 ops.sum(ops.square(u[:, self.mf_dim:])) + ops.sum(ops.square(i[:, self.mf_dim:])))
         return total
 
+    def all_item_logits(self, users):
+        """Logits float32 [n, num_items] of each user against every item (full ranking).
+
+        The same function as `call` on all pairs, computed per side where it
+        factorizes: the GMF term through the output weights is one matmul
+        `(p_u ⊙ h_mf) q^T`, and the first MLP layer is `W_u u` per user plus
+        `W_i i` per item; only the layers after the first run per pair
+        (memory: n * num_items * layers[1] floats).
+
+        Args:
+          users: int [n] user indices.
+        """
+        u = ops.take(self.user_table, users, axis=0)
+        items = ops.convert_to_tensor(self.item_table)
+        mf = self.mf_dim
+        head_w = self.head.kernel  # [mf + tower_out, 1]
+        logits = self.head.bias[0]
+        if mf:
+            logits = logits + ops.matmul(u[:, :mf] * head_w[:mf, 0], ops.transpose(items[:, :mf]))
+        if self.mlp_dim:
+            first, *rest = self.tower.layers
+            a = ops.matmul(u[:, mf:], first.kernel[:self.mlp_dim])  # [n, h]
+            b = ops.matmul(items[:, mf:], first.kernel[self.mlp_dim:]) + first.bias  # [I, h]
+            h = ops.relu(a[:, None, :] + b[None, :, :])
+            for dense in rest:
+                h = dense(h)
+            logits = logits + ops.squeeze(ops.matmul(h, head_w[mf:]), axis=-1)
+        return logits
+
     def call(self, inputs):
         """Logits float32 [B] for inputs {"user_id": int [B], "item_id": int [B]}."""
         u, i = self.embed(inputs["user_id"], inputs["item_id"])
