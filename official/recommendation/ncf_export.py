@@ -11,7 +11,20 @@ signatures):
 * `id_maps()` -> `{"user_ids": int64 [U], "item_ids": int64 [I]}`: the raw id
   of each internal index, so tools can enumerate users and items from the
   export alone.
+* `recommend(user_id: int64 [N], k: int32 [])` -> `{"item_id": int64 [N, k],
+  "score": float32 [N, k] (logits, best first), "title": string [N, k],
+  "genres": string [N, k], "rated": int64 [N]}`: each user's top-k items
+  among those it did not rate (training and held-out ratings), and how many
+  it rated. The export carries the training positives (CSR:
+  `seen_offsets` int64 [U + 1], `seen_items` int32 [P]) and the item titles
+  and genres ("" when unknown), so `official.recommendation.recommend` needs
+  nothing but the export. Users who have rated all but j < k items get
+  those j first and then score `-inf` entries (to be dropped). k is capped at
+  the number of items. Ties keep the lower internal index first, so results
+  are deterministic.
 """
+
+import dataclasses
 
 import keras
 import numpy as np
@@ -27,15 +40,43 @@ def _index_table(raw_ids: np.ndarray) -> tf.lookup.StaticHashTable:
     return tf.lookup.StaticHashTable(init, default_value=-1)
 
 
-def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray
-                  ) -> keras.export.ExportArchive:
+@dataclasses.dataclass
+class ItemInfo:
+    """What `recommend` shows and filters, indexed like the model's items and users.
+
+    Attributes:
+      train_users, train_items: int [P] training positives, sorted by user.
+      titles, genres: str [I] per item index ("" when unknown).
+    """
+
+    train_users: np.ndarray
+    train_items: np.ndarray
+    titles: np.ndarray | None = None
+    genres: np.ndarray | None = None
+
+
+def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
+                  info: ItemInfo | None = None) -> keras.export.ExportArchive:
     """An ExportArchive serving `model` on raw ids (see the module docstring)."""
     user_table, item_table = _index_table(user_ids), _index_table(item_ids)
     user_var = tf.Variable(user_ids.astype(np.int64), trainable=False, name="user_ids")
     item_var = tf.Variable(item_ids.astype(np.int64), trainable=False, name="item_ids")
+    info = info or ItemInfo(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    num_items = len(item_ids)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(info.train_users,
+                                                         minlength=len(user_ids)))])
+    seen_offsets = tf.Variable(offsets.astype(np.int64), trainable=False, name="seen_offsets")
+    seen_items = tf.Variable(info.train_items.astype(np.int32), trainable=False,
+                             name="seen_items")
+    blank = np.full(num_items, "", object)
+    titles = tf.Variable(np.asarray(info.titles if info.titles is not None else blank, object)
+                         .astype(str), trainable=False, name="titles")
+    genres = tf.Variable(np.asarray(info.genres if info.genres is not None else blank, object)
+                         .astype(str), trainable=False, name="genres")
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for resource in (user_table, item_table, user_var, item_var):
+    for resource in (user_table, item_table, user_var, item_var, seen_offsets, seen_items,
+                     titles, genres):
         archive.track(resource)
 
     def serve(user_id, item_id):
@@ -57,12 +98,31 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray
     archive.add_endpoint("id_maps", lambda: {"user_ids": tf.identity(user_var),
                                              "item_ids": tf.identity(item_var)},
                          input_signature=[])
+
+    def recommend(user_id, k):
+        users = user_table.lookup(user_id)
+        check = tf.debugging.assert_non_negative(
+            users, message="unknown user_id (not in the training data)")
+        with tf.control_dependencies([check]):
+            logits = model.all_item_logits(users)
+        seen = tf.gather(tf.RaggedTensor.from_row_splits(seen_items, seen_offsets), users)
+        where = tf.stack([tf.cast(seen.value_rowids(), tf.int32), seen.flat_values], axis=1)
+        logits = tf.tensor_scatter_nd_update(
+            logits, where, tf.fill([tf.shape(where)[0]], float("-inf")))
+        top = tf.math.top_k(logits, tf.minimum(k, num_items))
+        return {"item_id": tf.gather(item_var, top.indices), "score": top.values,
+                "title": tf.gather(titles, top.indices),
+                "genres": tf.gather(genres, top.indices), "rated": seen.row_lengths()}
+
+    archive.add_endpoint("recommend", recommend, input_signature=[
+        tf.TensorSpec([None], tf.int64, name="user_id"), tf.TensorSpec([], tf.int32, name="k")])
     return archive
 
 
-def export(model, user_ids: np.ndarray, item_ids: np.ndarray, export_dir: str) -> str:
+def export(model, user_ids: np.ndarray, item_ids: np.ndarray, export_dir: str,
+           info: ItemInfo | None = None) -> str:
     """Writes the SavedModel to `export_dir` atomically (temp dir, then rename)."""
-    archive = build_archive(model, user_ids, item_ids)
+    archive = build_archive(model, user_ids, item_ids, info)
     with atomic_io.atomic_directory(export_dir) as tmp:
         archive.write_out(tmp, verbose=False)
     logging.info("Exported SavedModel to %s", export_dir)

@@ -227,8 +227,24 @@ def run_ncf(f) -> dict:
         atomic_io.write_json(os.path.join(f.model_dir, "eval_results.json"), result)
     if f.export_dir and chief:
         ncf_export.export(trainer.single_device_model(), data.user_ids, data.item_ids,
-                          f.export_dir)
+                          f.export_dir, export_item_info(f, data))
     return result
+
+
+def export_item_info(f, data: movielens_dataset.NCFData) -> ncf_export.ItemInfo:
+    """What the export's `recommend` needs: every rated pair, titles and genres."""
+    import numpy as np
+
+    users = np.concatenate([data.train_users, data.eval_users])
+    items = np.concatenate([data.train_items, data.eval_items[:, 0]])
+    order = np.argsort(users, kind="stable")
+    info = ncf_export.ItemInfo(users[order], items[order])
+    if not f.ncf_split:  # the authors' split files carry no titles
+        movies = movielens.movies_csv_to_dataframe(f.data_dir, f.dataset).set_index(
+            movielens.ITEM_COLUMN).reindex(data.item_ids)
+        info.titles = movies[movielens.TITLE_COLUMN].fillna("").to_numpy(str)
+        info.genres = movies[movielens.GENRE_COLUMN].fillna("").to_numpy(str)
+    return info
 
 
 METRIC_NAMES = ("HR", "NDCG", "HR_full", "NDCG_full", "Recall_full", "loss", "eval_loss",

@@ -204,3 +204,19 @@ def test_lazy_adam_learns_and_resumes_exactly(data_dir, tmp_path):
     assert resumed["HR"] == pytest.approx(straight["HR"], abs=1e-6)
     assert resumed["NDCG"] == pytest.approx(straight["NDCG"], abs=1e-6)
     assert straight["HR"] > 0.45  # far above random (0.099) and popularity (~0.34)
+
+
+def test_baselines_in_the_same_harness_both_protocols(data_dir, tmp_path):
+    pop = run(data_dir, tmp_path / "pop", "--model=popularity", "--eval_protocol=both")
+    mf = run(data_dir, tmp_path / "mf", "--model=mf", "--train_epochs=4",
+             "--eval_protocol=both")
+    data = ncf_main.load_data(parse(f"--data_dir={data_dir}"))
+    counts = np.bincount(data.train_items, minlength=data.num_items).astype(float)
+    pop_hr, pop_ndcg = ncf_metrics.hit_rate_and_ndcg(counts[data.eval_items], data.eval_items,
+                                                     10)
+    assert (pop["HR"], pop["NDCG"]) == pytest.approx((pop_hr, pop_ndcg))  # known answer
+    assert set(mf) >= {"HR", "NDCG", "HR_full", "NDCG_full", "Recall_full"}
+    assert mf["HR"] > pop["HR"] + 0.08 and mf["HR_full"] > pop["HR_full"] + 0.05
+    assert mf["Recall_full"] == mf["HR_full"]  # leave-one-out: one held-out item
+    # Ranking against all items is harder than against 100 sampled ones.
+    assert mf["HR_full"] < mf["HR"] and pop["HR_full"] < pop["HR"]

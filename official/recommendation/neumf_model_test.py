@@ -80,3 +80,24 @@ def test_grouped_training_layout_matches_flat_pairs(model_type):
     fu, fi = model.embed(tf.constant(flat_users), tf.constant(flat_items))
     assert float(model.grouped_regularization(u, it)) == pytest.approx(
         float(model.regularization(fu, fi)), rel=1e-5)
+
+
+@pytest.mark.parametrize("model_type", ["neumf", "gmf", "mlp", "mf", "popularity"])
+def test_all_item_logits_equal_call_on_every_pair(model_type):
+    from official.recommendation import ncf_trainer
+
+    num_users, num_items = 7, 11
+    config = ncf_trainer.TrainConfig(model_type=model_type, num_factors=4, layers=(8, 6, 4))
+    rng = np.random.default_rng(1)
+    model = ncf_trainer.make_model(num_users, num_items, config,
+                                   rng.integers(0, num_items, 50))
+    for v in model.trainable_variables:  # away from the tiny initial values
+        v.assign(rng.normal(size=v.shape).astype(np.float32))
+    users = np.array([3, 0, 6], np.int32)
+    full = np.asarray(model.all_item_logits(users))
+    pair_users = np.repeat(users, num_items)
+    pair_items = np.tile(np.arange(num_items, dtype=np.int32), len(users))
+    pairs = np.asarray(model({"user_id": pair_users, "item_id": pair_items}))
+    np.testing.assert_allclose(full, pairs.reshape(len(users), num_items), rtol=1e-5,
+                               atol=1e-5)
+    assert full.std() > 0.01

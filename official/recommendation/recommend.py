@@ -1,0 +1,188 @@
+"""Top-K movie recommendations from an exported NCF model.
+
+    python -m official.recommendation.recommend --export_dir /tmp/ncf_export --user_id 42
+    python -m official.recommendation.recommend --export_dir /tmp/ncf_export
+        --user_ids_file users.txt --top_k 5 --output_format json
+
+Needs only the export (`ncf_main --export_dir`): it carries the id maps, the
+movies each user rated (excluded from the recommendations), titles and
+genres. `--data_dir` / `--dataset` take titles and genres from that
+dataset's `movies.csv` instead (for exports without them, e.g. trained on
+`--ncf_split`). Raw MovieLens ids in, raw ids out.
+
+Text output, per user:
+
+    user 42: top 3 of 3706 movies (rated: 58)
+      1. Star Wars (1977)  [Action|Adventure|Sci-Fi]  item 260  score 4.1234
+
+JSON output: one line per user, `{"user_id": 42, "rated": 58,
+"recommendations": [{"rank": 1, "item_id": 260, "title": "...",
+"genres": ["Action", ...], "score": 4.1234}, ...]}`.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+from absl import flags
+
+from official.datasets import movielens
+from official.utils.errors import DataError, UserError
+from official.utils.flags import core as flags_core
+from official.utils.misc import array_ops
+
+USERS_PER_CALL = 256
+
+
+def define_recommend_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
+    """Registers the flags of `recommend` in `fv`."""
+    fd = flags_core.bind(fv)
+    w = flags_core.help_wrap
+    fd.DEFINE_string("export_dir", None, w("SavedModel written by ncf_main --export_dir."))
+    fd.DEFINE_integer("user_id", None, w("Raw MovieLens user id to recommend for."))
+    fd.DEFINE_string("user_ids_file", None,
+                     w("Batch mode: a text file of raw user ids, separated by whitespace or "
+                       "newlines; one result per id, in file order."))
+    fd.DEFINE_integer("top_k", 10, w("Movies per user."), lower_bound=1)
+    fd.DEFINE_enum("output_format", "text", ["text", "json"],
+                   w("text: a readable list per user; json: one JSON object per line."))
+    fd.DEFINE_string("data_dir", None, w("Optional: take titles and genres from this data "
+                                         "directory's --dataset instead of the export."))
+    fd.DEFINE_string("dataset", None, w("Dataset name under --data_dir (e.g. ml-1m)."))
+    fd.mark_flag_as_required("export_dir")
+    fd.register_multi_flags_validator(
+        ["user_id", "user_ids_file"], lambda v: (v["user_id"] is None) != (
+            v["user_ids_file"] is None),
+        message="give exactly one of --user_id and --user_ids_file")
+    fd.register_multi_flags_validator(
+        ["data_dir", "dataset"], lambda v: (v["data_dir"] is None) == (v["dataset"] is None),
+        message="--data_dir and --dataset go together")
+
+
+def read_user_ids(path: str) -> np.ndarray:
+    """int64 [N] ids from a whitespace-separated file.
+
+    Raises:
+      UserError: missing file, no ids, or a token that is not an integer.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            tokens = np.array(f.read().split())
+    except OSError as e:
+        raise UserError(f"--user_ids_file {path}: {e.strerror}") from e
+    if tokens.size == 0:
+        raise UserError(f"--user_ids_file {path}: no user ids")
+    ok = np.char.isdigit(np.char.lstrip(tokens, "-"))
+    if not ok.all():
+        bad = int(np.argmin(ok))
+        raise UserError(f"--user_ids_file {path}: {str(tokens[bad])!r} (id number {bad + 1}) "
+                        "is not an integer user id")
+    return tokens.astype(np.int64)
+
+
+def load_export(export_dir: str):
+    """The exported object, checked to have the endpoints `recommend` uses."""
+    import tensorflow as tf
+
+    if not os.path.isfile(os.path.join(export_dir, "saved_model.pb")):
+        raise UserError(f"--export_dir {export_dir}: no SavedModel there (export one with "
+                        "ncf_main --export_dir)")
+    obj = tf.saved_model.load(export_dir)
+    if not hasattr(obj, "recommend") or not hasattr(obj, "id_maps"):
+        raise UserError(f"--export_dir {export_dir}: this SavedModel has no recommend "
+                        "endpoint; re-export it with the current ncf_main")
+    return obj
+
+
+def recommend(export, user_ids: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Top-k unseen items of each user.
+
+    Args:
+      export: from `load_export`.
+      user_ids: int64 [N] raw user ids (all known to the export).
+      k: items per user.
+
+    Returns:
+      {"item_id": int64 [N, k'], "score": float32 [N, k'], "title": str [N, k'],
+      "genres": str [N, k'], "rated": int64 [N]} with k' = min(k, items);
+      entries with score -inf are already-rated fillers.
+
+    Raises:
+      UserError: a user id the model was not trained on.
+    """
+    import tensorflow as tf
+
+    known = np.sort(export.id_maps()["user_ids"].numpy())
+    unknown = user_ids[~array_ops.isin_sorted(user_ids, known)]
+    if unknown.size:
+        shown = ", ".join(str(u) for u in np.unique(unknown)[:5])
+        raise UserError(f"unknown user_id {shown} (not in the model's training data; "
+                        f"it knows {len(known)} users, ids {known[0]}..{known[-1]})")
+    parts = [export.recommend(user_id=tf.constant(user_ids[lo:lo + USERS_PER_CALL]),
+                              k=tf.constant(k, tf.int32))
+             for lo in range(0, len(user_ids), USERS_PER_CALL)]
+    out = {name: np.concatenate([p[name].numpy() for p in parts])
+           for name in ("item_id", "score", "title", "genres", "rated")}
+    for name in ("title", "genres"):
+        out[name] = np.char.decode(out[name].astype(bytes), "utf-8")
+    return out
+
+
+def titles_from_dataset(data_dir: str, dataset: str, item_ids: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(titles, genres) str arrays aligned with `item_ids`, from movies.csv."""
+    try:
+        movies = movielens.movies_csv_to_dataframe(data_dir, dataset)
+    except (FileNotFoundError, DataError) as e:
+        raise UserError(str(e)) from e
+    movies = movies.set_index(movielens.ITEM_COLUMN)
+    flat = movies.reindex(item_ids.reshape(-1))
+    titles = flat[movielens.TITLE_COLUMN].fillna("").to_numpy(str).reshape(item_ids.shape)
+    genres = flat[movielens.GENRE_COLUMN].fillna("").to_numpy(str).reshape(item_ids.shape)
+    return titles, genres
+
+
+def format_results(user_ids: np.ndarray, result: dict, num_items: int, output_format: str
+                   ) -> str:
+    """The text or JSON-lines report of `recommend`'s result."""
+    lines = []
+    for row, user in enumerate(user_ids.tolist()):
+        keep = np.isfinite(result["score"][row])
+        items = result["item_id"][row][keep].tolist()
+        scores = result["score"][row][keep].tolist()
+        titles = result["title"][row][keep].tolist()
+        genres = result["genres"][row][keep].tolist()
+        rated = int(result["rated"][row])
+        if output_format == "json":
+            lines.append(json.dumps({"user_id": user, "rated": rated, "recommendations": [
+                {"rank": r + 1, "item_id": i, "title": t,
+                 "genres": g.split("|") if g else [], "score": round(s, 4)}
+                for r, (i, t, g, s) in enumerate(zip(items, titles, genres, scores,
+                                                     strict=True))]}, ensure_ascii=False))
+            continue
+        lines.append(f"user {user}: top {len(items)} of {num_items} movies (rated: {rated})")
+        for r, (i, t, g, s) in enumerate(zip(items, titles, genres, scores, strict=True)):
+            lines.append(f"  {r + 1:2d}. {t or '(no title)'}  [{g}]  item {i}  score {s:.4f}")
+    return "\n".join(lines)
+
+
+def main(_) -> None:
+    """Entry point."""
+    f = flags.FLAGS
+    users = (np.array([f.user_id], np.int64) if f.user_ids_file is None
+             else read_user_ids(f.user_ids_file))
+    export = load_export(f.export_dir)
+    result = recommend(export, users, f.top_k)
+    num_items = len(export.id_maps()["item_ids"].numpy())
+    if f.data_dir:
+        result["title"], result["genres"] = titles_from_dataset(f.data_dir, f.dataset,
+                                                                result["item_id"])
+    sys.stdout.write(format_results(users, result, num_items, f.output_format) + "\n")
+
+
+if __name__ == "__main__":
+    from official.utils.misc import cli
+
+    define_recommend_flags()
+    cli.run(main)

@@ -1,0 +1,133 @@
+"""`recommend` on a tiny trained and exported NCF model (real TensorFlow, real files)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+from absl import flags
+
+from official.datasets import movielens
+from official.recommendation import ncf_main, recommend
+
+SMALL = ["--dataset=synthetic", "--synthetic_users=120", "--synthetic_items=80",
+         "--synthetic_ratings=4000", "--batch_size=512", "--learning_rate=0.01", "--hooks=",
+         "--num_eval_negatives=30"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rec")
+    fv = flags.FlagValues()
+    ncf_main.define_ncf_flags(fv)
+    fv(["ncf_main", *SMALL, f"--data_dir={tmp / 'data'}", f"--model_dir={tmp / 'model'}",
+        "--train_epochs=2", f"--export_dir={tmp / 'export'}"])
+    ncf_main.run_ncf(fv)
+    return tmp, ncf_main.load_data(fv)
+
+
+def _rated(tmp, user):
+    ratings = movielens.ratings_csv_to_dataframe(str(tmp / "data"), "synthetic")
+    return set(ratings.loc[ratings[movielens.USER_COLUMN] == user,
+                           movielens.ITEM_COLUMN].tolist())
+
+
+def test_top_k_unseen_items_in_model_order_with_titles(trained):
+    tmp, data = trained
+    export = recommend.load_export(str(tmp / "export"))
+    users = np.array([data.user_ids[5], data.user_ids[0]], np.int64)
+    out = recommend.recommend(export, users, 7)
+    again = recommend.recommend(export, users, 7)
+    for name in ("item_id", "score", "title"):
+        np.testing.assert_array_equal(out[name], again[name])  # deterministic
+    movies = movielens.movies_csv_to_dataframe(str(tmp / "data"), "synthetic").set_index(
+        movielens.ITEM_COLUMN)
+    for row, user in enumerate(users.tolist()):
+        rated = _rated(tmp, user)
+        assert out["rated"][row] == len(rated)
+        # Oracle: score every unrated item through serving_default and sort.
+        candidates = np.array(sorted(set(data.item_ids.tolist()) - rated), np.int64)
+        scores = export.serving_default(user_id=tf.constant(np.full(len(candidates), user)),
+                              item_id=tf.constant(candidates))["logit"].numpy()
+        best = candidates[np.argsort(-scores, kind="stable")[:7]]
+        assert out["item_id"][row].tolist() == best.tolist()
+        assert not set(out["item_id"][row].tolist()) & rated
+        np.testing.assert_allclose(out["score"][row], np.sort(scores)[::-1][:7], rtol=1e-5)
+        assert out["title"][row].tolist() == movies.loc[best, movielens.TITLE_COLUMN].tolist()
+        assert out["genres"][row].tolist() == movies.loc[best, movielens.GENRE_COLUMN].tolist()
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "official.recommendation.recommend", *args],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+
+
+def test_cli_text_json_and_batch(trained, tmp_path):
+    tmp, data = trained
+    user = int(data.user_ids[3])
+    text = _cli(f"--export_dir={tmp / 'export'}", f"--user_id={user}", "--top_k=3")
+    assert text.returncode == 0, text.stderr[-2000:]
+    lines = text.stdout.strip().splitlines()
+    assert lines[0] == (f"user {user}: top 3 of {data.num_items} movies "
+                        f"(rated: {len(_rated(tmp, user))})")
+    assert len(lines) == 4 and lines[1].startswith("   1. ")
+    ids = tmp_path / "users.txt"
+    batch_users = [int(data.user_ids[3]), int(data.user_ids[10]), int(data.user_ids[3])]
+    ids.write_text("\n".join(map(str, batch_users)) + "\n")
+    js = _cli(f"--export_dir={tmp / 'export'}", f"--user_ids_file={ids}", "--top_k=4",
+              "--output_format=json")
+    assert js.returncode == 0, js.stderr[-2000:]
+    records = [json.loads(line) for line in js.stdout.strip().splitlines()]
+    assert [r["user_id"] for r in records] == batch_users
+    assert records[0] == records[2]
+    assert all(len(r["recommendations"]) == 4 for r in records)
+    first = records[0]["recommendations"][0]
+    assert f"{first['title']}  [{'|'.join(first['genres'])}]  item {first['item_id']}" in lines[1]
+
+
+def test_titles_from_a_data_dir(trained):
+    tmp, data = trained
+    export = recommend.load_export(str(tmp / "export"))
+    out = recommend.recommend(export, np.array([data.user_ids[1]]), 3)
+    titles, _ = recommend.titles_from_dataset(str(tmp / "data"), "synthetic", out["item_id"])
+    np.testing.assert_array_equal(titles, out["title"])
+
+
+def test_bad_inputs_are_one_clear_line(trained, tmp_path):
+    tmp, data = trained
+    (tmp_path / "bad.txt").write_text(f"{data.user_ids[0]}\n12x\n")
+    unknown = int(data.user_ids.max()) + 1000
+    cases = [
+        ([f"--export_dir={tmp / 'export'}", f"--user_id={unknown}"],
+         f"error: unknown user_id {unknown} (not in the model's training data"),
+        ([f"--export_dir={tmp_path / 'none'}", "--user_id=1"],
+         f"error: --export_dir {tmp_path / 'none'}: no SavedModel there"),
+        ([f"--export_dir={tmp / 'export'}", "--user_id=1", "--top_k=0"], "--top_k"),
+        ([f"--export_dir={tmp / 'export'}"], "give exactly one of --user_id and"),
+        ([f"--export_dir={tmp / 'export'}", f"--user_ids_file={tmp_path / 'bad.txt'}"],
+         "'12x' (id number 2) is not an integer user id"),
+        ([f"--export_dir={tmp / 'model'}", "--user_id=1"], "no SavedModel there"),
+    ]
+    for args, message in cases:
+        res = _cli(*args)
+        assert res.returncode == 1, (args, res.stdout)
+        assert message in res.stderr, (args, res.stderr[-2000:])
+        assert "Traceback" not in res.stderr
+        assert res.stdout == ""
+
+
+def test_k_beyond_the_unrated_items_returns_only_unrated(trained):
+    tmp, data = trained
+    export = recommend.load_export(str(tmp / "export"))
+    user = data.user_ids[2]
+    out = recommend.recommend(export, np.array([user]), 10_000)
+    finite = np.isfinite(out["score"][0])
+    assert out["item_id"].shape[1] == data.num_items  # k capped at the catalogue
+    assert finite.sum() == data.num_items - len(_rated(tmp, user))
+    assert not set(out["item_id"][0][finite].tolist()) & _rated(tmp, user)
+    assert pd.Series(out["item_id"][0]).is_unique
