@@ -17,6 +17,8 @@ writes as JSON:
   NeuMF (separate embeddings, same layers) on the same examples, at batch
   256 and at --batch_size, and `speedup_vs_keras_fit` at --batch_size;
 * `epoch_s` (one full epoch), `eval_s` (one full evaluation, compiled),
+  `full_eval_s` (one full-ranking evaluation: every test user against every
+  item, `--eval_protocol full`; off with --nofull_eval),
   `train_peak_rss_mb` (peak memory of the training process);
 * at ml-1m scale, `hr_fast` / `hr_reference`: HR@10 after --accuracy_epochs
   epochs with the fast recipe and with the paper's (batch 256, lr 0.001).
@@ -122,7 +124,8 @@ def _keras_fit_rate(model, users, items, labels, batch_size: int, seconds: float
 
 
 def _train(data_dir: str, scale: str, batch_size: int, learning_rate: float,
-           optimizer: str, keras_seconds: float, accuracy_epochs: int) -> dict:
+           optimizer: str, keras_seconds: float, accuracy_epochs: int,
+           full_eval: bool = True) -> dict:
     import numpy as np
     import tensorflow as tf
 
@@ -168,6 +171,11 @@ def _train(data_dir: str, scale: str, batch_size: int, learning_rate: float,
     start = time.perf_counter()
     out.update({f"after_{epochs}_epochs_{k}": v for k, v in trainer.evaluate().items()})
     out["eval_s"] = time.perf_counter() - start
+    if full_eval:
+        start = time.perf_counter()
+        out.update({f"after_{epochs}_epochs_{k}": v
+                    for k, v in trainer.evaluate(protocol="full").items()})
+        out["full_eval_s"] = time.perf_counter() - start
 
     # Plain model.fit on the same examples (epoch 0's positives and negatives),
     # at most 4M positives: enough for --keras_seconds of fitting.
@@ -200,7 +208,8 @@ def _train(data_dir: str, scale: str, batch_size: int, learning_rate: float,
 
 
 def run_benchmark(scale: str, work_dir: str, batch_size: int, learning_rate: float,
-                  optimizer: str, keras_seconds: float, accuracy_epochs: int) -> dict:
+                  optimizer: str, keras_seconds: float, accuracy_epochs: int,
+                  full_eval: bool = True) -> dict:
     """Prepares the data and runs the measurements; returns the JSON-able result."""
     data_dir = os.path.join(work_dir, scale)
     logging.info("Preparing synthetic %s-scale data in %s", scale, data_dir)
@@ -208,7 +217,7 @@ def run_benchmark(scale: str, work_dir: str, batch_size: int, learning_rate: flo
     result = {"scale": scale, "cpu_count": os.cpu_count()}
     result.update(_child(_preprocess, data_dir))
     result.update(_child(_train, data_dir, scale, batch_size, learning_rate, optimizer,
-                         keras_seconds, accuracy_epochs))
+                         keras_seconds, accuracy_epochs, full_eval))
     result["targets"] = {
         "ml-20m": {"preprocess_s": 20, "preprocess_peak_rss_mb": 3000,
                    "train_peak_rss_mb": 4000, "neg_sampling_per_s": 30e6,
@@ -226,7 +235,7 @@ def main(_):
         4 if f.scale == "ml-1m" else 0)
     optimizer = f.optimizer or ("lazy_adam" if f.scale == "ml-20m" else "adam")
     result = run_benchmark(f.scale, f.work_dir, f.batch_size, f.learning_rate, optimizer,
-                           f.keras_seconds, epochs)
+                           f.keras_seconds, epochs, f.full_eval)
     logger.emit_benchmark_result(result, f.output)
 
 
@@ -243,4 +252,5 @@ if __name__ == "__main__":
     flags.DEFINE_integer("accuracy_epochs", None,
                          "Epochs of the fast-vs-paper-recipe HR check (default 4 at ml-1m, "
                          "0 at ml-20m).")
+    flags.DEFINE_boolean("full_eval", True, "Also time one full-ranking evaluation.")
     app.run(main)
