@@ -4,6 +4,13 @@ import tensorflow as tf
 from official.recommendation import ncf_input
 
 
+def random_positives(num_users, num_items, draws, seed):
+    """(sorted keys user * num_items + item, users int32, items int32) of random pairs."""
+    rng = np.random.default_rng(seed)
+    keys = np.unique(rng.integers(0, num_users, draws) * num_items
+                     + rng.integers(0, num_items, draws))
+    return keys, (keys // num_items).astype(np.int32), (keys % num_items).astype(np.int32)
+
 def test_sampler_is_exact_and_uniform():
     rng = np.random.default_rng(0)
     num_users, num_items = 40, 30
@@ -39,11 +46,8 @@ def test_sampler_is_exact_and_uniform():
 
 def test_chunked_epoch_negatives_are_exact(monkeypatch):
     monkeypatch.setattr(ncf_input, "SAMPLE_CHUNK_POSITIVES", 37)  # many small chunks
-    rng = np.random.default_rng(3)
     num_users, num_items = 50, 40
-    keys = np.unique(rng.integers(0, num_users, 900) * num_items
-                     + rng.integers(0, num_items, 900))
-    users, items = (keys // num_items).astype(np.int32), (keys % num_items).astype(np.int32)
+    keys, users, items = random_positives(num_users, num_items, 900, seed=3)
     batches = ncf_input.EpochBatches(users, items, num_users, num_items, num_neg=4,
                                      positives_per_step=64, seed=0)
     assert len(batches.chunks) > 5
@@ -67,11 +71,8 @@ def test_user_chunks_cover_all_users():
 
 
 def test_batches_have_sorted_users_and_cover_each_positive_once():
-    rng = np.random.default_rng(5)
     num_users, num_items = 30, 50
-    keys = np.unique(rng.integers(0, num_users, 700) * num_items
-                     + rng.integers(0, num_items, 700))
-    users, items = (keys // num_items).astype(np.int32), (keys % num_items).astype(np.int32)
+    keys, users, items = random_positives(num_users, num_items, 700, seed=5)
     batches = ncf_input.EpochBatches(users, items, num_users, num_items, num_neg=2,
                                      positives_per_step=64, seed=0)
     seen = []
