@@ -121,22 +121,30 @@ class NeuMF(keras.Model):
         return self.grouped_logits_from_rows(u, it), u, it
 
     def grouped_logits_from_rows(self, u, it):
-        """`grouped_logits` from already gathered rows u [n, W], it [n, m, W] -> [n, m]."""
+        """`grouped_logits` from already gathered rows u [n, W], it [n, m, W] -> [n, m].
+
+        Per-pair work runs on 2-D [n * m, features] tensors: a dense layer on a
+        3-D input is a broadcast batch matmul whose kernel gradient XLA's CPU
+        backend computes as per-row outer products, several times slower.
+        """
         mf = self.mf_dim
+        n, m = ops.shape(it)[0], ops.shape(it)[1]
+        flat = ops.reshape(it, (-1, ops.shape(it)[2]))  # [n * m, W]
         parts = []
         if mf:
-            parts.append(u[:, None, :mf] * it[:, :, :mf])
+            parts.append(ops.reshape(u[:, None, :mf] * it[:, :, :mf], (-1, mf)))
         if self.mlp_dim:
             first, *rest = self.tower.layers
             kernel, bias = first.kernel, first.bias
-            h = ops.relu(ops.matmul(u[:, mf:], kernel[:self.mlp_dim])[:, None, :]
-                         + ops.einsum("nmd,dh->nmh", it[:, :, mf:], kernel[self.mlp_dim:])
-                         + bias)
+            user_part = ops.matmul(u[:, mf:], kernel[:self.mlp_dim])  # [n, h], once per user
+            item_part = ops.matmul(flat[:, mf:], kernel[self.mlp_dim:])  # [n * m, h]
+            h = ops.relu(ops.reshape(ops.reshape(item_part, (n, m, -1)) + user_part[:, None, :],
+                                     (-1, ops.shape(item_part)[1])) + bias)
             for dense in rest:
                 h = dense(h)
             parts.append(h)
         x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
-        return ops.squeeze(self.head(x), axis=-1)
+        return ops.reshape(self.head(x), (n, m))
 
     def grouped_regularization(self, u, it):
         """`regularization` of the flattened pairs: each user row counts m times."""
