@@ -94,3 +94,18 @@ def test_dead_worker_ends_the_other_with_a_clear_error(single, tmp_path):
     assert time.monotonic() - killed_at < 90
     last = chief.log().strip().splitlines()[-1]
     assert last.startswith("error: worker 0 of 2 lost contact with the other workers")
+
+
+def test_worker_whose_peer_never_starts_ends_with_a_clear_error(single, tmp_path):
+    ref_tmp, _, _ = single
+    args = [*SMALL, f"--data_dir={ref_tmp / 'data'}", f"--model_dir={tmp_path / 'm'}",
+            "--train_epochs=1", "--collective_timeout=10"]
+    alone = local_cluster.start(MODULE, args, str(tmp_path), num_workers=2, only=[0])
+    start = time.monotonic()
+    codes = local_cluster.wait_all(alone, 90)
+    assert codes[0] != 0
+    assert time.monotonic() - start < 60
+    assert alone[0].log().strip().splitlines()[-1] == (
+        "error: worker 0 of 2: the other workers in TF_CONFIG did not connect within 10 s "
+        "(--collective_timeout); start every worker")
+    assert not os.path.exists(tmp_path / "m" / "checkpoints")

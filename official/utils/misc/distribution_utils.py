@@ -34,6 +34,8 @@ import contextlib
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 from absl import flags
@@ -118,8 +120,9 @@ def define_distribution_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                         "N replicas without GPUs (to try distributed code on a laptop)."),
                       lower_bound=1)
     fd.DEFINE_integer("collective_timeout", DEFAULT_COLLECTIVE_TIMEOUT_S,
-                      w("Seconds an all-reduce waits for the other workers before the run "
-                        "fails (multi-worker only)."), lower_bound=1)
+                      w("Multi-worker only: seconds to wait for the other workers, both at "
+                        "start-up (all must connect) and in each all-reduce, before the run "
+                        "fails with a clear error instead of hanging."), lower_bound=1)
 
 
 def make_strategy(name: str, num_gpus: int = 1, num_cpu_devices: int = 1,
@@ -175,8 +178,45 @@ def make_strategy(name: str, num_gpus: int = 1, num_cpu_devices: int = 1,
     options = tf.distribute.experimental.CommunicationOptions(
         timeout_seconds=collective_timeout_s)
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-    return tf.distribute.MultiWorkerMirroredStrategy(
-        cluster_resolver=resolver, communication_options=options), cluster
+    # Connecting waits for every worker, without a limit of its own: bound it.
+    with startup_watchdog(collective_timeout_s, cluster):
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(
+            cluster_resolver=resolver, communication_options=options)
+    return strategy, cluster
+
+
+# Run by the watchdog process: wait for the parent to close our stdin (done)
+# or for the timeout; on timeout print the message and kill the parent.
+_WATCHDOG = """
+import os, select, signal, sys
+parent, timeout, message = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+ready, _, _ = select.select([sys.stdin], [], [], timeout)
+if not ready:
+    sys.stderr.write(message + "\\n")
+    sys.stderr.flush()
+    os.kill(parent, signal.SIGKILL)
+"""
+
+
+@contextlib.contextmanager
+def startup_watchdog(timeout_s: float, cluster: Cluster):
+    """Kills this process with one clear line if the body runs longer than `timeout_s`.
+
+    TensorFlow's cluster start-up blocks in C++, holding the GIL, until every
+    worker has connected, so no Python thread or signal handler can run: the
+    watchdog is a small separate process. A worker that never starts would
+    otherwise hang the others forever.
+    """
+    message = (f"error: worker {cluster.worker_index} of {cluster.num_workers}: the other "
+               f"workers in TF_CONFIG did not connect within {timeout_s:g} s "
+               "(--collective_timeout); start every worker")
+    watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()),
+                                 str(timeout_s), message], stdin=subprocess.PIPE)
+    try:
+        yield
+    finally:
+        watchdog.stdin.close()  # done: the watchdog exits quietly
+        watchdog.wait()
 
 
 def _local_devices(num_gpus: int, gpus) -> list[str]:

@@ -48,11 +48,21 @@ class Worker:
 
 
 def start(module: str, args: list[str], log_dir: str, num_workers: int = 2,
-          tag: str = "run") -> list[Worker]:
-    """Starts `num_workers` processes of `python -m module *args` as one cluster."""
+          tag: str = "run", only: list[int] | None = None) -> list[Worker]:
+    """Starts `python -m module *args` as the workers of one cluster.
+
+    Args:
+      module, args: the program.
+      log_dir: where each worker's output goes (`<tag>-worker<i>.log`).
+      num_workers: size of the cluster in TF_CONFIG.
+      tag: log name prefix.
+      only: start just these worker indices (the others never come up).
+    """
     os.makedirs(log_dir, exist_ok=True)
     workers = []
     for i, config in enumerate(tf_configs(num_workers)):
+        if only is not None and i not in only:
+            continue
         env = dict(os.environ, TF_CONFIG=config, TF_CPP_MIN_LOG_LEVEL="2",
                    CUDA_VISIBLE_DEVICES="")
         path = os.path.join(log_dir, f"{tag}-worker{i}.log")
