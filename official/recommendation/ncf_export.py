@@ -31,6 +31,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from official.datasets import movielens
+from official.recommendation import ncf_full_ranking
 from official.utils.misc import atomic_io
 
 
@@ -55,6 +57,20 @@ class ItemInfo:
     genres: np.ndarray | None = None
 
 
+def titles_and_genres(data_dir: str, dataset: str, item_ids: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(titles, genres) str arrays shaped like `item_ids` (raw ids), from movies.csv.
+
+    Unknown ids get "". Raises FileNotFoundError / DataError like
+    `movielens.movies_csv_to_dataframe`.
+    """
+    movies = movielens.movies_csv_to_dataframe(data_dir, dataset).set_index(
+        movielens.ITEM_COLUMN).reindex(np.asarray(item_ids).reshape(-1))
+    shape = np.shape(item_ids)
+    return (movies[movielens.TITLE_COLUMN].fillna("").to_numpy(str).reshape(shape),
+            movies[movielens.GENRE_COLUMN].fillna("").to_numpy(str).reshape(shape))
+
+
 def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
                   info: ItemInfo | None = None) -> keras.export.ExportArchive:
     """An ExportArchive serving `model` on raw ids (see the module docstring)."""
@@ -63,8 +79,7 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
     item_var = tf.Variable(item_ids.astype(np.int64), trainable=False, name="item_ids")
     info = info or ItemInfo(np.zeros(0, np.int64), np.zeros(0, np.int64))
     num_items = len(item_ids)
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(info.train_users,
-                                                         minlength=len(user_ids)))])
+    offsets = ncf_full_ranking.csr_offsets(info.train_users, len(user_ids))
     seen_offsets = tf.Variable(offsets.astype(np.int64), trainable=False, name="seen_offsets")
     seen_items = tf.Variable(info.train_items.astype(np.int32), trainable=False,
                              name="seen_items")

@@ -133,9 +133,7 @@ def run_ncf(f) -> dict:
     """
     # The strategy comes first: TF_CONFIG and logical devices must be settled
     # before TensorFlow runs any operation.
-    strategy, cluster = distribution_utils.make_strategy(
-        f.distribution_strategy, f.num_gpus, f.num_cpu_devices,
-        distribution_utils.tf_config_from_env(), f.collective_timeout)
+    strategy, cluster = distribution_utils.strategy_from_flags(f)
     import tensorflow as tf
 
     chief = cluster.is_chief
@@ -240,10 +238,8 @@ def export_item_info(f, data: movielens_dataset.NCFData) -> ncf_export.ItemInfo:
     order = np.argsort(users, kind="stable")
     info = ncf_export.ItemInfo(users[order], items[order])
     if not f.ncf_split:  # the authors' split files carry no titles
-        movies = movielens.movies_csv_to_dataframe(f.data_dir, f.dataset).set_index(
-            movielens.ITEM_COLUMN).reindex(data.item_ids)
-        info.titles = movies[movielens.TITLE_COLUMN].fillna("").to_numpy(str)
-        info.genres = movies[movielens.GENRE_COLUMN].fillna("").to_numpy(str)
+        info.titles, info.genres = ncf_export.titles_and_genres(f.data_dir, f.dataset,
+                                                                data.item_ids)
     return info
 
 

@@ -209,20 +209,13 @@ class NCFTrainer:
 
     def _train_step(self, users, items, weights):
         """One Adam step on a grouped batch (see `ncf_input.EpochBatches.batch`)."""
-        m = 1 + self.config.num_neg
-        labels = tf.one_hot(tf.zeros_like(users), m)  # column 0 is the positive
-        with tf.GradientTape() as tape:
-            logits, u, it = self.model.grouped_logits(users, items)
-            losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-            weight_sum = tf.maximum(tf.reduce_sum(weights) * m, 1.0)
-            loss = (tf.reduce_sum(losses * weights[:, None])
-                    + self.model.grouped_regularization(u, it)) / weight_sum
-        grads = tape.gradient(loss, self.model.trainable_variables)
+        weight_sum = tf.maximum(tf.reduce_sum(weights) * (1 + self.config.num_neg), 1.0)
+        loss_sum, grads = self._grads(users, items, weights, weight_sum)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
-        return loss * weight_sum, weight_sum
+        return loss_sum, weight_sum
 
     def _grads(self, users, items, weights, weight_sum):
-        """(loss sum, gradients of loss sum / weight_sum) on one replica's rows."""
+        """(loss sum, gradients of loss sum / weight_sum) on a grouped batch or a replica's part."""
         m = 1 + self.config.num_neg
         labels = tf.one_hot(tf.zeros_like(users), m)
         variables = self.model.trainable_variables

@@ -27,7 +27,6 @@ import sys
 import numpy as np
 from absl import flags
 
-from official.datasets import movielens
 from official.utils.errors import DataError, UserError
 from official.utils.flags import core as flags_core
 from official.utils.misc import array_ops
@@ -105,15 +104,16 @@ def recommend(export, user_ids: np.ndarray, k: int) -> dict[str, np.ndarray]:
 
     Returns:
       {"item_id": int64 [N, k'], "score": float32 [N, k'], "title": str [N, k'],
-      "genres": str [N, k'], "rated": int64 [N]} with k' = min(k, items);
-      entries with score -inf are already-rated fillers.
+      "genres": str [N, k'], "rated": int64 [N], "num_items": int} with
+      k' = min(k, items); entries with score -inf are already-rated fillers.
 
     Raises:
       UserError: a user id the model was not trained on.
     """
     import tensorflow as tf
 
-    known = np.sort(export.id_maps()["user_ids"].numpy())
+    maps = export.id_maps()
+    known = np.sort(maps["user_ids"].numpy())
     unknown = user_ids[~array_ops.isin_sorted(user_ids, known)]
     if unknown.size:
         shown = ", ".join(str(u) for u in np.unique(unknown)[:5])
@@ -126,21 +126,19 @@ def recommend(export, user_ids: np.ndarray, k: int) -> dict[str, np.ndarray]:
            for name in ("item_id", "score", "title", "genres", "rated")}
     for name in ("title", "genres"):
         out[name] = np.char.decode(out[name].astype(bytes), "utf-8")
+    out["num_items"] = int(maps["item_ids"].shape[0])
     return out
 
 
 def titles_from_dataset(data_dir: str, dataset: str, item_ids: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray]:
     """(titles, genres) str arrays aligned with `item_ids`, from movies.csv."""
+    from official.recommendation import ncf_export
+
     try:
-        movies = movielens.movies_csv_to_dataframe(data_dir, dataset)
+        return ncf_export.titles_and_genres(data_dir, dataset, item_ids)
     except (FileNotFoundError, DataError) as e:
         raise UserError(str(e)) from e
-    movies = movies.set_index(movielens.ITEM_COLUMN)
-    flat = movies.reindex(item_ids.reshape(-1))
-    titles = flat[movielens.TITLE_COLUMN].fillna("").to_numpy(str).reshape(item_ids.shape)
-    genres = flat[movielens.GENRE_COLUMN].fillna("").to_numpy(str).reshape(item_ids.shape)
-    return titles, genres
 
 
 def format_results(user_ids: np.ndarray, result: dict, num_items: int, output_format: str
@@ -174,11 +172,10 @@ def main(_) -> None:
              else read_user_ids(f.user_ids_file))
     export = load_export(f.export_dir)
     result = recommend(export, users, f.top_k)
-    num_items = len(export.id_maps()["item_ids"].numpy())
     if f.data_dir:
         result["title"], result["genres"] = titles_from_dataset(f.data_dir, f.dataset,
                                                                 result["item_id"])
-    sys.stdout.write(format_results(users, result, num_items, f.output_format) + "\n")
+    sys.stdout.write(format_results(users, result, result["num_items"], f.output_format) + "\n")
 
 
 if __name__ == "__main__":

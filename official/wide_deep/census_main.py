@@ -186,11 +186,9 @@ def define_census_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
 
 def run_census(f) -> dict:
     """Downloads if needed, then trains and evaluates as configured by `f`."""
-    strategy, cluster = wide_deep_run_loop.make_strategy(f)
-    census.ensure(f.data_dir, f.data_url, f.download_if_missing)
-    with strategy.scope():
-        task = CensusTask(f.data_dir, f.model_type, f.batch_size, f.seed, f.optimizer)
-    return wide_deep_run_loop.run_loop(task, f, strategy, cluster)
+    return wide_deep_run_loop.run(
+        f, lambda: census.ensure(f.data_dir, f.data_url, f.download_if_missing),
+        lambda: CensusTask(f.data_dir, f.model_type, f.batch_size, f.seed, f.optimizer))
 
 
 def main(_) -> None:

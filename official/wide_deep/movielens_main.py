@@ -179,12 +179,11 @@ def define_movielens_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
 
 def run_movielens(f) -> dict:
     """Downloads if needed, then trains and evaluates as configured by `f`."""
-    strategy, cluster = wide_deep_run_loop.make_strategy(f)
-    movielens.ensure(f.dataset, f.data_dir, f.data_url, movielens.synthetic_spec_from_flags(f),
-                     f.download_if_missing)
-    with strategy.scope():
-        task = MovieLensTask(f.data_dir, f.dataset, f.batch_size, f.seed, f.learning_rate)
-    return wide_deep_run_loop.run_loop(task, f, strategy, cluster)
+    return wide_deep_run_loop.run(
+        f, lambda: movielens.ensure(f.dataset, f.data_dir, f.data_url,
+                                    movielens.synthetic_spec_from_flags(f),
+                                    f.download_if_missing),
+        lambda: MovieLensTask(f.data_dir, f.dataset, f.batch_size, f.seed, f.learning_rate))
 
 
 def main(_) -> None:

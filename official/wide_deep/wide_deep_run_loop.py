@@ -12,7 +12,7 @@ A task (`census_main.CensusTask`, `movielens_main.MovieLensTask`) provides:
 `train_step(batch, normalizer) -> (loss_sum, count)`, `evaluate() -> dict`,
 `checkpoint_items() -> dict`, `export(dir)`, `stop_metric` (name compared
 with --stop_threshold, or None) and `name`. The task is built under the
-strategy's scope (`make_strategy` first, then the task, then `run_loop`).
+strategy's scope (`run` does the strategy, the data, the task and the loop).
 
 Under a distribution strategy every worker reads the same shuffled stream of
 global batches (same seed) and keeps its own `batch_size / workers` rows of
@@ -54,20 +54,31 @@ def define_wide_deep_flags(model_types: tuple[str, ...] = ("wide", "deep", "wide
     fv.set_default("hooks", [])
 
 
-def make_strategy(f):
-    """(strategy, Cluster) from the flags; call before any other TensorFlow op.
+def run(f, prepare_data, build_task) -> dict:
+    """Chooses the strategy, prepares the data, builds the task in scope, runs the loop.
 
-    Also validates --batch_size against the number of replicas and removes
-    model_dir for --clean (chief only).
+    The strategy comes first (before any other TensorFlow op); --batch_size is
+    validated against the number of replicas and --clean removes model_dir
+    (chief only) before anything is written.
+
+    Args:
+      f: parsed flag values.
+      prepare_data: () -> None; downloads or generates the data if needed.
+      build_task: () -> task (see the module docstring), called in the
+        strategy's scope.
+
+    Returns:
+      As `run_loop`.
     """
-    strategy, cluster = distribution_utils.make_strategy(
-        f.distribution_strategy, f.num_gpus, f.num_cpu_devices,
-        distribution_utils.tf_config_from_env(), f.collective_timeout)
+    strategy, cluster = distribution_utils.strategy_from_flags(f)
     distribution_utils.per_replica_count(f.batch_size, strategy.num_replicas_in_sync)
     if f.clean and cluster.is_chief and os.path.isdir(f.model_dir):
         logging.info("--clean: removing %s", f.model_dir)
         shutil.rmtree(f.model_dir)
-    return strategy, cluster
+    prepare_data()
+    with strategy.scope():
+        task = build_task()
+    return run_loop(task, f, strategy, cluster)
 
 
 def _step_function(task, strategy, cluster, batch_size: int):
@@ -103,7 +114,8 @@ def run_loop(task, f, strategy=None, cluster=distribution_utils.SINGLE) -> dict:
     Args:
       task: see the module docstring; built under `strategy.scope()`.
       f: parsed flag values.
-      strategy, cluster: from `make_strategy` (None: the default strategy).
+      strategy, cluster: from `distribution_utils.strategy_from_flags` (None:
+        the default strategy).
 
     Returns:
       The last evaluation's metrics plus "epoch".

@@ -219,6 +219,12 @@ def startup_watchdog(timeout_s: float, cluster: Cluster):
         watchdog.wait()
 
 
+def strategy_from_flags(f):
+    """`make_strategy` from the distribution flags, --num_gpus and `TF_CONFIG`."""
+    return make_strategy(f.distribution_strategy, f.num_gpus, f.num_cpu_devices,
+                         tf_config_from_env(), f.collective_timeout)
+
+
 def _local_devices(num_gpus: int, gpus) -> list[str]:
     import tensorflow as tf
 
