@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from official.recommendation import ncf_input
@@ -70,15 +71,29 @@ def test_user_chunks_cover_all_users():
     assert ncf_input._user_chunks(offsets, 10**9, 10**6) == [(u, u + 1) for u in range(6)]
 
 
-def test_batches_have_sorted_users_and_cover_each_positive_once():
+@pytest.mark.parametrize("steps_per_call", [1, 3, 100])
+def test_batches_have_sorted_users_and_cover_each_positive_once(steps_per_call):
     num_users, num_items = 30, 50
     keys, users, items = random_positives(num_users, num_items, 700, seed=5)
     batches = ncf_input.EpochBatches(users, items, num_users, num_items, num_neg=2,
-                                     positives_per_step=64, seed=0)
-    seen = []
-    for u, it, w in batches.dataset(0, 1):
-        u, it, w = u.numpy(), it.numpy(), w.numpy()
-        assert (np.diff(u[w > 0]) >= 0).all()  # users sorted within the step
-        assert (np.diff(w) >= 0).all()  # padding rows (weight 0) come first
-        seen += (u[w > 0].astype(np.int64) * num_items + it[w > 0, 0]).tolist()
+                                     positives_per_step=64, seed=0,
+                                     steps_per_call=steps_per_call)
+    steps = -(-len(keys) // 64)
+    assert batches.steps_per_epoch == steps and steps > 3
+    k = min(steps_per_call, steps)
+    assert batches.steps_per_call == k and batches.calls_per_epoch == -(-steps // k)
+    seen, real_steps = [], []
+    for stacked_u, stacked_it, stacked_w, num_steps in batches.dataset(0, 1):
+        assert stacked_u.shape == (k, 64) and stacked_it.shape == (k, 64, 3)
+        real_steps.append(int(num_steps))
+        for s in range(k):
+            u, it, w = stacked_u[s].numpy(), stacked_it[s].numpy(), stacked_w[s].numpy()
+            if s >= num_steps:  # past the epoch's end: all padding
+                assert not w.any()
+                continue
+            assert w.sum() > 0
+            assert (np.diff(u[w > 0]) >= 0).all()  # users sorted within the step
+            assert (np.diff(w) >= 0).all()  # padding rows (weight 0) come first
+            seen += (u[w > 0].astype(np.int64) * num_items + it[w > 0, 0]).tolist()
+    assert sum(real_steps) == steps and real_steps[:-1] == [k] * (len(real_steps) - 1)
     assert sorted(seen) == keys.tolist()

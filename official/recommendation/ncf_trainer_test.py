@@ -96,10 +96,10 @@ def test_lazy_adam_sparse_tables_train_only_touched_rows(monkeypatch):
         batch_size=10, optimizer="lazy_adam", learning_rate=0.01, steps_per_call=1))
     assert trainer.sparse_user and trainer.sparse_item
     before = trainer.model.user_table.numpy().copy()
-    users, items, weights = next(iter(trainer.input.dataset(0, 1)))
-    trainer._step_fn(users, items, weights)
+    users, items, weights, _ = next(iter(trainer.input.dataset(0, 1)))
+    trainer._call_fn(users, items, weights, tf.constant(1))  # the first step only
     changed = np.flatnonzero(~np.isclose(before, trainer.model.user_table.numpy()).all(axis=1))
-    assert set(changed.tolist()) == set(users.numpy().tolist())
+    assert set(changed.tolist()) == set(users[0].numpy().tolist())
 
 
 def test_lazy_slots_exist_only_for_row_wise_tables_and_round_trip(monkeypatch, tmp_path):
@@ -140,8 +140,8 @@ def test_worker_slices_of_a_step_partition_it():
     parts = [ncf_input.EpochBatches(*args, worker_index=w, num_workers=2) for w in (0, 1)]
     perm, negs = whole.epoch_tensors(tf.constant(0, tf.int64))
     for step in range(whole.steps_per_epoch):
-        u, it, w = (t.numpy() for t in whole.batch(perm, negs, step))
-        pieces = [[t.numpy() for t in p.batch(perm, negs, step)] for p in parts]
+        u, it, w = (t.numpy()[0] for t in whole.steps(perm, negs, step, 1))
+        pieces = [[t.numpy()[0] for t in p.steps(perm, negs, step, 1)] for p in parts]
         assert all(len(p[0]) == 32 for p in pieces)
         rows = sorted(zip(u[w > 0], it[w > 0, 0], strict=True))
         split = sorted(r for p in pieces for r in zip(p[0][p[2] > 0], p[1][p[2] > 0, 0],

@@ -101,7 +101,7 @@ class NeuMF(keras.Model):
         x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
         return ops.squeeze(self.head(x), axis=1)
 
-    def grouped_logits(self, users, items):
+    def grouped_logits(self, users, items, project_items: bool | None = None):
         """Logits [n, m] for each user scored against m items (training layout).
 
         The same function as `call` on the flattened pairs, computed without
@@ -109,16 +109,35 @@ class NeuMF(keras.Model):
         MLP layer is split into its user and item halves
         (`W [u; i] = W_u u + W_i i`), so `W_u u` runs once per user.
 
+        When a step scores more pairs than there are items, the item half
+        `W_i i + b` is computed once per item (`project_items`) and gathered
+        per pair, instead of being computed per pair: the same function and
+        gradients with fewer FLOPs (at ml-1m scale and 16K examples per step,
+        4.4 times fewer for that layer).
+
         Args:
           users: int [n] user indices.
           items: int [n, m] item indices.
+          project_items: True / False to force either evaluation order; None
+            picks the projection when n * m > num_items (static shapes only).
 
         Returns:
-          (logits float32 [n, m], user rows [n, W], item rows [n, m, W]).
+          (logits float32 [n, m], user rows [n, W], item rows [n, m, W]); with
+          the projection and no regularization the item rows are None (unused).
         """
         u = ops.take(self.user_table, users, axis=0)
-        it = ops.take(self.item_table, items, axis=0)
-        return self.grouped_logits_from_rows(u, it), u, it
+        if project_items is None:
+            n, m = items.shape[0], items.shape[1]
+            project_items = n is not None and m is not None and n * m > self.num_items
+        if not (project_items and self.mlp_dim):
+            it = ops.take(self.item_table, items, axis=0)
+            return self.grouped_logits_from_rows(u, it), u, it
+        table = ops.convert_to_tensor(self.item_table)
+        logits = self._grouped_head(u, ops.take(self._project(table), items, axis=0))
+        # Item rows only where the regularizer needs them (it sees raw rows).
+        it = (ops.take(self.item_table, items, axis=0)
+              if self.mf_regularization or self.mlp_regularization else None)
+        return logits, u, it
 
     def grouped_logits_from_rows(self, u, it):
         """`grouped_logits` from already gathered rows u [n, W], it [n, m, W] -> [n, m].
@@ -127,19 +146,35 @@ class NeuMF(keras.Model):
         3-D input is a broadcast batch matmul whose kernel gradient XLA's CPU
         backend computes as per-row outer products, several times slower.
         """
-        mf = self.mf_dim
         n, m = ops.shape(it)[0], ops.shape(it)[1]
-        flat = ops.reshape(it, (-1, ops.shape(it)[2]))  # [n * m, W]
+        flat = self._project(ops.reshape(it, (n * m, ops.shape(it)[2])))
+        return self._grouped_head(u, ops.reshape(flat, (n, m, ops.shape(flat)[1])))
+
+    def _project(self, rows):
+        """Item rows [k, W] -> projected rows [k, mf_dim + h] (float32).
+
+        GMF factors, then `W_i i + b` of the first MLP layer (h = layers[1];
+        the rows unchanged when there is no MLP).
+        """
+        if not self.mlp_dim:
+            return rows
+        first = self.tower.layers[0]
+        mf = self.mf_dim
+        return ops.concatenate(
+            [rows[:, :mf], ops.matmul(rows[:, mf:], first.kernel[self.mlp_dim:]) + first.bias],
+            axis=1)
+
+    def _grouped_head(self, u, p):
+        """Logits [n, m] from user rows u [n, W] and projected item rows p [n, m, mf + h]."""
+        mf = self.mf_dim
+        n, m = ops.shape(p)[0], ops.shape(p)[1]
         parts = []
         if mf:
-            parts.append(ops.reshape(u[:, None, :mf] * it[:, :, :mf], (-1, mf)))
+            parts.append(ops.reshape(u[:, None, :mf] * p[:, :, :mf], (n * m, mf)))
         if self.mlp_dim:
             first, *rest = self.tower.layers
-            kernel, bias = first.kernel, first.bias
-            user_part = ops.matmul(u[:, mf:], kernel[:self.mlp_dim])  # [n, h], once per user
-            item_part = ops.matmul(flat[:, mf:], kernel[self.mlp_dim:])  # [n * m, h]
-            h = ops.relu(ops.reshape(ops.reshape(item_part, (n, m, -1)) + user_part[:, None, :],
-                                     (-1, ops.shape(item_part)[1])) + bias)
+            user_part = ops.matmul(u[:, mf:], first.kernel[:self.mlp_dim])  # [n, h], once per user
+            h = ops.relu(ops.reshape(p[:, :, mf:] + user_part[:, None, :], (n * m, -1)))
             for dense in rest:
                 h = dense(h)
             parts.append(h)
@@ -147,9 +182,14 @@ class NeuMF(keras.Model):
         return ops.reshape(self.head(x), (n, m))
 
     def grouped_regularization(self, u, it):
-        """`regularization` of the flattened pairs: each user row counts m times."""
-        m = ops.cast(ops.shape(it)[1], u.dtype)
+        """`regularization` of the flattened pairs: each user row counts m times.
+
+        `it` may be None when both weights are zero (see `grouped_logits`).
+        """
         total = 0.0
+        if it is None:
+            return total
+        m = ops.cast(ops.shape(it)[1], u.dtype)
         for weight, lo, hi in ((self.mf_regularization, 0, self.mf_dim),
                                (self.mlp_regularization, self.mf_dim,
                                 self.mf_dim + self.mlp_dim)):
@@ -191,7 +231,7 @@ class NeuMF(keras.Model):
         if self.mlp_dim:
             first, *rest = self.tower.layers
             a = ops.matmul(u[:, mf:], first.kernel[:self.mlp_dim])  # [n, h]
-            b = ops.matmul(items[:, mf:], first.kernel[self.mlp_dim:]) + first.bias  # [I, h]
+            b = self._project(items)[:, mf:]  # [I, h]
             h = ops.relu(a[:, None, :] + b[None, :, :])
             for dense in rest:
                 h = dense(h)

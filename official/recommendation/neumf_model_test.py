@@ -66,20 +66,54 @@ def test_checkpoint_holds_every_variable(model_type, tmp_path):
     assert len(saved) == len(model.variables)
 
 
+@pytest.mark.parametrize("project_items", [False, True])
 @pytest.mark.parametrize("model_type", ["neumf", "gmf", "mlp"])
-def test_grouped_training_layout_matches_flat_pairs(model_type):
+def test_grouped_training_layout_matches_flat_pairs(model_type, project_items):
     keras.utils.set_random_seed(1)
     model = neumf_model.NeuMF(20, 30, model_type, num_factors=4, layers=(16, 8, 4),
                               mf_regularization=0.3, mlp_regularization=0.2)
     users = np.array([0, 7, 19], np.int32)
     items = np.array([[1, 2, 3, 4, 5], [29, 0, 1, 1, 7], [3, 3, 9, 8, 2]], np.int32)
-    grouped, u, it = model.grouped_logits(tf.constant(users), tf.constant(items))
+    grouped, u, it = model.grouped_logits(tf.constant(users), tf.constant(items),
+                                          project_items=project_items)
     flat_users, flat_items = np.repeat(users, 5), items.reshape(-1)
     flat = model({"user_id": tf.constant(flat_users), "item_id": tf.constant(flat_items)})
     np.testing.assert_allclose(grouped.numpy().reshape(-1), flat.numpy(), rtol=1e-5, atol=1e-6)
     fu, fi = model.embed(tf.constant(flat_users), tf.constant(flat_items))
     assert float(model.grouped_regularization(u, it)) == pytest.approx(
         float(model.regularization(fu, fi)), rel=1e-5)
+
+
+@pytest.mark.parametrize("regularization", [0.0, 0.1])
+def test_item_projection_has_the_per_pair_gradients(regularization):
+    """The projected order (item half of layer 1 once per item) changes no gradient."""
+    rng = np.random.default_rng(3)
+    model = neumf_model.NeuMF(9, 6, "neumf", num_factors=3, layers=(8, 6, 4),
+                              mf_regularization=regularization,
+                              mlp_regularization=regularization)
+    for v in model.trainable_variables:
+        v.assign(rng.normal(size=v.shape).astype(np.float32))
+    users = tf.constant([4, 0, 8, 4], tf.int32)
+    items = tf.constant(rng.integers(0, 6, (4, 5)), tf.int32)  # 20 pairs > 6 items
+    results = []
+    for project in (False, True):
+        with tf.GradientTape() as tape:
+            logits, u, it = model.grouped_logits(users, items, project_items=project)
+            loss = tf.reduce_sum(tf.sin(logits)) + model.grouped_regularization(u, it)
+        grads = tape.gradient(loss, model.trainable_variables)
+        results.append([float(loss)] + [tf.convert_to_tensor(g).numpy() for g in grads])
+    assert (it is None) == (regularization == 0.0)
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
+    for a, b in zip(results[0][1:], results[1][1:], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_item_projection_is_chosen_when_a_step_has_more_pairs_than_items():
+    model = neumf_model.NeuMF(9, 6, "neumf", num_factors=3, layers=(8, 6, 4))
+    items = tf.zeros([4, 5], tf.int32)
+    # Without regularization the projected order returns no per-pair item rows.
+    assert model.grouped_logits(tf.zeros([4], tf.int32), items)[2] is None  # 20 pairs > 6
+    assert model.grouped_logits(tf.zeros([1], tf.int32), items[:1])[2].shape == (1, 5, 7)
 
 
 @pytest.mark.parametrize("model_type", ["neumf", "gmf", "mlp", "mf", "popularity"])
