@@ -18,3 +18,18 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Resets the peak that `peak_rss_mb` reports to the current resident size.
+
+    Writes "5" to /proc/self/clear_refs (Linux 4.0+), so that a later
+    `peak_rss_mb` measures only what follows. Returns False where that is not
+    possible (the peak then still covers the whole process).
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
