@@ -78,8 +78,11 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                                                   "--pretrained_mlp)."))
     fd.DEFINE_string("pretrained_mlp", None, w("model_dir of a trained MLP run to "
                                                   "initialize NeuMF from."))
-    fd.DEFINE_integer("steps_per_call", 64, w("Training steps per compiled call."),
-                         lower_bound=1)
+    fd.DEFINE_integer("steps_per_call", 64,
+                      w("Training steps per compiled call: the input pipeline stacks this "
+                        "many steps, and with --jit_compile the loop over them is one XLA "
+                        "program (fewer, larger calls cost less per step)."),
+                      lower_bound=1)
     fd.DEFINE_enum("optimizer", "adam", ["adam", "lazy_adam"],
                    w("adam: dense Adam on all weights (the paper). lazy_adam: Adam on the "
                      "dense layers and, for the embedding tables, only on the rows in the "

@@ -149,3 +149,25 @@ def test_worker_slices_of_a_step_partition_it():
         assert split == rows
     with pytest.raises(ValueError, match="do not split evenly over 3 workers"):
         ncf_input.EpochBatches(*args, worker_index=0, num_workers=3)
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_steps_per_call_changes_no_update(jit_compile):
+    """Stacked steps in one compiled call train exactly as one step per call."""
+    data = small_data()
+    results = []
+    for steps_per_call in (1, 5, 64):  # 5: a short last call; 64: one call per epoch
+        trainer = ncf_trainer.NCFTrainer(data, ncf_trainer.TrainConfig(
+            batch_size=500, learning_rate=0.01, steps_per_call=steps_per_call,
+            jit_compile=jit_compile))
+        calls = []
+        losses = [trainer.train_epoch(e, calls.append, prefetch_until=2)[0] for e in range(2)]
+        assert sum(calls) == 2 * trainer.steps_per_epoch == 2 * 12
+        assert len(calls) == 2 * -(-12 // steps_per_call)
+        results.append((losses, trainer.model.get_weights(), int(trainer.optimizer.iterations)))
+    for losses, weights, iterations in results[1:]:
+        assert iterations == results[0][2] == 24
+        np.testing.assert_allclose(losses, results[0][0], rtol=1e-5)
+        for a, b in zip(weights, results[0][1], strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert np.abs(results[0][1][0]).max() > 0.02  # the tables did train
