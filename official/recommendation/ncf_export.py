@@ -29,17 +29,10 @@ import dataclasses
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from official.datasets import movielens
 from official.recommendation import ncf_full_ranking
-from official.utils.misc import atomic_io
-
-
-def _index_table(raw_ids: np.ndarray) -> tf.lookup.StaticHashTable:
-    init = tf.lookup.KeyValueTensorInitializer(
-        tf.constant(raw_ids, tf.int64), tf.range(len(raw_ids), dtype=tf.int32))
-    return tf.lookup.StaticHashTable(init, default_value=-1)
+from official.utils.misc import saved_model_export
 
 
 @dataclasses.dataclass
@@ -47,12 +40,13 @@ class ItemInfo:
     """What `recommend` shows and filters, indexed like the model's items and users.
 
     Attributes:
-      train_users, train_items: int [P] training positives, sorted by user.
+      rated_users, rated_items: int [P] every rated pair (training and
+        held-out), sorted by user; `recommend` never returns them.
       titles, genres: str [I] per item index ("" when unknown).
     """
 
-    train_users: np.ndarray
-    train_items: np.ndarray
+    rated_users: np.ndarray
+    rated_items: np.ndarray
     titles: np.ndarray | None = None
     genres: np.ndarray | None = None
 
@@ -74,14 +68,15 @@ def titles_and_genres(data_dir: str, dataset: str, item_ids: np.ndarray
 def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
                   info: ItemInfo | None = None) -> keras.export.ExportArchive:
     """An ExportArchive serving `model` on raw ids (see the module docstring)."""
-    user_table, item_table = _index_table(user_ids), _index_table(item_ids)
+    user_table = saved_model_export.index_table(user_ids)
+    item_table = saved_model_export.index_table(item_ids)
     user_var = tf.Variable(user_ids.astype(np.int64), trainable=False, name="user_ids")
     item_var = tf.Variable(item_ids.astype(np.int64), trainable=False, name="item_ids")
     info = info or ItemInfo(np.zeros(0, np.int64), np.zeros(0, np.int64))
     num_items = len(item_ids)
-    offsets = ncf_full_ranking.csr_offsets(info.train_users, len(user_ids))
+    offsets = ncf_full_ranking.csr_offsets(info.rated_users, len(user_ids))
     seen_offsets = tf.Variable(offsets.astype(np.int64), trainable=False, name="seen_offsets")
-    seen_items = tf.Variable(info.train_items.astype(np.int32), trainable=False,
+    seen_items = tf.Variable(info.rated_items.astype(np.int32), trainable=False,
                              name="seen_items")
     blank = np.full(num_items, "", object)
     titles = tf.Variable(np.asarray(info.titles if info.titles is not None else blank, object)
@@ -137,8 +132,5 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
 def export(model, user_ids: np.ndarray, item_ids: np.ndarray, export_dir: str,
            info: ItemInfo | None = None) -> str:
     """Writes the SavedModel to `export_dir` atomically (temp dir, then rename)."""
-    archive = build_archive(model, user_ids, item_ids, info)
-    with atomic_io.atomic_directory(export_dir) as tmp:
-        archive.write_out(tmp, verbose=False)
-    logging.info("Exported SavedModel to %s", export_dir)
-    return export_dir
+    return saved_model_export.write_archive(build_archive(model, user_ids, item_ids, info),
+                                            export_dir)

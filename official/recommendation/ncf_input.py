@@ -146,10 +146,8 @@ class EpochBatches:
         for first_user, last_user in bounds:
             lo, hi = int(tables.offsets[first_user]), int(tables.offsets[last_user])
             keys = tables.gap_keys[lo:hi] - np.int64(first_user) * num_items
-            self.chunks.append((
-                lo, hi, tf.constant(np.arange(first_user, last_user, dtype=np.int32)),
-                tf.constant(keys.astype(np.int32)),
-                tf.constant(tables.offsets[first_user:last_user + 1] - lo)))
+            self.chunks.append((lo, hi, tf.constant(keys.astype(np.int32)),
+                                tf.constant(tables.offsets[first_user:last_user + 1] - lo)))
         self.users = tf.constant(train_users)
         self.items = tf.constant(train_items)
         self.num_items, self.num_neg, self.seed = num_items, num_neg, seed
@@ -178,7 +176,7 @@ class EpochBatches:
         perm = tf.concat([perm, -tf.ones([pad], tf.int32)], axis=0)
         # Chunks also bound the int64 temporaries (about 50 bytes per negative).
         parts = []
-        for c, (lo, hi, _, keys, offsets) in enumerate(self.chunks):
+        for c, (lo, hi, keys, offsets) in enumerate(self.chunks):
             users = self.users[lo:hi] - self.users[lo]  # relative to the chunk
             users = tf.reshape(tf.tile(users[:, None], [1, self.num_neg]), [-1])
             parts.append(sample_negatives(users, keys, offsets, self.num_items,

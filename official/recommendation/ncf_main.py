@@ -246,14 +246,14 @@ def export_item_info(f, data: movielens_dataset.NCFData) -> ncf_export.ItemInfo:
     return info
 
 
-METRIC_NAMES = ("HR", "NDCG", "HR_full", "NDCG_full", "Recall_full", "loss", "eval_loss",
-                "examples_per_second")
+RANKING_METRICS = ("HR", "NDCG", "HR_full", "NDCG_full", "Recall_full")  # reported @top_k
+METRIC_NAMES = (*RANKING_METRICS, "loss", "eval_loss", "examples_per_second")
 
 
 def _log_cycle(metric_logger, writer, result, epoch, step, top_k, train_s, eval_s) -> None:
     names = [n for n in METRIC_NAMES if n in result]
     logging.info("Epoch %d: %s (train %.1fs, eval %.2fs)", epoch, ", ".join(
-        f"{n}@{top_k} = {result[n]:.4f}" if n[0] in "HNR" else f"{n} = {result[n]:.4f}"
+        f"{n}@{top_k} = {result[n]:.4f}" if n in RANKING_METRICS else f"{n} = {result[n]:.4f}"
         for n in names), train_s, eval_s)
     logger_lib.log_cycle(metric_logger, writer, {n: result[n] for n in names}, step,
                          {"epoch": epoch, "top_k": top_k},
@@ -266,7 +266,7 @@ def main(_) -> None:
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
                       for k, v in result.items()}))
     k = flags.FLAGS.top_k
-    print(", ".join(f"{n}@{k} = {result[n]:.4f}" for n in METRIC_NAMES[:5] if n in result))
+    print(", ".join(f"{n}@{k} = {result[n]:.4f}" for n in RANKING_METRICS if n in result))
 
 
 if __name__ == "__main__":

@@ -217,17 +217,23 @@ class NCFTrainer:
 
     def _grads(self, users, items, weights, weight_sum):
         """(loss sum, gradients of loss sum / weight_sum) on a grouped batch or a replica's part."""
-        m = 1 + self.config.num_neg
-        labels = tf.one_hot(tf.zeros_like(users), m)
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             logits, u, it = self.model.grouped_logits(users, items)
-            losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-            # Regularization is per row, so replicas' shares add up to the whole.
-            loss_sum = (tf.reduce_sum(losses * weights[:, None])
-                        + self.model.grouped_regularization(u, it))
+            loss_sum = self._loss_sum(logits, weights, u, it)
             scaled = loss_sum / weight_sum
         return loss_sum, tape.gradient(scaled, variables)
+
+    def _loss_sum(self, logits, weights, u, it):
+        """Loss sum of grouped logits [n, 1 + num_neg] with the positive in column 0.
+
+        Sigmoid cross-entropy weighted by `weights` [n], plus the rows' L2 term:
+        both per row, so replicas' shares add up to the whole.
+        """
+        labels = tf.one_hot(tf.zeros_like(weights, tf.int32), 1 + self.config.num_neg)
+        losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+        return (tf.reduce_sum(losses * weights[:, None])
+                + self.model.grouped_regularization(u, it))
 
     def _replica_step(self, users, items, weights):
         """One replica's share of a step (inside `strategy.run`)."""
@@ -255,17 +261,13 @@ class NCFTrainer:
 
     def _lazy_step(self, users, items, weights):
         """Adam on dense weights; on sparse tables only the batch's rows (one XLA cluster)."""
-        m = 1 + self.config.num_neg
-        labels = tf.one_hot(tf.zeros_like(users), m)
+        weight_sum = tf.maximum(tf.reduce_sum(weights) * (1 + self.config.num_neg), 1.0)
         with tf.GradientTape() as tape:
             u = tf.gather(self.model.user_table.value, users)
             it = tf.gather(self.model.item_table.value, items)
             tape.watch([u, it])
             logits = self.model.grouped_logits_from_rows(u, it)
-            losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-            weight_sum = tf.maximum(tf.reduce_sum(weights) * m, 1.0)
-            loss = (tf.reduce_sum(losses * weights[:, None])
-                    + self.model.grouped_regularization(u, it)) / weight_sum
+            loss = self._loss_sum(logits, weights, u, it) / weight_sum
         grads = tape.gradient(loss, [u, it, *self.dense_vars])
         self.optimizer.apply_gradients(zip(grads[2:], self.dense_vars, strict=True))
         step = tf.cast(self.optimizer.iterations, tf.float32)  # already incremented

@@ -21,12 +21,12 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from absl import flags, logging
+from absl import flags
 
 from official.utils.data import file_io
 from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
-from official.utils.misc import atomic_io
+from official.utils.misc import saved_model_export
 from official.wide_deep import census_dataset as census
 from official.wide_deep import census_features as cf
 from official.wide_deep import wide_deep_run_loop
@@ -164,9 +164,7 @@ class CensusTask:
         raw_sig = {c: tf.TensorSpec([None], tf.int64 if c in census.NUMERIC_COLUMNS
                                     else tf.string, name=c) for c in cf.RAW_FEATURES}
         archive.add_endpoint("predict_raw", outputs, input_signature=[raw_sig])
-        with atomic_io.atomic_directory(export_dir) as tmp:
-            archive.write_out(tmp, verbose=False)
-        logging.info("Exported SavedModel to %s", export_dir)
+        saved_model_export.write_archive(archive, export_dir)
 
 
 def define_census_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:

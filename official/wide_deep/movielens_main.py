@@ -18,13 +18,13 @@ user_id" / "unknown item_id".
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import flags, logging
+from absl import flags
 from keras import ops
 
 from official.datasets import movielens
 from official.utils.data import file_io
 from official.utils.flags import core as flags_core
-from official.utils.misc import atomic_io
+from official.utils.misc import saved_model_export
 from official.wide_deep import movielens_dataset, wide_deep_run_loop
 
 HIDDEN_UNITS = (256, 256, 256, 128)
@@ -135,9 +135,7 @@ class MovieLensTask:
     def export(self, export_dir: str) -> None:
         """SavedModel serving ratings on raw ids (see the module docstring)."""
         model, data = self.model, self.data
-        tables = [tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
-            tf.constant(ids), tf.range(len(ids), dtype=tf.int32)), -1)
-            for ids in (data.user_ids, data.item_ids)]
+        tables = [saved_model_export.index_table(ids) for ids in (data.user_ids, data.item_ids)]
         archive = keras.export.ExportArchive()
         archive.track(model)
         for table in tables:
@@ -157,9 +155,7 @@ class MovieLensTask:
             tf.TensorSpec([None], tf.int64, name="item_id"),
             tf.TensorSpec([None, movielens.N_GENRE], tf.float32, name="genres"),
             tf.TensorSpec([None], tf.int64, name="timestamp")])
-        with atomic_io.atomic_directory(export_dir) as tmp:
-            archive.write_out(tmp, verbose=False)
-        logging.info("Exported SavedModel to %s", export_dir)
+        saved_model_export.write_archive(archive, export_dir)
 
 
 def define_movielens_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
