@@ -33,7 +33,7 @@ from official.utils.data import csv_errors, file_io
 from official.utils.errors import DataError
 from official.utils.misc import array_ops, atomic_io
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 MIN_RATINGS = 20
 
 
@@ -49,6 +49,8 @@ class NCFData:
       eval_items: int32 [U, 1 + N]: column 0 is the test positive, then N
         evaluation negatives.
       user_ids, item_ids: int64 raw MovieLens id of each index.
+      train_times: int64 [P] timestamp of each training positive (the latest
+        rating of the pair; -1 where unknown), or None.
     """
 
     num_users: int
@@ -59,6 +61,7 @@ class NCFData:
     eval_items: np.ndarray
     user_ids: np.ndarray
     item_ids: np.ndarray
+    train_times: np.ndarray | None = None
 
     @property
     def num_eval_negatives(self) -> int:
@@ -163,9 +166,11 @@ def preprocess(ratings: pd.DataFrame, num_eval_negatives: int = 100, seed: int =
 
     keys = user_codes.astype(np.int64) * num_items + item_idx
     test_keys = np.arange(num_users, dtype=np.int64) * num_items + test_items
-    train_keys = array_ops.sorted_unique(keys[~is_test])  # duplicates of a pair collapse
+    # Duplicates of a pair collapse to one positive with the latest timestamp.
+    train_keys, train_times = _unique_pairs_latest(keys[~is_test], times[~is_test])
     # Never train on the test item (a user may have rated it twice).
-    train_keys = train_keys[~array_ops.isin_sorted(train_keys, test_keys)]
+    not_test = ~array_ops.isin_sorted(train_keys, test_keys)
+    train_keys, train_times = train_keys[not_test], train_times[not_test]
     rated = array_ops.sorted_unique(np.concatenate([train_keys, test_keys]))
     negatives = sample_negatives_without_replacement(
         rated, num_users, num_items, num_eval_negatives, np.random.default_rng(seed))
@@ -175,7 +180,18 @@ def preprocess(ratings: pd.DataFrame, num_eval_negatives: int = 100, seed: int =
         train_users=(train_keys // num_items).astype(np.int32),
         train_items=(train_keys % num_items).astype(np.int32),
         eval_users=np.arange(num_users, dtype=np.int32), eval_items=eval_items,
-        user_ids=user_ids.astype(np.int64), item_ids=item_ids.astype(np.int64))
+        user_ids=user_ids.astype(np.int64), item_ids=item_ids.astype(np.int64),
+        train_times=train_times)
+
+
+def _unique_pairs_latest(keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct int64 `keys` [P'] and the largest int64 time of each [P']."""
+    order = np.argsort(keys, kind="stable")
+    keys, times = keys[order], times[order].astype(np.int64)
+    if keys.size == 0:
+        return keys, times
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return keys[starts], np.maximum.reduceat(times, starts)
 
 
 # ----------------------------------------------------------------------------
@@ -214,13 +230,15 @@ def _load_cache(path: str) -> NCFData | None:
     return NCFData(num_users=meta["num_users"], num_items=meta["num_items"],
                    train_users=arrays["train_users"], train_items=arrays["train_items"],
                    eval_users=evaluation["user"], eval_items=evaluation["items"],
-                   user_ids=arrays["user_ids"], item_ids=arrays["item_ids"])
+                   user_ids=arrays["user_ids"], item_ids=arrays["item_ids"],
+                   train_times=arrays["train_times"])
 
 
 def _write_cache(path: str, data: NCFData) -> None:
     with atomic_io.atomic_directory(path) as tmp:
         np.savez(os.path.join(tmp, "train.npz"), train_users=data.train_users,
-                 train_items=data.train_items, user_ids=data.user_ids, item_ids=data.item_ids)
+                 train_items=data.train_items, user_ids=data.user_ids, item_ids=data.item_ids,
+                 train_times=data.train_times)
         frame = pd.DataFrame({"user": data.eval_users, "items": list(data.eval_items)})
         file_io.write_to_buffer(frame, os.path.join(tmp, "eval"), ["user", "items"])
         atomic_io.write_json(os.path.join(tmp, "meta.json"), {
@@ -250,12 +268,13 @@ def load_movielens(data_dir: str, dataset: str, num_eval_negatives: int = 100,
 # The NCF authors' published split.
 # ----------------------------------------------------------------------------
 
-def _read_rating_file(path: str) -> np.ndarray:
+def _read_rating_file(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 [R, 2] user and item ids, int64 [R] timestamps, -1 where missing)."""
     if not os.path.isfile(path):
         raise DataError(f"{path}: file not found")
     try:
         df = pd.read_csv(path, sep="\t", header=None, engine="c", index_col=False,
-                         usecols=[0, 1], names=["u", "i", "r", "t"])
+                         usecols=[0, 1, 3], names=["u", "i", "r", "t"])
     except pd.errors.ParserError as e:
         raise csv_errors.from_parser_error(e, path) from e
     except pd.errors.EmptyDataError as e:
@@ -267,19 +286,38 @@ def _read_rating_file(path: str) -> np.ndarray:
             row = int(np.argmax(bad))
             raise DataError(f"{path} line {row + 1}: expected tab-separated non-negative "
                             f"integer user and item ids, got {df[col].iloc[row]!r}")
-    return df[["u", "i"]].to_numpy(np.int64)
+    times = pd.to_numeric(df["t"], errors="coerce").fillna(-1).to_numpy().astype(np.int64)
+    return df[["u", "i"]].to_numpy(np.int64), times
 
 
-def read_ncf_split(prefix: str) -> NCFData:
+def read_ncf_split(prefix: str, with_test: bool = True) -> NCFData:
     """Reads `PREFIX.train.rating`, `PREFIX.test.rating`, `PREFIX.test.negative`.
 
-    Ids are the file's 0-based ids (also used as the "raw" ids for export).
+    Ids are the file's 0-based ids (also used as the "raw" ids for export);
+    timestamps of -1 (the authors' file has them for users it could not date)
+    stay -1 in `train_times`.
+
+    Args:
+      prefix: path prefix of the three files.
+      with_test: False reads only the training file (for tuning on a
+        validation split while the test files are withheld); the result then
+        has no evaluation users.
 
     Raises:
       DataError: a file is missing or malformed (naming file and line).
     """
-    train = _read_rating_file(prefix + ".train.rating")
-    test = _read_rating_file(prefix + ".test.rating")
+    train, train_t = _read_rating_file(prefix + ".train.rating")
+    if not with_test:
+        num_users, num_items = int(train[:, 0].max()) + 1, int(train[:, 1].max()) + 1
+        keys, times = _unique_pairs_latest(train[:, 0] * num_items + train[:, 1], train_t)
+        return NCFData(
+            num_users=num_users, num_items=num_items,
+            train_users=(keys // num_items).astype(np.int32),
+            train_items=(keys % num_items).astype(np.int32),
+            eval_users=np.zeros(0, np.int32), eval_items=np.zeros((0, 1), np.int32),
+            user_ids=np.arange(num_users, dtype=np.int64),
+            item_ids=np.arange(num_items, dtype=np.int64), train_times=times)
+    test, _ = _read_rating_file(prefix + ".test.rating")
     neg_path = prefix + ".test.negative"
     if not os.path.isfile(neg_path):
         raise DataError(f"{neg_path}: file not found")
@@ -313,7 +351,7 @@ def read_ncf_split(prefix: str) -> NCFData:
         user = int(np.argmax(pos_in_neg != test[:, 1]))
         raise DataError(f"{neg_path}: the positive of user {user} differs from "
                         f"{prefix}.test.rating")
-    keys = array_ops.sorted_unique(train[:, 0] * num_items + train[:, 1])
+    keys, times = _unique_pairs_latest(train[:, 0] * num_items + train[:, 1], train_t)
     return NCFData(
         num_users=num_users, num_items=num_items,
         train_users=(keys // num_items).astype(np.int32),
@@ -321,4 +359,4 @@ def read_ncf_split(prefix: str) -> NCFData:
         eval_users=np.arange(num_users, dtype=np.int32),
         eval_items=np.concatenate([test[:, 1:2], neg_items[order]], axis=1).astype(np.int32),
         user_ids=np.arange(num_users, dtype=np.int64),
-        item_ids=np.arange(num_items, dtype=np.int64))
+        item_ids=np.arange(num_items, dtype=np.int64), train_times=times)

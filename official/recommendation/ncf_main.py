@@ -17,7 +17,15 @@ import tqdm
 from absl import flags, logging
 
 from official.datasets import movielens
-from official.recommendation import movielens_dataset, ncf_export, ncf_trainer, neumf_model
+from official.recommendation import (
+    movielens_dataset,
+    ncf_export,
+    ncf_recipes,
+    ncf_schedule,
+    ncf_trainer,
+    ncf_validation,
+    neumf_model,
+)
 from official.recommendation.ncf_trainer import NCFTrainer, TrainConfig
 from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
@@ -62,7 +70,39 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_float("beta1", 0.9, w("Adam beta_1."), lower_bound=0.0, upper_bound=1.0)
     fd.DEFINE_float("beta2", 0.999, w("Adam beta_2."), lower_bound=0.0, upper_bound=1.0)
     fd.DEFINE_float("epsilon", 1e-8, w("Adam epsilon."), lower_bound=0.0)
-    fd.DEFINE_float("hr_threshold", None, w("Stop once HR@top_k reaches this value."))
+    fd.DEFINE_float("hr_threshold", None, w("Stop once HR@top_k reaches this value (the "
+                                            "validation HR with --validation)."))
+    fd.DEFINE_enum("recipe", None, list(ncf_recipes.RECIPES),
+                   w("Set the flags of a named recipe (flags given on the command line "
+                     "still win): " + ncf_recipes.describe()))
+    fd.DEFINE_boolean("validation", True,
+                      w("Hold out each user's latest training positive (ties and unknown "
+                        "times: a seeded draw) with its own sampled negatives, evaluate it "
+                        "every cycle, and report, export and stop on the best validation "
+                        "epoch; the test set is evaluated once, after selection. "
+                        "--novalidation evaluates the test set every cycle (2018 "
+                        "behaviour) and reports the last epoch."))
+    fd.DEFINE_boolean("evaluate_test", True,
+                      w("Evaluate the test set after selection. --noevaluate_test tunes on "
+                        "validation alone (with --ncf_split the test files are then not "
+                        "read, nor needed)."))
+    fd.DEFINE_enum("selection_metric", "HR", ["HR", "NDCG"],
+                   w("Validation metric (@top_k) that selects the epoch."))
+    fd.DEFINE_integer("early_stopping_patience", 0,
+                      w("Stop after this many epochs without a better validation "
+                        "--selection_metric; 0 trains every epoch."), lower_bound=0)
+    fd.DEFINE_boolean("retrain_on_full", False,
+                      w("After selection, train a fresh model on train + validation for the "
+                        "selected number of epochs (in model_dir/retrain) and report and "
+                        "export that one, as Rendle et al. (2020) did."))
+    fd.DEFINE_enum("lr_schedule", "cosine", list(ncf_schedule.SCHEDULES),
+                   w("Learning rate after warm-up: constant, or cosine decay to "
+                     "--final_lr_fraction of --learning_rate at --train_epochs."))
+    fd.DEFINE_float("warmup_epochs", 1.0, w("Linear learning-rate warm-up, in epochs."),
+                    lower_bound=0.0)
+    fd.DEFINE_float("final_lr_fraction", 0.0,
+                    w("Cosine schedule: the last epoch's learning rate as a fraction of "
+                      "--learning_rate."), lower_bound=0.0, upper_bound=1.0)
     fd.DEFINE_integer("top_k", 10, w("K of HR@K and NDCG@K."), lower_bound=1)
     fd.DEFINE_integer("num_eval_negatives", 100, w("Sampled evaluation negatives per "
                                                       "user."), lower_bound=1)
@@ -89,6 +129,12 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                      "batch -- much faster at ml-20m scale (see README)."))
     fd.DEFINE_boolean("jit_compile", True, w("Compile the training step (forward, backward, "
                                              "Adam) with XLA; --nojit_compile to disable."))
+    fd.register_multi_flags_validator(
+        ["validation", "evaluate_test", "early_stopping_patience", "retrain_on_full"],
+        lambda f: f["validation"] or (f["evaluate_test"] and not f["early_stopping_patience"]
+                                      and not f["retrain_on_full"]),
+        message="--noevaluate_test, --early_stopping_patience and --retrain_on_full need "
+                "--validation")
     fd.register_validator(
         "layers", lambda v: _layers_ok(v),
         message="--layers must be comma-separated positive integers, the first even")
@@ -108,32 +154,82 @@ def _layers_ok(text: str) -> bool:
 
 
 def load_data(f) -> movielens_dataset.NCFData:
-    """The NCF data named by the flags (downloading if allowed and needed)."""
+    """The NCF data named by the settings (downloading if allowed and needed)."""
     if f.ncf_split:
-        return movielens_dataset.read_ncf_split(f.ncf_split)
+        return movielens_dataset.read_ncf_split(
+            f.ncf_split, with_test=not getattr(f, "validation", False) or f.evaluate_test)
     movielens.ensure(f.dataset, f.data_dir, f.data_url, movielens.synthetic_spec_from_flags(f),
                      f.download_if_missing)
     return movielens_dataset.load_movielens(f.data_dir, f.dataset, f.num_eval_negatives,
                                             f.seed)
 
 
+def split_data(f, full: movielens_dataset.NCFData
+               ) -> tuple[movielens_dataset.NCFData, ncf_validation.EvalSet | None]:
+    """(what the trainer sees, the test set kept from it until selection is done).
+
+    With validation the trainer's evaluation set is the validation split and
+    the test set is returned apart; without, the trainer evaluates the test
+    set every cycle (the 2018 behaviour) and nothing is returned apart.
+    """
+    if not f.validation:
+        return full, None
+    negatives = full.num_eval_negatives if len(full.eval_users) else f.num_eval_negatives
+    train, test = ncf_validation.split(full, negatives, f.seed)
+    logging.info("Validation: %d users hold out their latest training positive, with %d "
+                 "sampled negatives each; the test set is read after selection",
+                 len(train.eval_users), negatives)
+    return train, (test if len(test) else None)
+
+
 def config_from_flags(f) -> TrainConfig:
-    """TrainConfig from the parsed flags."""
+    """TrainConfig from the run's settings (flags with the recipe applied)."""
     return TrainConfig(
         model_type=f.model, num_factors=f.num_factors,
         layers=tuple(neumf_model.parse_layers(f.layers)),
         mf_regularization=f.mf_regularization, mlp_regularization=f.mlp_regularization,
         num_neg=f.num_neg, batch_size=f.batch_size, learning_rate=f.learning_rate,
         beta1=f.beta1, beta2=f.beta2, epsilon=f.epsilon, seed=f.seed,
-        steps_per_call=f.steps_per_call, jit_compile=f.jit_compile, optimizer=f.optimizer)
+        steps_per_call=f.steps_per_call, jit_compile=f.jit_compile, optimizer=f.optimizer,
+        lr_schedule=f.lr_schedule, warmup_epochs=f.warmup_epochs,
+        schedule_epochs=f.train_epochs, final_lr_fraction=f.final_lr_fraction)
+
+
+def _settings(f):
+    return ncf_recipes.resolve(f) if isinstance(f, flags.FlagValues) else f
+
+
+def run(fv) -> dict:
+    """Runs what the flags ask: one training, or each stage of a multi-stage recipe."""
+    cfg = _settings(fv)
+    recipe = ncf_recipes.RECIPES.get(cfg.recipe) if cfg.recipe else None
+    if recipe is None or not recipe.stages or not isinstance(fv, flags.FlagValues):
+        return run_ncf(cfg)
+    if cfg.clean and os.path.isdir(cfg.model_dir):
+        logging.info("--clean: removing %s", cfg.model_dir)
+        shutil.rmtree(cfg.model_dir)
+    dirs, result = {}, None
+    for number, stage in enumerate(recipe.stages, 1):
+        settings = ncf_recipes.stage_settings(cfg, fv, stage, dirs)
+        logging.info("Recipe %s, stage %d of %d: %s in %s", cfg.recipe, number,
+                     len(recipe.stages), settings.model, settings.model_dir)
+        result = run_ncf(settings)
+        dirs[stage.name] = settings.model_dir
+    return result
 
 
 def run_ncf(f) -> dict:
-    """Runs training / evaluation cycles as configured by flag values `f`.
+    """Trains, selects on validation, and reports one model as the settings say.
+
+    Args:
+      f: the run's settings (parsed flags, or `ncf_recipes.resolve` of them).
 
     Returns:
-      The last evaluation: {"HR", "NDCG", "eval_loss", "epoch"}.
+      The selected model's metrics: test HR / NDCG / eval_loss (when the test
+      set is evaluated), validation_* metrics, selected_epoch and epoch (the
+      last trained).
     """
+    f = _settings(f)
     # The strategy comes first: TF_CONFIG and logical devices must be settled
     # before TensorFlow runs any operation.
     strategy, cluster = distribution_utils.strategy_from_flags(f)
@@ -143,43 +239,85 @@ def run_ncf(f) -> dict:
     if f.clean and chief and os.path.isdir(f.model_dir):
         logging.info("--clean: removing %s", f.model_dir)
         shutil.rmtree(f.model_dir)
-    data = load_data(f)
+    full = load_data(f)
+    data, test_set = split_data(f, full)
     config = config_from_flags(f)
-    try:
-        trainer = NCFTrainer(data, config, strategy, cluster)
-    except ValueError as e:
-        raise UserError(str(e)) from e
+    trainer = _make_trainer(data, config, strategy, cluster)
     logging.info("Strategy %s: %d replica(s), worker %d of %d%s", type(strategy).__name__,
                  trainer.num_replicas, cluster.worker_index, cluster.num_workers,
                  " (chief)" if chief else "")
-    if not trainer.trains:
-        logging.info("%s has nothing to train: evaluating only", f.model)
     if f.pretrained_gmf:
         from official.recommendation import ncf_pretrain
 
         ncf_pretrain.init_from_pretrained(trainer, f.pretrained_gmf, f.pretrained_mlp)
 
     os.makedirs(f.model_dir, exist_ok=True)
-    manager = checkpoints.WorkerCheckpoints(trainer.checkpoint(), f.model_dir, chief)
-
+    selection = checkpoints.Selection()
+    manager = checkpoints.WorkerCheckpoints(trainer.checkpoint(selection=selection),
+                                            f.model_dir, chief)
+    best = checkpoints.BestWeights(trainer.model, f.model_dir, chief)
     metric_logger = logger_lib.BenchmarkLogger(f.benchmark_log_dir, write=chief)
-    run_params = {k: getattr(f, k) for k in (
-        "dataset", "model", "batch_size", "learning_rate", "num_factors", "layers", "num_neg",
-        "train_epochs", "epochs_between_evals", "seed", "num_eval_negatives", "top_k",
-        "optimizer")}
     metric_logger.log_run_info("ncf", f.dataset if not f.ncf_split else f.ncf_split,
-                               run_params, f.benchmark_test_id)
-    hooks = hooks_lib.get_train_hooks(f.hooks if chief else [], model_dir=f.model_dir,
-                                      metric_logger=metric_logger)
+                               run_facts(f, full, data), f.benchmark_test_id)
     writer = (tf.summary.create_file_writer(os.path.join(f.model_dir, "summaries")) if chief
               else tf.summary.create_noop_writer())
-    logging.info("Training %s on %d users, %d items, %d positives: %d steps of %d examples "
-                 "per epoch", config.model_type, data.num_users, data.num_items,
-                 trainer.num_positives, trainer.steps_per_epoch,
-                 trainer.positives_per_step * (1 + config.num_neg))
+    prefix = "validation_" if f.validation else ""
+    with distribution_utils.worker_failures(cluster):
+        epoch = _train_cycles(f, trainer, selection, manager, best, metric_logger, writer,
+                              prefix, chief)
+        result = _report(f, trainer, selection, best, epoch, test_set, full, strategy,
+                         cluster, metric_logger, writer)
+    final = result.pop("_model", trainer)
+    if chief:
+        atomic_io.write_json(os.path.join(f.model_dir, "eval_results.json"), result)
+    if f.export_dir and chief:
+        ncf_export.export(final.single_device_model(), full.user_ids, full.item_ids,
+                          f.export_dir, export_item_info(f, full))
+    return result
 
-    result = None
-    epoch = int(trainer.epoch.numpy()) if trainer.trains else f.train_epochs
+
+def _make_trainer(data, config, strategy, cluster) -> NCFTrainer:
+    try:
+        return NCFTrainer(data, config, strategy, cluster)
+    except ValueError as e:
+        raise UserError(str(e)) from e
+
+
+def run_facts(f, full: movielens_dataset.NCFData, data: movielens_dataset.NCFData) -> dict:
+    """benchmark_run.log's parameters: what the run actually used."""
+    facts = {k: getattr(f, k) for k in (
+        "dataset", "model", "batch_size", "learning_rate", "num_factors", "layers", "num_neg",
+        "train_epochs", "epochs_between_evals", "seed", "top_k", "optimizer", "recipe",
+        "validation", "selection_metric", "early_stopping_patience", "retrain_on_full",
+        "lr_schedule", "warmup_epochs", "beta1", "beta2", "mf_regularization",
+        "mlp_regularization", "pretrained_gmf", "pretrained_mlp", "ncf_split")}
+    # The split files fix the number of test negatives; --num_eval_negatives
+    # applies only where the package samples them.
+    facts["num_eval_negatives"] = (full.num_eval_negatives if len(full.eval_users)
+                                   else None)
+    facts["num_validation_negatives"] = data.num_eval_negatives if f.validation else None
+    facts["validation_users"] = int(len(data.eval_users)) if f.validation else 0
+    facts["train_positives"] = int(len(data.train_users))
+    return facts
+
+
+def _train_cycles(f, trainer, selection, manager, best, metric_logger, writer, prefix,
+                  chief) -> int:
+    """Train / evaluate cycles until train_epochs, early stopping or the threshold.
+
+    Returns the last trained epoch.
+    """
+    if not trainer.trains:
+        logging.info("%s has nothing to train: evaluating only", f.model)
+        return f.train_epochs
+    config = trainer.config
+    logging.info("Training %s on %d users, %d items, %d positives: %d steps of %d examples "
+                 "per epoch", config.model_type, trainer.data.num_users,
+                 trainer.data.num_items, trainer.num_positives, trainer.steps_per_epoch,
+                 trainer.positives_per_step * (1 + config.num_neg))
+    hooks = hooks_lib.get_train_hooks(f.hooks if chief else [], model_dir=f.model_dir,
+                                      metric_logger=metric_logger)
+    epoch = int(trainer.epoch.numpy())
     for hook in hooks:
         hook.on_train_begin()
     global_step = epoch * trainer.steps_per_epoch
@@ -193,43 +331,119 @@ def run_ncf(f) -> dict:
         for hook in hooks:
             hook.on_steps_end(global_step, (global_step - first_step) * step_examples, {})
 
-    with distribution_utils.worker_failures(cluster):
-        while epoch < f.train_epochs:
-            cycle_epochs = min(f.epochs_between_evals, f.train_epochs - epoch)
-            start = time.perf_counter()
-            losses, examples = [], 0
-            with tqdm.tqdm(total=cycle_epochs * trainer.steps_per_epoch, unit="step",
-                           desc=f"epochs {epoch + 1}-{epoch + cycle_epochs}",
-                           disable=None if chief else True, leave=False) as bar:
-                for e in range(epoch, epoch + cycle_epochs):
-                    loss, n = trainer.train_epoch(e, lambda n, bar=bar: progress(n, bar),
-                                                  prefetch_until=f.train_epochs)
-                    losses.append(loss)
-                    examples += n
-            train_s = time.perf_counter() - start
-            epoch += cycle_epochs
-            eval_start = time.perf_counter()
-            result = trainer.evaluate(f.top_k, f.eval_protocol)
-            eval_s = time.perf_counter() - eval_start
-            result.update(loss=losses[-1], examples_per_second=examples / train_s, epoch=epoch)
-            trainer.epoch.assign(epoch)
-            manager.save(epoch)
-            _log_cycle(metric_logger, writer, result, epoch, global_step, f.top_k, train_s, eval_s)
-            hr = result.get("HR", result.get("HR_full"))
-            if f.hr_threshold is not None and hr >= f.hr_threshold:
-                logging.info("HR %.4f reached --hr_threshold %.4f; stopping", hr,
-                             f.hr_threshold)
-                break
+    key = f.selection_metric if f.validation else None
+    while epoch < f.train_epochs and not int(selection.stopped.numpy()):
+        cycle_epochs = min(f.epochs_between_evals, f.train_epochs - epoch)
+        start = time.perf_counter()
+        losses, examples = [], 0
+        with tqdm.tqdm(total=cycle_epochs * trainer.steps_per_epoch, unit="step",
+                       desc=f"epochs {epoch + 1}-{epoch + cycle_epochs}",
+                       disable=None if chief else True, leave=False) as bar:
+            for e in range(epoch, epoch + cycle_epochs):
+                loss, n = trainer.train_epoch(e, lambda n, bar=bar: progress(n, bar),
+                                              prefetch_until=f.train_epochs)
+                losses.append(loss)
+                examples += n
+        train_s = time.perf_counter() - start
+        epoch += cycle_epochs
+        eval_start = time.perf_counter()
+        result = trainer.evaluate(f.top_k, f.eval_protocol)
+        eval_s = time.perf_counter() - eval_start
+        trainer.epoch.assign(epoch)
+        value = result.get(key, result.get(f"{key}_full")) if key else None
+        if key and selection.update(epoch, value):
+            best.save(epoch)
+        stop = _stop_reason(f, selection, epoch, result)
+        if stop:
+            logging.info("%s; stopping after epoch %d", stop, epoch)
+            selection.stopped.assign(1)
+        manager.save(epoch)
+        best.prune(int(selection.best_epoch.numpy()))
+        metrics = {f"{prefix}{k}": v for k, v in result.items()}
+        metrics.update(loss=losses[-1], examples_per_second=examples / train_s)
+        _log_cycle(metric_logger, writer, metrics, epoch, global_step, f.top_k, train_s,
+                   eval_s)
     for hook in hooks:
         hook.on_train_end()
-    if result is None:  # Nothing left to train: report the restored model.
-        result = dict(trainer.evaluate(f.top_k, f.eval_protocol), epoch=epoch)
-    if chief:
-        atomic_io.write_json(os.path.join(f.model_dir, "eval_results.json"), result)
-    if f.export_dir and chief:
-        ncf_export.export(trainer.single_device_model(), data.user_ids, data.item_ids,
-                          f.export_dir, export_item_info(f, data))
+    return epoch
+
+
+def _stop_reason(f, selection, epoch: int, result: dict) -> str | None:
+    hr = result.get("HR", result.get("HR_full"))
+    what = "validation HR" if f.validation else "HR"
+    if f.hr_threshold is not None and hr >= f.hr_threshold:
+        return f"{what} {hr:.4f} reached --hr_threshold {f.hr_threshold:.4f}"
+    patience = f.early_stopping_patience
+    if f.validation and patience and selection.epochs_since_best(epoch) >= patience:
+        return (f"no better validation {f.selection_metric} for {patience} epochs (best "
+                f"{float(selection.best_value.numpy()):.4f} at epoch "
+                f"{int(selection.best_epoch.numpy())})")
+    return None
+
+
+def _report(f, trainer, selection, best, epoch, test_set, full, strategy, cluster,
+            metric_logger, writer) -> dict:
+    """The selected model's validation and test metrics (restoring its weights)."""
+    result = {"epoch": epoch}
+    if not f.validation:
+        result.update(trainer.evaluate(f.top_k, f.eval_protocol))
+        return result
+    selected = int(selection.best_epoch.numpy())
+    if trainer.trains and selected:
+        best.restore(selected)
+    result["selected_epoch"] = selected if trainer.trains else 0
+    validation = trainer.evaluate(f.top_k, f.eval_protocol)
+    result.update({f"validation_{k}": v for k, v in validation.items()})
+    final = trainer
+    if f.retrain_on_full and trainer.trains and selected:
+        final = _retrain(f, full, selected, strategy, cluster)
+        result["retrained_epochs"] = selected
+    if test_set is not None:
+        result.update(final.evaluate(f.top_k, f.eval_protocol, test_set))
+    step = selected * trainer.steps_per_epoch
+    names = [n for n in (*METRIC_NAMES, *(f"validation_{m}" for m in METRIC_NAMES))
+             if n in result and n not in ("loss", "examples_per_second")]
+    logger_lib.log_cycle(
+        metric_logger, writer, {("test_" if n in METRIC_NAMES else "selected_") + n: result[n]
+                                for n in names} | {"selected_epoch": result["selected_epoch"]},
+        step, {"selected_epoch": result["selected_epoch"], "top_k": f.top_k,
+               "retrained_on_full": final is not trainer})
+    logging.info("Selected epoch %d by validation %s: %s", result["selected_epoch"],
+                 f.selection_metric, ", ".join(f"{n} = {result[n]:.4f}" for n in names))
+    result["_model"] = final
     return result
+
+
+def _retrain(f, full, epochs: int, strategy, cluster) -> NCFTrainer:
+    """A fresh model trained on train + validation for the selected number of epochs."""
+    import dataclasses
+
+    import numpy as np
+
+    data = dataclasses.replace(full, eval_users=np.zeros(0, np.int32),
+                               eval_items=np.zeros((0, 1), np.int32))
+    config = dataclasses.replace(config_from_flags(f), schedule_epochs=epochs)
+    trainer = _make_trainer(data, config, strategy, cluster)
+    if f.pretrained_gmf:
+        from official.recommendation import ncf_pretrain
+
+        ncf_pretrain.init_from_pretrained(trainer, f.pretrained_gmf, f.pretrained_mlp)
+    model_dir = os.path.join(f.model_dir, "retrain")
+    os.makedirs(model_dir, exist_ok=True)
+    manager = checkpoints.WorkerCheckpoints(trainer.checkpoint(), model_dir,
+                                            cluster.is_chief)
+    epoch = int(trainer.epoch.numpy())
+    logging.info("Retraining on train + validation (%d positives) for %d epochs in %s",
+                 trainer.num_positives, epochs, model_dir)
+    with tqdm.tqdm(total=(epochs - epoch) * trainer.steps_per_epoch, unit="step",
+                   desc="retrain", disable=None if cluster.is_chief else True,
+                   leave=False) as bar:
+        while epoch < epochs:
+            trainer.train_epoch(epoch, bar.update, prefetch_until=epochs)
+            epoch += 1
+            trainer.epoch.assign(epoch)
+            manager.save(epoch)
+    return trainer
 
 
 def export_item_info(f, data: movielens_dataset.NCFData) -> ncf_export.ItemInfo:
@@ -250,23 +464,32 @@ RANKING_METRICS = ("HR", "NDCG", "HR_full", "NDCG_full", "Recall_full")  # repor
 METRIC_NAMES = (*RANKING_METRICS, "loss", "eval_loss", "examples_per_second")
 
 
-def _log_cycle(metric_logger, writer, result, epoch, step, top_k, train_s, eval_s) -> None:
-    names = [n for n in METRIC_NAMES if n in result]
+def _log_cycle(metric_logger, writer, metrics, epoch, step, top_k, train_s, eval_s) -> None:
+    def ranking(name):
+        return name.removeprefix("validation_") in RANKING_METRICS
+
     logging.info("Epoch %d: %s (train %.1fs, eval %.2fs)", epoch, ", ".join(
-        f"{n}@{top_k} = {result[n]:.4f}" if n in RANKING_METRICS else f"{n} = {result[n]:.4f}"
-        for n in names), train_s, eval_s)
-    logger_lib.log_cycle(metric_logger, writer, {n: result[n] for n in names}, step,
+        f"{n}@{top_k} = {v:.4f}" if ranking(n) else f"{n} = {v:.4f}"
+        for n, v in metrics.items()), train_s, eval_s)
+    logger_lib.log_cycle(metric_logger, writer, metrics, step,
                          {"epoch": epoch, "top_k": top_k},
                          {"examples_per_second": "examples/s"})
 
 
 def main(_) -> None:
-    """Entry point: reads the flags and runs NCF."""
-    result = run_ncf(flags.FLAGS)
+    """Entry point: reads the flags and runs NCF (or each stage of the recipe)."""
+    result = run(flags.FLAGS)
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
                       for k, v in result.items()}))
     k = flags.FLAGS.top_k
-    print(", ".join(f"{n}@{k} = {result[n]:.4f}" for n in RANKING_METRICS if n in result))
+    shown = [(f"validation {n}", result[f"validation_{n}"]) for n in RANKING_METRICS
+             if f"validation_{n}" in result] + [
+        (f"test {n}" if "selected_epoch" in result else n, result[n])
+        for n in RANKING_METRICS if n in result]
+    if "selected_epoch" in result:
+        print(f"selected epoch {result['selected_epoch']} (by validation "
+              f"{flags.FLAGS.selection_metric}):")
+    print(", ".join(f"{n}@{k} = {v:.4f}" for n, v in shown))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ He et al. (2017, Sec. 3.4.1): NeuMF's GMF and MLP parts take the pretrained
 weights, and the output layer is the weighted concatenation
 `h = [alpha * h_gmf ; (1 - alpha) * h_mlp]` (bias likewise), alpha = 0.5.
 The GMF run must use the same --num_factors, the MLP run the same --layers.
+A run that selected an epoch on validation contributes that epoch's weights
+(`best-<epoch>/`), otherwise its latest checkpoint.
 """
 
 import os
@@ -13,13 +15,15 @@ import tensorflow as tf
 
 from official.recommendation.neumf_model import NeuMF
 from official.utils.errors import UserError
+from official.utils.misc import atomic_io, checkpoints
 
 ALPHA = 0.5
 
 
 def _restore(template: NeuMF, model_dir: str) -> NeuMF:
     template({"user_id": tf.zeros([1], tf.int32), "item_id": tf.zeros([1], tf.int32)})
-    latest = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+    latest = _selected_weights(model_dir) or tf.train.latest_checkpoint(
+        os.path.join(model_dir, "checkpoints"))
     if latest is None:
         raise UserError(f"{model_dir}: no checkpoint to pretrain from")
     try:
@@ -29,6 +33,16 @@ def _restore(template: NeuMF, model_dir: str) -> NeuMF:
         raise UserError(f"{model_dir}: checkpoint does not match a {template.model_type} "
                         f"model of this shape ({str(e).splitlines()[0][:200]})") from e
     return template
+
+
+def _selected_weights(model_dir: str) -> str | None:
+    """The validation-selected epoch's weights of a finished run, if it selected one."""
+    results = atomic_io.read_json(os.path.join(model_dir, "eval_results.json")) or {}
+    epoch = results.get("selected_epoch")
+    if not epoch:
+        return None
+    prefix = os.path.join(model_dir, f"{checkpoints.BestWeights.PREFIX}{epoch}", "weights")
+    return prefix if tf.io.gfile.exists(prefix + ".index") else None
 
 
 def init_from_pretrained(trainer, gmf_dir: str, mlp_dir: str, alpha: float = ALPHA) -> None:

@@ -17,9 +17,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from official.recommendation import ncf_full_ranking, ncf_input, ncf_metrics
+from official.recommendation import ncf_full_ranking, ncf_input, ncf_metrics, ncf_schedule
 from official.recommendation.baseline_models import MF, Popularity
 from official.recommendation.movielens_dataset import NCFData
+from official.recommendation.ncf_validation import EvalSet
 from official.recommendation.neumf_model import MODEL_TYPES as NEUMF_TYPES
 from official.recommendation.neumf_model import NeuMF
 from official.utils.misc import distribution_utils
@@ -47,6 +48,13 @@ class TrainConfig:
     # dense layers, and on the embedding tables only for the rows in the batch.
     optimizer: str = "adam"
     eval_batch_size: int = 100_000  # Scored pairs per evaluation call.
+    # Learning-rate schedule (see ncf_schedule): linear warm-up over
+    # warmup_epochs, then constant or cosine decay to final_lr_fraction of the
+    # peak by schedule_epochs.
+    lr_schedule: str = "constant"
+    warmup_epochs: float = 0.0
+    schedule_epochs: int = 20
+    final_lr_fraction: float = 0.0
 
 
 OPTIMIZERS = ("adam", "lazy_adam")
@@ -167,20 +175,23 @@ class NCFTrainer:
             [self.model.item_table] if self.sparse_item else [])
         self.dense_vars = [v for v in self.model.trainable_variables
                            if all(v is not t for t in sparse)]
-        self.optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta1,
-                                               beta_2=config.beta2, epsilon=config.epsilon)
-        self.optimizer.build(self.dense_vars)
-        self.table_slots = LazyAdamSlots(
-            self.model.user_table if self.sparse_user else None,
-            self.model.item_table if self.sparse_item else None) if self.lazy else None
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-
         self.input = ncf_input.EpochBatches(
             data.train_users, data.train_items, data.num_users, data.num_items,
             config.num_neg, self.positives_per_step, config.seed,
             self.cluster.worker_index, self.cluster.num_workers, config.steps_per_call)
         self.num_positives = self.input.num_positives
         self.steps_per_epoch = self.input.steps_per_epoch
+        self.learning_rate = ncf_schedule.WarmupCosine(
+            config.learning_rate, round(config.warmup_epochs * self.steps_per_epoch),
+            max(1, config.schedule_epochs * self.steps_per_epoch), config.lr_schedule,
+            config.final_lr_fraction)
+        self.optimizer = keras.optimizers.Adam(self.learning_rate, beta_1=config.beta1,
+                                               beta_2=config.beta2, epsilon=config.epsilon)
+        self.optimizer.build(self.dense_vars)
+        self.table_slots = LazyAdamSlots(
+            self.model.user_table if self.sparse_user else None,
+            self.model.item_table if self.sparse_item else None) if self.lazy else None
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self._iterator = None
         self._next_epoch = None  # Epoch the iterator delivers next ...
         self._last_epoch = 0  # ... and the epoch where it ends.
@@ -202,9 +213,10 @@ class NCFTrainer:
         model.set_weights(self.model.get_weights())
         return model
 
-    def checkpoint(self) -> tf.train.Checkpoint:
-        """What a checkpoint holds: model, optimizer(s) and the completed-epoch counter."""
-        extra = {"table_slots": self.table_slots} if self.lazy else {}
+    def checkpoint(self, **extra) -> tf.train.Checkpoint:
+        """What a checkpoint holds: model, optimizer(s), the completed-epoch counter, `extra`."""
+        if self.lazy:
+            extra["table_slots"] = self.table_slots
         return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
                                    **extra)
 
@@ -272,7 +284,8 @@ class NCFTrainer:
         self.optimizer.apply_gradients(zip(grads[2:], self.dense_vars, strict=True))
         step = tf.cast(self.optimizer.iterations, tf.float32)  # already incremented
         cfg = self.config
-        lr = cfg.learning_rate * tf.sqrt(1 - cfg.beta2 ** step) / (1 - cfg.beta1 ** step)
+        lr = self.learning_rate(step - 1) * tf.sqrt(1 - cfg.beta2 ** step) / (
+            1 - cfg.beta1 ** step)
         if self.sparse_user:
             self.table_slots.update(0, users, grads[0], lr, cfg, presorted=True)
         if self.sparse_item:
@@ -351,7 +364,8 @@ class NCFTrainer:
             out[lo:hi] = self._score_all_fn(tf.constant(u)).numpy()[:hi - lo]
         return out
 
-    def evaluate(self, top_k: int = 10, protocol: str = "sampled") -> dict[str, float]:
+    def evaluate(self, top_k: int = 10, protocol: str = "sampled",
+                 eval_set: EvalSet | None = None) -> dict[str, float]:
         """Metrics of the held-out positives.
 
         Args:
@@ -360,35 +374,46 @@ class NCFTrainer:
             evaluation negatives (the paper); "full": HR_full, NDCG_full and
             Recall_full against every item the user has not trained on (see
             `ncf_full_ranking`); "both".
+          eval_set: what to evaluate; default the evaluation set of the
+            trainer's data (the validation set when one is held out).
 
         With several workers each evaluates a contiguous part of the users and
         the sums are all-reduced, so every worker returns the metrics of all users.
         """
         if protocol not in EVAL_PROTOCOLS:
             raise ValueError(f"protocol must be one of {EVAL_PROTOCOLS}, got {protocol!r}")
-        num = len(self.data.eval_users)
+        if eval_set is None:
+            eval_set = EvalSet(self.data.eval_users, self.data.eval_items)
+        num = len(eval_set.users)
         w, workers = self.cluster.worker_index, self.cluster.num_workers
         lo, hi = num * w // workers, num * (w + 1) // workers
         sums = np.zeros(8)
         if hi > lo and protocol in ("sampled", "both"):
-            items = self.data.eval_items[lo:hi]
-            users = np.broadcast_to(self.data.eval_users[lo:hi, None], items.shape)
+            items = eval_set.items[lo:hi]
+            users = np.broadcast_to(eval_set.users[lo:hi, None], items.shape)
             logits = self.score(users, items)
             hr, ndcg = ncf_metrics.hit_rate_and_ndcg(logits, items, top_k)
             loss = ncf_metrics.evaluation_loss(logits, items)
             sums[:4] = np.array([hr, ndcg, loss, 1.0]) * (hi - lo)
         if hi > lo and protocol in ("full", "both"):
-            if self._seen_offsets is None:
-                self._seen_offsets = ncf_full_ranking.csr_offsets(self.data.train_users,
-                                                                  self.data.num_users)
+            if eval_set.seen_users is not None:
+                offsets = ncf_full_ranking.csr_offsets(eval_set.seen_users, self.data.num_users)
+                seen_items = eval_set.seen_items
+            else:
+                if self._seen_offsets is None:
+                    self._seen_offsets = ncf_full_ranking.csr_offsets(self.data.train_users,
+                                                                      self.data.num_users)
+                offsets, seen_items = self._seen_offsets, self.data.train_items
             sums[4:] = ncf_full_ranking.evaluate(
-                self.score_all, self.data.eval_users[lo:hi], self.data.eval_items[lo:hi, 0],
-                self._seen_offsets, self.data.train_items, self.data.num_items, top_k)
+                self.score_all, eval_set.users[lo:hi], eval_set.items[lo:hi, 0], offsets,
+                seen_items, self.data.num_items, top_k)
         sums = distribution_utils.all_reduce_sum(self.strategy, self.cluster, sums)
         out = {}
+        count = max(sums[3], 1.0)
         if protocol in ("sampled", "both"):
-            out.update(HR=sums[0] / sums[3], NDCG=sums[1] / sums[3], eval_loss=sums[2] / sums[3])
+            out.update(HR=sums[0] / count, NDCG=sums[1] / count, eval_loss=sums[2] / count)
+        count = max(sums[7], 1.0)
         if protocol in ("full", "both"):
-            out.update(HR_full=sums[4] / sums[7], NDCG_full=sums[5] / sums[7],
-                       Recall_full=sums[6] / sums[7])
+            out.update(HR_full=sums[4] / count, NDCG_full=sums[5] / count,
+                       Recall_full=sums[6] / count)
         return {k: float(v) for k, v in out.items()}

@@ -55,3 +55,90 @@ class WorkerCheckpoints:
                 checkpoint_number=number)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+class Selection(tf.Module):
+    """Best-validation bookkeeping, saved in the run's checkpoint (so resume keeps it).
+
+    Attributes (tf.Variables): `best_epoch` (0: none yet), `best_value`,
+    `stopped` (1 once early stopping or the threshold ended training).
+    """
+
+    def __init__(self):
+        super().__init__(name="selection")
+        self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_epoch")
+        self.best_value = tf.Variable(-float("inf"), dtype=tf.float64, trainable=False,
+                                      name="best_value")
+        self.stopped = tf.Variable(0, dtype=tf.int64, trainable=False, name="stopped")
+
+    def update(self, epoch: int, value: float) -> bool:
+        """Records `value` of `epoch`; True if it is a new best (strictly higher)."""
+        if value > float(self.best_value.numpy()):
+            self.best_epoch.assign(epoch)
+            self.best_value.assign(value)
+            return True
+        return False
+
+    def epochs_since_best(self, epoch: int) -> int:
+        """Epochs trained after the best one."""
+        return epoch - int(self.best_epoch.numpy())
+
+
+class BestWeights:
+    """The selected epoch's model weights, kept apart from the rolling checkpoints.
+
+    `<model_dir>/best-<epoch>/` holds a `tf.train.Checkpoint(model=...)`;
+    each is written under a temporary name and renamed, and older ones are
+    removed only by `prune` (call it after the run's checkpoint, which names
+    the best epoch, is saved), so an interrupted run always finds the one
+    its checkpoint names.
+    """
+
+    PREFIX = "best-"
+
+    def __init__(self, model, model_dir: str, is_chief: bool = True):
+        self.checkpoint = tf.train.Checkpoint(model=model)
+        self.model_dir, self.is_chief = model_dir, is_chief
+
+    def path(self, epoch: int) -> str:
+        """Directory of epoch `epoch`'s weights."""
+        return os.path.join(self.model_dir, f"{self.PREFIX}{epoch}")
+
+    def save(self, epoch: int) -> None:
+        """Writes the model's current weights as epoch `epoch`'s (chief only lands)."""
+        scratch = tempfile.mkdtemp(prefix=f".{self.PREFIX}{epoch}.tmp-",
+                                   dir=self.model_dir if self.is_chief else None)
+        try:
+            self.checkpoint.write(os.path.join(scratch, "weights"))
+            if self.is_chief:
+                final = self.path(epoch)
+                if os.path.isdir(final):
+                    shutil.rmtree(final)
+                os.replace(scratch, final)
+        finally:
+            if os.path.isdir(scratch):
+                shutil.rmtree(scratch, ignore_errors=True)
+
+    def restore(self, epoch: int) -> None:
+        """Loads epoch `epoch`'s weights into the model.
+
+        Raises:
+          UserError: they are missing or do not match the model.
+        """
+        prefix = os.path.join(self.path(epoch), "weights")
+        if not tf.io.gfile.exists(prefix + ".index"):
+            raise UserError(f"{self.path(epoch)}: the selected epoch's weights are missing; "
+                            "use --clean to train again")
+        try:
+            self.checkpoint.read(prefix).assert_existing_objects_matched()
+        except (ValueError, AssertionError, tf.errors.OpError) as e:
+            raise UserError(f"{self.path(epoch)}: cannot restore the selected epoch's weights "
+                            f"({str(e).splitlines()[0][:200]})") from e
+
+    def prune(self, keep: int) -> None:
+        """Removes every `best-<epoch>` directory but `keep`'s (chief only)."""
+        if not self.is_chief or not os.path.isdir(self.model_dir):
+            return
+        for name in os.listdir(self.model_dir):
+            if name.startswith(self.PREFIX) and name != f"{self.PREFIX}{keep}":
+                shutil.rmtree(os.path.join(self.model_dir, name), ignore_errors=True)

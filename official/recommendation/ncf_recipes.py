@@ -1,0 +1,135 @@
+"""Named NCF recipes: sets of flag values chosen on the validation split, one flag each.
+
+`--recipe NAME` sets the flags below to the recipe's values unless the
+command line gives them: a recipe is a documented starting point, and any
+flag still overrides it. Recipes with `stages` run several trainings in one
+command (the paper's pretraining: GMF, then MLP, then NeuMF initialized
+from both), each stage in its own sub-directory of --model_dir; the last
+stage is the run's result.
+
+Every value here was chosen on the validation split carved out of the NCF
+authors' ml-1m training file (`ncf_validation`), never on a test file; see
+README ("NCF recipes") for the validation curves that chose them.
+"""
+
+import dataclasses
+import types
+
+from absl import flags
+
+# The paper's settings (He et al. 2017, Sec. 4.1 and the authors' code):
+# batch 256, Adam lr 0.001, 4 negatives, 8 predictive factors.
+PAPER = {
+    "model": "neumf", "batch_size": 256, "learning_rate": 0.001, "num_neg": 4,
+    "num_factors": 8, "layers": "64,32,16,8", "train_epochs": 20, "beta1": 0.9,
+    "beta2": 0.999, "epsilon": 1e-8, "lr_schedule": "constant", "warmup_epochs": 0.0,
+    "mf_regularization": 0.0, "mlp_regularization": 0.0,
+}
+
+# The paper's best ml-1m NeuMF: 64 predictive factors (GMF factors 64, MLP
+# tower ending in 64), GMF and MLP pretrained, then NeuMF from both.
+_PRETRAIN_COMMON = {"batch_size": 16384, "num_neg": 4, "num_factors": 64,
+                    "layers": "256,128,64", "lr_schedule": "cosine", "warmup_epochs": 1.0}
+
+# Dot-product MF after Rendle et al. (RecSys 2020), re-tuned for Adam and
+# large batches on the validation split.
+MF_TUNED = {
+    "model": "mf", "batch_size": 16384, "learning_rate": 0.004, "num_neg": 8,
+    "num_factors": 128, "mf_regularization": 0.0, "train_epochs": 30,
+    "lr_schedule": "cosine", "warmup_epochs": 1.0,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One training of a multi-stage recipe.
+
+    Attributes:
+      name: sub-directory of --model_dir (and of --benchmark_log_dir); "" for
+        the final stage, which uses --model_dir itself.
+      values: flag values of this stage (over the recipe's own).
+      pretrained: for NeuMF, the names of the GMF and MLP stages to start from.
+    """
+
+    name: str
+    values: dict
+    pretrained: tuple[str, str] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Flag values, and the stages (if several trainings) of one recipe."""
+
+    values: dict
+    stages: tuple[Stage, ...] = ()
+    about: str = ""
+
+
+RECIPES = {
+    "paper": Recipe(PAPER, about="the paper's NeuMF: batch 256, lr 0.001, 8 factors, "
+                                 "20 epochs"),
+    "neumf_pretrained": Recipe(
+        _PRETRAIN_COMMON,
+        stages=(
+            Stage("pretrain_gmf", {"model": "gmf", "learning_rate": 0.004,
+                                   "train_epochs": 20}),
+            Stage("pretrain_mlp", {"model": "mlp", "learning_rate": 0.004,
+                                   "train_epochs": 20}),
+            Stage("", {"model": "neumf", "learning_rate": 0.0005, "train_epochs": 10},
+                  pretrained=("pretrain_gmf", "pretrain_mlp")),
+        ),
+        about="the paper's best: 64 predictive factors, GMF and MLP pretrained, then "
+              "NeuMF from both (three stages in one command)"),
+    "mf_tuned": Recipe(MF_TUNED, about="dot-product MF with biases, tuned on validation"),
+}
+
+
+def describe() -> str:
+    """One line per recipe, for --help."""
+    return " ".join(f"{name}: {r.about}." for name, r in RECIPES.items())
+
+
+def resolve(fv: flags.FlagValues, recipe: str | None = None) -> types.SimpleNamespace:
+    """The run's settings: flag values, with the recipe's where a flag was not given.
+
+    Args:
+      fv: parsed flags (read, never changed).
+      recipe: recipe name; default `fv.recipe`.
+
+    Returns:
+      A namespace with one attribute per flag.
+    """
+    values = fv.flag_values_dict()
+    name = recipe if recipe is not None else values.get("recipe")
+    if name:
+        for key, value in RECIPES[name].values.items():
+            if not fv[key].present:
+                values[key] = value
+    return types.SimpleNamespace(**values)
+
+
+def stage_settings(cfg: types.SimpleNamespace, fv: flags.FlagValues, stage: Stage,
+                   stage_dirs: dict[str, str]) -> types.SimpleNamespace:
+    """Settings of one stage: the stage's values unless given on the command line.
+
+    `model_dir` / `benchmark_log_dir` become the stage's sub-directories, the
+    final stage starts from the pretrained stages' model_dirs, and only the
+    final stage exports.
+    """
+    import os
+
+    values = dict(vars(cfg))
+    for key, value in stage.values.items():
+        if not fv[key].present or key == "model":  # a stage's model is what makes it
+            values[key] = value
+    if stage.name:
+        values["model_dir"] = os.path.join(cfg.model_dir, stage.name)
+        if cfg.benchmark_log_dir:
+            values["benchmark_log_dir"] = os.path.join(cfg.benchmark_log_dir, stage.name)
+        values["export_dir"] = None
+        values["retrain_on_full"] = False
+    if stage.pretrained:
+        values["pretrained_gmf"] = stage_dirs[stage.pretrained[0]]
+        values["pretrained_mlp"] = stage_dirs[stage.pretrained[1]]
+    values["clean"] = False  # --clean removed the whole model_dir once, before stage 1
+    return types.SimpleNamespace(**values)
