@@ -14,7 +14,13 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from official.recommendation import ncf_main, ncf_metrics, ncf_pretrain
+from official.recommendation import (
+    ncf_main,
+    ncf_metrics,
+    ncf_pretrain,
+    ncf_recipes,
+    ncf_validation,
+)
 from official.recommendation.ncf_trainer import NCFTrainer
 from official.utils.logs import logger as logger_lib
 
@@ -52,13 +58,20 @@ def test_learns_far_above_random_and_popularity(data_dir, tmp_path):
     # Metrics: one JSON line per metric and cycle, with the documented fields.
     records = logger_lib.read_metrics(str(bench))
     names = [r["name"] for r in records]
-    for name in ("HR", "NDCG", "loss", "eval_loss", "examples_per_second"):
+    for name in ("validation_HR", "validation_NDCG", "loss", "validation_eval_loss",
+                 "examples_per_second"):
         assert names.count(name) == 2
+    for name in ("test_HR", "test_NDCG", "selected_validation_HR", "selected_epoch"):
+        assert names.count(name) == 1
     assert set(records[0]) == {"name", "value", "unit", "global_step", "timestamp", "extras"}
-    hr_values = [r["value"] for r in records if r["name"] == "HR"]
-    assert hr_values[-1] == pytest.approx(result["HR"])
+    test_hr = [r for r in records if r["name"] == "test_HR"][0]
+    assert test_hr["value"] == pytest.approx(result["HR"])
+    assert test_hr["extras"]["selected_epoch"] == result["selected_epoch"]
     run_info = json.loads((bench / logger_lib.RUN_LOG).read_text())
     assert run_info["model_name"] == "ncf" and run_info["machine_config"]["cpu_count"] >= 1
+    params = {p["name"]: p["value"] for p in run_info["run_parameters"]}
+    assert params["num_eval_negatives"] == data.num_eval_negatives
+    assert params["validation_users"] == data.num_users
     assert any(n.startswith("events.out") for n in os.listdir(tmp_path / "m" / "summaries"))
 
 
@@ -66,14 +79,17 @@ def test_same_seed_same_metrics_other_seed_differs(data_dir, tmp_path):
     a = run(data_dir, tmp_path / "a", "--train_epochs=2", "--seed=3")
     b = run(data_dir, tmp_path / "b", "--train_epochs=2", "--seed=3")
     c = run(data_dir, tmp_path / "c", "--train_epochs=2", "--seed=4")
-    assert (a["HR"], a["NDCG"], a["loss"]) == (b["HR"], b["NDCG"], b["loss"])
-    assert a["loss"] != c["loss"]
+    assert (a["HR"], a["NDCG"], a["validation_eval_loss"]) == (
+        b["HR"], b["NDCG"], b["validation_eval_loss"])
+    assert a["validation_eval_loss"] != c["validation_eval_loss"]
 
 
 def test_resume_after_sigkill_matches_uninterrupted(data_dir, tmp_path):
     # Batch 256: epochs of about half a second, so the kill lands mid-training.
+    # A constant rate: the cosine schedule's length is --train_epochs, which the
+    # killed run sets differently.
     args = ["--train_epochs=4", "--epochs_between_evals=1", "--seed=5", "--batch_size=256",
-            "--learning_rate=0.001"]
+            "--learning_rate=0.001", "--lr_schedule=constant"]
     full = run(data_dir, tmp_path / "full", *args)
     model_dir = tmp_path / "killed"
     proc = subprocess.Popen(
@@ -125,7 +141,11 @@ def test_export_reload_scores_raw_ids(data_dir, tmp_path):
 
 def test_hr_threshold_stops_early(data_dir, tmp_path):
     result = run(data_dir, tmp_path / "m", "--train_epochs=10", "--hr_threshold=0.2")
-    assert result["epoch"] == 1 and result["HR"] >= 0.2
+    assert result["epoch"] == 1 and result["validation_HR"] >= 0.2
+    # The 2018 behaviour: no validation, the threshold on the test HR.
+    legacy = run(data_dir, tmp_path / "l", "--train_epochs=10", "--hr_threshold=0.2",
+                 "--novalidation")
+    assert legacy["epoch"] == 1 and legacy["HR"] >= 0.2 and "selected_epoch" not in legacy
 
 
 def test_pretrained_gmf_and_mlp_initialize_neumf(data_dir, tmp_path):
@@ -197,7 +217,7 @@ def test_cli_bad_inputs_end_in_one_line(tmp_path):
 
 
 def test_lazy_adam_learns_and_resumes_exactly(data_dir, tmp_path):
-    args = ["--optimizer=lazy_adam", "--seed=2"]
+    args = ["--optimizer=lazy_adam", "--seed=2", "--lr_schedule=constant"]
     straight = run(data_dir, tmp_path / "a", "--train_epochs=3", *args)
     run(data_dir, tmp_path / "b", "--train_epochs=2", *args)
     resumed = run(data_dir, tmp_path / "b", "--train_epochs=3", *args)
@@ -209,9 +229,12 @@ def test_lazy_adam_learns_and_resumes_exactly(data_dir, tmp_path):
 def test_baselines_in_the_same_harness_both_protocols(data_dir, tmp_path):
     pop = run(data_dir, tmp_path / "pop", "--model=popularity", "--eval_protocol=both")
     mf = run(data_dir, tmp_path / "mf", "--model=mf", "--train_epochs=4",
+             "--lr_schedule=constant", "--warmup_epochs=0",
              "--eval_protocol=both")
     data = ncf_main.load_data(parse(f"--data_dir={data_dir}"))
-    counts = np.bincount(data.train_items, minlength=data.num_items).astype(float)
+    # Popularity counts the positives it trains on: the training split less validation.
+    train, _ = ncf_validation.split(data, data.num_eval_negatives, 0)
+    counts = np.bincount(train.train_items, minlength=data.num_items).astype(float)
     pop_hr, pop_ndcg = ncf_metrics.hit_rate_and_ndcg(counts[data.eval_items], data.eval_items,
                                                      10)
     assert (pop["HR"], pop["NDCG"]) == pytest.approx((pop_hr, pop_ndcg))  # known answer
@@ -220,3 +243,100 @@ def test_baselines_in_the_same_harness_both_protocols(data_dir, tmp_path):
     assert mf["Recall_full"] == mf["HR_full"]  # leave-one-out: one held-out item
     # Ranking against all items is harder than against 100 sampled ones.
     assert mf["HR_full"] < mf["HR"] and pop["HR_full"] < pop["HR"]
+
+
+# Settings under which the validation HR peaks early on SMALL (lr 0.01, constant).
+OVERFIT = ["--learning_rate=0.01", "--lr_schedule=constant", "--warmup_epochs=0",
+           "--num_factors=32", "--layers=64,32", "--train_epochs=6"]
+
+
+def restored_trainer(fv, data, prefix):
+    trainer = NCFTrainer(data, ncf_main.config_from_flags(ncf_recipes.resolve(fv)))
+    tf.train.Checkpoint(model=trainer.model).read(prefix).expect_partial()
+    return trainer
+
+
+def test_reports_and_exports_the_validation_best_epoch(data_dir, tmp_path):
+    model_dir, bench, export = tmp_path / "m", tmp_path / "bench", tmp_path / "export"
+    fv = parse(f"--data_dir={data_dir}", f"--model_dir={model_dir}", *OVERFIT,
+               f"--benchmark_log_dir={bench}", f"--export_dir={export}")
+    result = ncf_main.run_ncf(fv)
+    curve = [r["value"] for r in logger_lib.read_metrics(str(bench))
+             if r["name"] == "validation_HR"]
+    best = int(np.argmax(curve)) + 1
+    assert len(curve) == 6 and best < 6, curve  # peaks early: selection matters
+    assert result["selected_epoch"] == best and result["epoch"] == 6
+    assert result["validation_HR"] == pytest.approx(max(curve))
+    assert json.loads((model_dir / "eval_results.json").read_text())["selected_epoch"] == best
+    assert sorted(p.name for p in model_dir.glob("best-*")) == [f"best-{best}"]
+    # The test metrics are the selected weights' on the test set, ...
+    full = ncf_main.load_data(fv)
+    train, test = ncf_validation.split(full, full.num_eval_negatives, 0)
+    chosen = restored_trainer(fv, train, str(model_dir / f"best-{best}" / "weights"))
+    assert chosen.evaluate(eval_set=test)["HR"] == pytest.approx(result["HR"], abs=1e-6)
+    # ... and the export scores with them, not with the last epoch's.
+    users, items = np.arange(60), full.eval_items[:60, 0]
+    served = tf.saved_model.load(str(export)).signatures["serving_default"](
+        user_id=tf.constant(full.user_ids[users]), item_id=tf.constant(full.item_ids[items]))
+    chosen_scores = tf.sigmoid(chosen.score(users.astype(np.int32), items)).numpy()
+    np.testing.assert_allclose(served["score"].numpy(), chosen_scores, rtol=1e-5, atol=1e-6)
+    last = restored_trainer(fv, train, tf.train.latest_checkpoint(str(model_dir / "checkpoints")))
+    last_scores = tf.sigmoid(last.score(users.astype(np.int32), items)).numpy()
+    assert np.abs(last_scores - chosen_scores).max() > 1e-3
+
+
+def test_early_stopping_and_resume_keep_the_selection(data_dir, tmp_path):
+    args = [*OVERFIT, "--train_epochs=12", "--early_stopping_patience=2"]
+    result = run(data_dir, tmp_path / "m", *args)
+    assert result["epoch"] == result["selected_epoch"] + 2 < 12
+    # A rerun finds the run finished: same selection, no more training.
+    again = run(data_dir, tmp_path / "m", *args)
+    assert again == result
+
+
+def test_retrain_on_full_trains_the_selected_number_of_epochs(data_dir, tmp_path):
+    model_dir, export = tmp_path / "m", tmp_path / "export"
+    fv = parse(f"--data_dir={data_dir}", f"--model_dir={model_dir}", *OVERFIT,
+               "--train_epochs=4", "--retrain_on_full", f"--export_dir={export}")
+    result = ncf_main.run_ncf(fv)
+    selected = result["selected_epoch"]
+    assert result["retrained_epochs"] == selected >= 1
+    latest = tf.train.latest_checkpoint(str(model_dir / "retrain" / "checkpoints"))
+    assert latest.endswith(f"ckpt-{selected}")
+    # The retrained model saw train + validation: every training positive of the data.
+    full = ncf_main.load_data(fv)
+    retrained = restored_trainer(fv, full, latest)
+    assert retrained.num_positives == len(full.train_users)
+    test = ncf_validation.split(full, full.num_eval_negatives, 0)[1]
+    assert retrained.evaluate(eval_set=test)["HR"] == pytest.approx(result["HR"], abs=1e-6)
+    users, items = np.arange(40), full.eval_items[:40, 0]
+    served = tf.saved_model.load(str(export)).signatures["serving_default"](
+        user_id=tf.constant(full.user_ids[users]), item_id=tf.constant(full.item_ids[items]))
+    np.testing.assert_allclose(
+        served["score"].numpy(), tf.sigmoid(retrained.score(users.astype(np.int32), items)),
+        rtol=1e-5, atol=1e-6)
+
+
+def test_pretraining_recipe_equals_its_stages_by_hand(data_dir, tmp_path):
+    common = ["--train_epochs=2", "--num_factors=8", "--layers=32,16"]
+    fv = parse(f"--data_dir={data_dir}", f"--model_dir={tmp_path / 'recipe'}",
+               "--recipe=neumf_pretrained", *common)
+    recipe = ncf_main.run(fv)
+    base = ncf_recipes.RECIPES["neumf_pretrained"]
+    shared = [f"--{k}={v}" for k, v in base.values.items()
+              if k not in ("batch_size", "num_factors", "layers")]
+    by_hand = {}
+    for stage in base.stages:
+        # SMALL and `common` set these on the command line, where they beat the recipe.
+        own = [f"--{k}={v}" for k, v in stage.values.items()
+               if k not in ("train_epochs", "learning_rate", "batch_size")]
+        extra = []
+        if stage.pretrained:
+            extra = [f"--pretrained_gmf={by_hand['pretrain_gmf']}",
+                     f"--pretrained_mlp={by_hand['pretrain_mlp']}"]
+        model_dir = tmp_path / "hand" / (stage.name or "final")
+        result = run(data_dir, model_dir, *shared, *own, *common, *extra)
+        by_hand[stage.name] = str(model_dir)
+    assert recipe == result
+    assert (tmp_path / "recipe" / "pretrain_gmf" / "eval_results.json").exists()
+    assert recipe["HR"] > 0.3

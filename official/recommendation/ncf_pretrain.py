@@ -27,7 +27,7 @@ def _restore(template: NeuMF, model_dir: str) -> NeuMF:
     if latest is None:
         raise UserError(f"{model_dir}: no checkpoint to pretrain from")
     try:
-        tf.train.Checkpoint(model=template).restore(latest).expect_partial() \
+        tf.train.Checkpoint(model=template).read(latest).expect_partial() \
             .assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as e:
         raise UserError(f"{model_dir}: checkpoint does not match a {template.model_type} "
