@@ -263,10 +263,12 @@ def run_ncf(f) -> dict:
               else tf.summary.create_noop_writer())
     prefix = "validation_" if f.validation else ""
     with distribution_utils.worker_failures(cluster):
-        epoch = _train_cycles(f, trainer, selection, manager, best, metric_logger, writer,
-                              prefix, chief)
+        epoch, last_loss = _train_cycles(f, trainer, selection, manager, best, metric_logger,
+                                         writer, prefix, chief)
         result = _report(f, trainer, selection, best, epoch, test_set, full, strategy,
                          cluster, metric_logger, writer)
+    if last_loss is not None:
+        result["loss"] = last_loss
     final = result.pop("_model", trainer)
     if chief:
         atomic_io.write_json(os.path.join(f.model_dir, "eval_results.json"), result)
@@ -305,11 +307,12 @@ def _train_cycles(f, trainer, selection, manager, best, metric_logger, writer, p
                   chief) -> int:
     """Train / evaluate cycles until train_epochs, early stopping or the threshold.
 
-    Returns the last trained epoch.
+    Returns:
+      (the last trained epoch, the last training loss of this process or None).
     """
     if not trainer.trains:
         logging.info("%s has nothing to train: evaluating only", f.model)
-        return f.train_epochs
+        return f.train_epochs, None
     config = trainer.config
     logging.info("Training %s on %d users, %d items, %d positives: %d steps of %d examples "
                  "per epoch", config.model_type, trainer.data.num_users,
@@ -332,10 +335,11 @@ def _train_cycles(f, trainer, selection, manager, best, metric_logger, writer, p
             hook.on_steps_end(global_step, (global_step - first_step) * step_examples, {})
 
     key = f.selection_metric if f.validation else None
+    losses = []
     while epoch < f.train_epochs and not int(selection.stopped.numpy()):
         cycle_epochs = min(f.epochs_between_evals, f.train_epochs - epoch)
         start = time.perf_counter()
-        losses, examples = [], 0
+        examples = 0
         with tqdm.tqdm(total=cycle_epochs * trainer.steps_per_epoch, unit="step",
                        desc=f"epochs {epoch + 1}-{epoch + cycle_epochs}",
                        disable=None if chief else True, leave=False) as bar:
@@ -365,7 +369,7 @@ def _train_cycles(f, trainer, selection, manager, best, metric_logger, writer, p
                    eval_s)
     for hook in hooks:
         hook.on_train_end()
-    return epoch
+    return epoch, (losses[-1] if losses else None)
 
 
 def _stop_reason(f, selection, epoch: int, result: dict) -> str | None:

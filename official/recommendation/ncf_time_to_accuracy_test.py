@@ -1,0 +1,53 @@
+import datetime
+
+import numpy as np
+
+from official.recommendation import ncf_time_to_accuracy as tta
+
+
+def record(name, value, at):
+    stamp = datetime.datetime.fromtimestamp(at, datetime.UTC).isoformat()
+    return {"name": name, "value": value, "timestamp": stamp}
+
+
+def test_summarize_known_answer():
+    start = 1_000_000.0
+    records = [record("validation_HR", 0.69, start + 10), record("loss", 0.3, start + 10),
+               record("validation_HR", 0.73, start + 14.5),
+               record("validation_HR", 0.71, start + 19)]
+    out = tta.summarize(records, start, thresholds=(0.70, 0.72, 0.75))
+    assert out["time_to_validation_hr"] == {"0.70": 14.5, "0.72": 14.5, "0.75": None}
+    assert out["curve"] == [[10.0, 0.69], [14.5, 0.73], [19.0, 0.71]]
+
+
+def write_split(prefix, num_users=80, num_items=60, seed=0):
+    rng = np.random.default_rng(seed)
+    train, test, neg = [], [], []
+    for u in range(num_users):
+        items = rng.choice(num_items, 12, replace=False)
+        for j, i in enumerate(items[:-1]):
+            train.append(f"{u}\t{i}\t4\t{100 + j}\n")
+        test.append(f"{u}\t{items[-1]}\t4\t200\n")
+        others = np.setdiff1d(np.arange(num_items), items)
+        negs = rng.choice(others, 20, replace=False)
+        neg.append(f"({u},{items[-1]})\t" + "\t".join(map(str, negs)) + "\n")
+    for suffix, lines in ((".train.rating", train), (".test.rating", test),
+                          (".test.negative", neg)):
+        with open(prefix + suffix, "w") as f:
+            f.writelines(lines)
+
+
+def test_run_recipe_times_its_own_metric_log(tmp_path):
+    prefix = str(tmp_path / "tiny")
+    write_split(prefix)
+    out = tta.run_recipe("default", prefix, str(tmp_path / "work"), True,
+                         ["--train_epochs=3", "--batch_size=256", "--hooks="])
+    curve = out["curve"]
+    assert len(curve) == 3 and all(0 < s <= out["wall_s"] for s, _ in curve)
+    assert [s for s, _ in curve] == sorted(s for s, _ in curve)
+    best = max(hr for _, hr in curve)
+    assert out["validation_HR"] == best and 1 <= out["selected_epoch"] <= 3
+    for key, seconds in out["time_to_validation_hr"].items():
+        first = next((s for s, hr in curve if hr >= float(key)), None)
+        assert seconds == first
+    assert 0.0 <= out["HR"] <= 1.0 and "NDCG" in out
