@@ -64,7 +64,8 @@ def test_two_workers_train_resume_and_match_one_process(single, tmp_path):
     assert results[0] == results[1]  # every worker reports all workers' metrics
     assert os.path.exists(tmp_path / "m" / "checkpoints" / "ckpt-2.index")
     assert json.loads((tmp_path / "m" / "eval_results.json").read_text())["epoch"] == 2
-    hr_lines = [m for m in logger_lib.read_metrics(str(tmp_path / "logs")) if m["name"] == "validation_HR"]
+    hr_lines = [m for m in logger_lib.read_metrics(str(tmp_path / "logs"))
+                if m["name"] == "validation_HR"]
     assert len(hr_lines) == 2  # one per cycle: only the chief writes
 
     workers = local_cluster.start(MODULE, [*args, "--train_epochs=3"], str(tmp_path), tag="re")

@@ -42,7 +42,7 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     distribution_utils.define_distribution_flags(fv)
     movielens.define_data_download_flags(data_dir=False, flag_values=fv)
     for name, value in (("dataset", movielens.schema.ML_1M), ("model_dir", "/tmp/ncf"),
-                        ("train_epochs", 20), ("batch_size", 256), ("hooks", [])):
+                        ("train_epochs", 10), ("batch_size", 16384), ("hooks", [])):
         fv.set_default(name, value)
     w = flags_core.help_wrap
     fd.DEFINE_enum("model", "neumf", list(ncf_trainer.MODEL_TYPES),
@@ -55,9 +55,9 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                      "--num_eval_negatives sampled items (the paper). full: HR/NDCG/"
                      "Recall@top_k against every item the user did not train on "
                      "(HR_full, NDCG_full, Recall_full). both: all of them."))
-    fd.DEFINE_integer("num_factors", 8, w("Latent factors of the GMF embeddings."),
-                         lower_bound=1)
-    fd.DEFINE_string("layers", "64,32,16,8",
+    fd.DEFINE_integer("num_factors", 32, w("Latent factors of the GMF embeddings (of MF "
+                                           "with --model mf)."), lower_bound=1)
+    fd.DEFINE_string("layers", "64,32,16",
                         w("MLP layer sizes; the first (even) is the concatenated user + item "
                           "embedding size."))
     fd.DEFINE_float("mf_regularization", 0.0, w("L2 weight on GMF embedding rows."),
@@ -66,7 +66,8 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                        lower_bound=0.0)
     fd.DEFINE_integer("num_neg", 4, w("Training negatives per positive, redrawn every "
                                          "epoch."), lower_bound=1)
-    fd.DEFINE_float("learning_rate", 0.001, w("Adam learning rate."), lower_bound=0.0)
+    fd.DEFINE_float("learning_rate", 0.004, w("Adam learning rate (the peak, after "
+                                              "warm-up)."), lower_bound=0.0)
     fd.DEFINE_float("beta1", 0.9, w("Adam beta_1."), lower_bound=0.0, upper_bound=1.0)
     fd.DEFINE_float("beta2", 0.999, w("Adam beta_2."), lower_bound=0.0, upper_bound=1.0)
     fd.DEFINE_float("epsilon", 1e-8, w("Adam epsilon."), lower_bound=0.0)

@@ -25,7 +25,8 @@ from official.recommendation.ncf_trainer import NCFTrainer
 from official.utils.logs import logger as logger_lib
 
 SMALL = ["--dataset=synthetic", "--synthetic_users=500", "--synthetic_items=300",
-         "--synthetic_ratings=25000", "--batch_size=1024", "--learning_rate=0.005"]
+         "--synthetic_ratings=25000", "--batch_size=1024", "--learning_rate=0.005",
+         "--num_factors=8", "--layers=64,32,16,8"]
 
 
 def parse(*args):

@@ -78,7 +78,8 @@ def run_recipe(recipe: str, ncf_split: str, work_dir: str, with_test: bool,
     wall = time.time() - start
     if proc.returncode:
         raise RuntimeError(f"{recipe}: ncf_main failed: {proc.stderr.strip()[-2000:]}")
-    results = json.loads(open(os.path.join(model_dir, "eval_results.json")).read())
+    with open(os.path.join(model_dir, "eval_results.json")) as fh:
+        results = json.load(fh)
     records = logger.read_metrics(log_dir)  # the final stage's
     if not records:  # a multi-stage recipe logs its final stage to log_dir itself
         raise RuntimeError(f"{recipe}: no metric.log in {log_dir}")
