@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml
 
 demo: $(STAMP)
 	$(PY) -m official.recommendation.ncf_main --dataset synthetic --data_dir $(DEMO_DIR)/data \
-		--model_dir $(DEMO_DIR)/ncf --clean --train_epochs 3 --batch_size 16384 --learning_rate 0.004 \
+		--model_dir $(DEMO_DIR)/ncf --clean --train_epochs 3 \
 		--export_dir $(DEMO_DIR)/ncf_export --eval_protocol both
 	$(PY) -m official.recommendation.recommend --export_dir $(DEMO_DIR)/ncf_export --user_id 1 \
 		--top_k 5
