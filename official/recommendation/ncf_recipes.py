@@ -72,13 +72,13 @@ RECIPES = {
         _PRETRAIN_COMMON,
         stages=(
             Stage("pretrain_gmf", {"model": "gmf", "learning_rate": 0.004,
-                                   "train_epochs": 20, "mf_regularization": 0.002}),
+                                   "train_epochs": 20, "mf_regularization": 0.004}),
             Stage("pretrain_mlp", {"model": "mlp", "learning_rate": 0.004,
                                    "train_epochs": 10}),
             # From pretrained weights, Adam needs a small rate: at 0.0005 the
             # validation HR falls from the first epoch on.
             Stage("", {"model": "neumf", "learning_rate": 0.0001, "train_epochs": 3,
-                       "mf_regularization": 0.002},
+                       "mf_regularization": 0.004},
                   pretrained=("pretrain_gmf", "pretrain_mlp")),
         ),
         about="the paper's best: 64 predictive factors, GMF and MLP pretrained, then "
