@@ -341,3 +341,17 @@ def test_pretraining_recipe_equals_its_stages_by_hand(data_dir, tmp_path):
     assert recipe == result
     assert (tmp_path / "recipe" / "pretrain_gmf" / "eval_results.json").exists()
     assert recipe["HR"] > 0.3
+
+
+def test_trainer_data_holds_no_test_pair(data_dir):
+    fv = parse(f"--data_dir={data_dir}")
+    full = ncf_main.load_data(fv)
+    train, test = ncf_main.split_data(ncf_recipes.resolve(fv), full)
+    # What the trainer is built from: training positives minus validation, and
+    # the validation set as its evaluation set; the test set is only returned apart.
+    keys = set((train.train_users.astype(np.int64) * full.num_items + train.train_items).tolist())
+    test_keys = (test.users.astype(np.int64) * full.num_items + test.items[:, 0]).tolist()
+    assert not keys & set(test_keys)
+    assert not np.array_equal(train.eval_items[:, 0], full.eval_items[:, 0])
+    assert len(keys) == len(full.train_users) - len(train.eval_users)
+    np.testing.assert_array_equal(test.items, full.eval_items)

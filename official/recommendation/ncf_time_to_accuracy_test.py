@@ -1,4 +1,5 @@
 import datetime
+import json
 
 import numpy as np
 
@@ -51,3 +52,9 @@ def test_run_recipe_times_its_own_metric_log(tmp_path):
         first = next((s for s, hr in curve if hr >= float(key)), None)
         assert seconds == first
     assert 0.0 <= out["HR"] <= 1.0 and "NDCG" in out
+    # benchmark_run.log has what was used: the split file's 20 negatives, not the
+    # --num_eval_negatives default of 100.
+    run_log = json.loads((tmp_path / "work" / "default-logs" / "benchmark_run.log").read_text())
+    params = {p["name"]: p["value"] for p in run_log["run_parameters"]}
+    assert params["num_eval_negatives"] == 20 and params["num_validation_negatives"] == 20
+    assert params["validation_users"] == 80 and params["train_positives"] == 80 * 10
