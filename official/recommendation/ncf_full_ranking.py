@@ -11,6 +11,14 @@ it, as in the sampled protocol). Then, with one held-out item per user
   HR@K = mean(rank < K), NDCG@K = mean(1 / log2(rank + 2) if rank < K),
   Recall@K = mean(held-out items in the top K / held-out items) = HR@K.
 
+Beyond accuracy (RecBole's and microsoft/recommenders' habit), from each
+user's top K after the exclusions: catalogue coverage@K, the share of items
+recommended to at least one user, and the mean popularity percentile of the
+recommended items (an item's percentile: the share of items with fewer
+training positives, ties counted half; 100 = the most popular). Both come
+from one count vector per call (`recommended`), which adds up over chunks
+and workers.
+
 Work is batched over users (`users_per_chunk`), so memory stays bounded at
 any catalogue size; everything inside a chunk is whole-array numpy.
 """
@@ -42,7 +50,8 @@ def seen_pairs(offsets: np.ndarray, train_items: np.ndarray, users: np.ndarray
 
 
 def positive_ranks(scores: np.ndarray, positives: np.ndarray, seen_rows: np.ndarray,
-                   seen_items: np.ndarray) -> np.ndarray:
+                   seen_items: np.ndarray, recommended: np.ndarray | None = None,
+                   top_k: int = 10) -> np.ndarray:
     """Rank of each user's held-out item among the items it has not seen in training.
 
     Args:
@@ -50,11 +59,18 @@ def positive_ranks(scores: np.ndarray, positives: np.ndarray, seen_rows: np.ndar
         items are set to -inf).
       positives: int [c] held-out item of each user.
       seen_rows, seen_items: training positives to exclude (see `seen_pairs`).
+      recommended: optional float64 [I] counts, incremented by how often each
+        item is in a user's top `top_k` (after the exclusions).
+      top_k: K of `recommended`.
 
     Returns:
       int64 [c]: items other than the held-out one scored >= it.
     """
     scores[seen_rows, seen_items] = -np.inf
+    if recommended is not None:
+        k = min(top_k, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        recommended += np.bincount(top.ravel(), minlength=scores.shape[1])
     rows = np.arange(len(positives))
     target = scores[rows, positives].copy()
     scores[rows, positives] = -np.inf  # not counted against itself
@@ -68,9 +84,27 @@ def metric_sums(ranks: np.ndarray, k: int) -> np.ndarray:
     return np.array([hit.sum(), ndcg.sum(), hit.sum(), len(ranks)], np.float64)
 
 
+def popularity_percentiles(train_items: np.ndarray, num_items: int) -> np.ndarray:
+    """float64 [num_items]: 100 * (items with fewer positives + half the ties) / items."""
+    counts = np.bincount(train_items, minlength=num_items)
+    ordered = np.sort(counts)
+    below = np.searchsorted(ordered, counts, side="left")
+    equal = np.searchsorted(ordered, counts, side="right") - below
+    return 100.0 * (below + 0.5 * (equal - 1)) / max(num_items - 1, 1)
+
+
+def beyond_accuracy(recommended: np.ndarray, percentiles: np.ndarray) -> dict[str, float]:
+    """Coverage@K and mean popularity percentile from top-K counts [I] (see module doc)."""
+    total = recommended.sum()
+    return {"Coverage_full": float((recommended > 0).mean()),
+            "PopularityPercentile_full": float((recommended * percentiles).sum()
+                                               / max(total, 1.0))}
+
+
 def evaluate(score_all: Callable[[np.ndarray], np.ndarray], users: np.ndarray,
              positives: np.ndarray, offsets: np.ndarray, train_items: np.ndarray,
-             num_items: int, k: int, users_per_chunk: int | None = None) -> np.ndarray:
+             num_items: int, k: int, users_per_chunk: int | None = None,
+             recommended: np.ndarray | None = None) -> np.ndarray:
     """Full-ranking metric sums over `users` (see `metric_sums`).
 
     Args:
@@ -80,6 +114,7 @@ def evaluate(score_all: Callable[[np.ndarray], np.ndarray], users: np.ndarray,
       num_items: catalogue size.
       k: cut-off.
       users_per_chunk: users scored per call (default: PAIRS_PER_CHUNK / num_items).
+      recommended: optional float64 [num_items] top-k counts to add to.
     """
     chunk = users_per_chunk or max(1, PAIRS_PER_CHUNK // num_items)
     sums = np.zeros(4)
@@ -87,5 +122,6 @@ def evaluate(score_all: Callable[[np.ndarray], np.ndarray], users: np.ndarray,
         u = users[lo:lo + chunk]
         scores = np.array(score_all(u.astype(np.int32)), np.float32)
         rows, items = seen_pairs(offsets, train_items, u)
-        sums += metric_sums(positive_ranks(scores, positives[lo:lo + chunk], rows, items), k)
+        sums += metric_sums(positive_ranks(scores, positives[lo:lo + chunk], rows, items,
+                                           recommended, k), k)
     return sums

@@ -53,3 +53,43 @@ def test_seen_pairs_lists_each_users_training_items():
     rows, items = fr.seen_pairs(offsets, train_items, np.array([2, 4, 0]))
     assert rows.tolist() == [0, 0, 0, 2, 2]
     assert items.tolist() == [1, 2, 9, 4, 7]
+
+
+def test_coverage_and_popularity_percentile_match_brute_force():
+    rng = np.random.default_rng(1)
+    num_users, num_items, k = 17, 30, 4
+    scores = rng.random((num_users, num_items)).astype(np.float32)  # no ties
+    keys = np.unique(rng.integers(0, num_users, 200) * num_items
+                     + rng.integers(0, num_items, 200))
+    train_users, train_items = keys // num_items, keys % num_items
+    positives = np.array([rng.choice(np.setdiff1d(np.arange(num_items),
+                                                  train_items[train_users == u]))
+                          for u in range(num_users)])
+    offsets = fr.csr_offsets(train_users, num_users)
+    recommended = np.zeros(num_items)
+    fr.evaluate(lambda u: scores[u].copy(), np.arange(num_users), positives, offsets,
+                train_items, num_items, k, users_per_chunk=5, recommended=recommended)
+    # Oracle: each user's k best unseen items (the held-out one may be among them).
+    counts = np.bincount(train_items, minlength=num_items)
+    pct = [100 * (sum(c < counts[i] for c in counts) + 0.5 * (sum(c == counts[i] for c in counts)
+                                                             - 1)) / (num_items - 1)
+           for i in range(num_items)]
+    shown = []
+    for u in range(num_users):
+        seen = set(train_items[train_users == u].tolist())
+        ranked = [i for i in np.argsort(-scores[u]) if i not in seen]
+        shown += ranked[:k]
+    np.testing.assert_allclose(fr.popularity_percentiles(train_items, num_items), pct)
+    out = fr.beyond_accuracy(recommended, fr.popularity_percentiles(train_items, num_items))
+    assert out["Coverage_full"] == pytest.approx(len(set(shown)) / num_items)
+    assert out["PopularityPercentile_full"] == pytest.approx(np.mean([pct[i] for i in shown]))
+    assert recommended.sum() == num_users * k
+
+
+def test_popularity_percentile_known_answer():
+    # counts: item0 3, item1 1, item2 1, item3 0 -> 100, (1 + 0.5) / 3, same, 0.
+    pct = fr.popularity_percentiles(np.array([0, 0, 0, 1, 2]), 4)
+    np.testing.assert_allclose(pct, [100.0, 50.0, 50.0, 0.0])
+    # A most-popular recommender recommends only the top item: coverage 1/4, percentile 100.
+    out = fr.beyond_accuracy(np.array([5.0, 0, 0, 0]), pct)
+    assert out == {"Coverage_full": 0.25, "PopularityPercentile_full": 100.0}

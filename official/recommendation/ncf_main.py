@@ -465,7 +465,8 @@ def export_item_info(f, data: movielens_dataset.NCFData) -> ncf_export.ItemInfo:
     return info
 
 
-RANKING_METRICS = ("HR", "NDCG", "HR_full", "NDCG_full", "Recall_full")  # reported @top_k
+RANKING_METRICS = ("HR", "NDCG", "HR_full", "NDCG_full", "Recall_full", "Coverage_full",
+                   "PopularityPercentile_full")  # reported @top_k
 METRIC_NAMES = (*RANKING_METRICS, "loss", "eval_loss", "examples_per_second")
 
 

@@ -204,6 +204,7 @@ class NCFTrainer:
         self._score_all_fn = tf.function(self.model.all_item_logits,
                                          jit_compile=config.jit_compile, reduce_retracing=True)
         self._seen_offsets = None  # CSR of training positives, built on first full evaluation
+        self._percentiles = None  # items' training-popularity percentiles, likewise
 
     def single_device_model(self):
         """The model itself, or (under a distribution strategy) a plain copy for export."""
@@ -372,7 +373,8 @@ class NCFTrainer:
           top_k: K of the metrics.
           protocol: "sampled": HR, NDCG and eval_loss against the sampled
             evaluation negatives (the paper); "full": HR_full, NDCG_full and
-            Recall_full against every item the user has not trained on (see
+            Recall_full against every item the user has not trained on, and
+            Coverage_full / PopularityPercentile_full of the top K (see
             `ncf_full_ranking`); "both".
           eval_set: what to evaluate; default the evaluation set of the
             trainer's data (the validation set when one is held out).
@@ -387,7 +389,8 @@ class NCFTrainer:
         num = len(eval_set.users)
         w, workers = self.cluster.worker_index, self.cluster.num_workers
         lo, hi = num * w // workers, num * (w + 1) // workers
-        sums = np.zeros(8)
+        # Sampled HR, NDCG, loss, users; full HR, NDCG, Recall, users; top-K counts per item.
+        sums = np.zeros(8 + self.data.num_items)
         if hi > lo and protocol in ("sampled", "both"):
             items = eval_set.items[lo:hi]
             users = np.broadcast_to(eval_set.users[lo:hi, None], items.shape)
@@ -404,9 +407,9 @@ class NCFTrainer:
                     self._seen_offsets = ncf_full_ranking.csr_offsets(self.data.train_users,
                                                                       self.data.num_users)
                 offsets, seen_items = self._seen_offsets, self.data.train_items
-            sums[4:] = ncf_full_ranking.evaluate(
+            sums[4:8] = ncf_full_ranking.evaluate(
                 self.score_all, eval_set.users[lo:hi], eval_set.items[lo:hi, 0], offsets,
-                seen_items, self.data.num_items, top_k)
+                seen_items, self.data.num_items, top_k, recommended=sums[8:])
         sums = distribution_utils.all_reduce_sum(self.strategy, self.cluster, sums)
         out = {}
         count = max(sums[3], 1.0)
@@ -416,4 +419,8 @@ class NCFTrainer:
         if protocol in ("full", "both"):
             out.update(HR_full=sums[4] / count, NDCG_full=sums[5] / count,
                        Recall_full=sums[6] / count)
+            if self._percentiles is None:
+                self._percentiles = ncf_full_ranking.popularity_percentiles(
+                    self.data.train_items, self.data.num_items)
+            out.update(ncf_full_ranking.beyond_accuracy(sums[8:], self._percentiles))
         return {k: float(v) for k, v in out.items()}
