@@ -20,18 +20,24 @@ def _oracle(scores, positives, train_users, train_items, k):
     return hr / n, ndcg / n
 
 
+def random_split(rng, num_users, num_items, draws):
+    """Random training pairs (sorted by user) and one unseen held-out item per user."""
+    keys = np.unique(rng.integers(0, num_users, draws) * num_items
+                     + rng.integers(0, num_items, draws))
+    train_users, train_items = keys // num_items, keys % num_items
+    positives = np.array([rng.choice(np.setdiff1d(np.arange(num_items),
+                                                  train_items[train_users == u]))
+                          for u in range(num_users)])
+    return train_users, train_items, positives
+
+
 @pytest.mark.parametrize("chunk", [1, 3, 50])
 def test_full_ranking_matches_brute_force_with_ties_and_exclusions(chunk):
     rng = np.random.default_rng(0)
     num_users, num_items = 23, 40
     # Coarse scores so that ties are common.
     scores = rng.integers(0, 6, (num_users, num_items)).astype(np.float32)
-    keys = np.unique(rng.integers(0, num_users, 300) * num_items
-                     + rng.integers(0, num_items, 300))
-    train_users, train_items = keys // num_items, keys % num_items
-    positives = np.array([rng.choice(np.setdiff1d(np.arange(num_items),
-                                                  train_items[train_users == u]))
-                          for u in range(num_users)])
+    train_users, train_items, positives = random_split(rng, num_users, num_items, 300)
     # A seen item scored far above everything must not count against the positive.
     scores[train_users, train_items] += 100.0
     offsets = fr.csr_offsets(train_users, num_users)
@@ -59,12 +65,7 @@ def test_coverage_and_popularity_percentile_match_brute_force():
     rng = np.random.default_rng(1)
     num_users, num_items, k = 17, 30, 4
     scores = rng.random((num_users, num_items)).astype(np.float32)  # no ties
-    keys = np.unique(rng.integers(0, num_users, 200) * num_items
-                     + rng.integers(0, num_items, 200))
-    train_users, train_items = keys // num_items, keys % num_items
-    positives = np.array([rng.choice(np.setdiff1d(np.arange(num_items),
-                                                  train_items[train_users == u]))
-                          for u in range(num_users)])
+    train_users, train_items, positives = random_split(rng, num_users, num_items, 200)
     offsets = fr.csr_offsets(train_users, num_users)
     recommended = np.zeros(num_items)
     fr.evaluate(lambda u: scores[u].copy(), np.arange(num_users), positives, offsets,

@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 
+import numpy as np
 import tqdm
 from absl import flags, logging
 
@@ -177,6 +178,8 @@ def split_data(f, full: movielens_dataset.NCFData
         return full, None
     negatives = full.num_eval_negatives if len(full.eval_users) else f.num_eval_negatives
     train, test = ncf_validation.split(full, negatives, f.seed)
+    if not f.evaluate_test:
+        test = ncf_validation.EvalSet(np.zeros(0, np.int32), np.zeros((0, 1), np.int32))
     logging.info("Validation: %d users hold out their latest training positive, with %d "
                  "sampled negatives each; the test set is read after selection",
                  len(train.eval_users), negatives)

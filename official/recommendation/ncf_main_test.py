@@ -358,3 +358,12 @@ def test_trainer_data_holds_no_test_pair(data_dir):
     assert not np.array_equal(train.eval_items[:, 0], full.eval_items[:, 0])
     assert len(keys) == len(full.train_users) - len(train.eval_users)
     np.testing.assert_array_equal(test.items, full.eval_items)
+
+
+def test_noevaluate_test_reports_validation_only(data_dir, tmp_path):
+    bench = tmp_path / "bench"
+    result = run(data_dir, tmp_path / "m", "--train_epochs=1", "--noevaluate_test",
+                 f"--benchmark_log_dir={bench}")
+    assert "HR" not in result and result["validation_HR"] > 0.2
+    names = {r["name"] for r in logger_lib.read_metrics(str(bench))}
+    assert "selected_validation_HR" in names and not any(n.startswith("test_") for n in names)
