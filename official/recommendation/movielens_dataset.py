@@ -167,7 +167,8 @@ def preprocess(ratings: pd.DataFrame, num_eval_negatives: int = 100, seed: int =
     keys = user_codes.astype(np.int64) * num_items + item_idx
     test_keys = np.arange(num_users, dtype=np.int64) * num_items + test_items
     # Duplicates of a pair collapse to one positive with the latest timestamp.
-    train_keys, train_times = _unique_pairs_latest(keys[~is_test], times[~is_test])
+    train_keys, train_times = array_ops.sorted_unique_max(keys[~is_test],
+                                                          times[~is_test].astype(np.int64))
     # Never train on the test item (a user may have rated it twice).
     not_test = ~array_ops.isin_sorted(train_keys, test_keys)
     train_keys, train_times = train_keys[not_test], train_times[not_test]
@@ -183,15 +184,6 @@ def preprocess(ratings: pd.DataFrame, num_eval_negatives: int = 100, seed: int =
         user_ids=user_ids.astype(np.int64), item_ids=item_ids.astype(np.int64),
         train_times=train_times)
 
-
-def _unique_pairs_latest(keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct int64 `keys` [P'] and the largest int64 time of each [P']."""
-    order = np.argsort(keys, kind="stable")
-    keys, times = keys[order], times[order].astype(np.int64)
-    if keys.size == 0:
-        return keys, times
-    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
-    return keys[starts], np.maximum.reduceat(times, starts)
 
 
 # ----------------------------------------------------------------------------
@@ -308,15 +300,8 @@ def read_ncf_split(prefix: str, with_test: bool = True) -> NCFData:
     """
     train, train_t = _read_rating_file(prefix + ".train.rating")
     if not with_test:
-        num_users, num_items = int(train[:, 0].max()) + 1, int(train[:, 1].max()) + 1
-        keys, times = _unique_pairs_latest(train[:, 0] * num_items + train[:, 1], train_t)
-        return NCFData(
-            num_users=num_users, num_items=num_items,
-            train_users=(keys // num_items).astype(np.int32),
-            train_items=(keys % num_items).astype(np.int32),
-            eval_users=np.zeros(0, np.int32), eval_items=np.zeros((0, 1), np.int32),
-            user_ids=np.arange(num_users, dtype=np.int64),
-            item_ids=np.arange(num_items, dtype=np.int64), train_times=times)
+        return _split_data(train, train_t, int(train[:, 0].max()) + 1,
+                           int(train[:, 1].max()) + 1, np.zeros((0, 1), np.int64))
     test, _ = _read_rating_file(prefix + ".test.rating")
     neg_path = prefix + ".test.negative"
     if not os.path.isfile(neg_path):
@@ -351,12 +336,19 @@ def read_ncf_split(prefix: str, with_test: bool = True) -> NCFData:
         user = int(np.argmax(pos_in_neg != test[:, 1]))
         raise DataError(f"{neg_path}: the positive of user {user} differs from "
                         f"{prefix}.test.rating")
-    keys, times = _unique_pairs_latest(train[:, 0] * num_items + train[:, 1], train_t)
+    return _split_data(train, train_t, num_users, num_items,
+                       np.concatenate([test[:, 1:2], neg_items[order]], axis=1))
+
+
+def _split_data(train: np.ndarray, train_t: np.ndarray, num_users: int, num_items: int,
+                eval_items: np.ndarray) -> NCFData:
+    """NCFData of the split files' 0-based ids; `eval_items` [U, 1 + N] (or [0, 1])."""
+    keys, times = array_ops.sorted_unique_max(train[:, 0] * num_items + train[:, 1], train_t)
     return NCFData(
         num_users=num_users, num_items=num_items,
         train_users=(keys // num_items).astype(np.int32),
         train_items=(keys % num_items).astype(np.int32),
-        eval_users=np.arange(num_users, dtype=np.int32),
-        eval_items=np.concatenate([test[:, 1:2], neg_items[order]], axis=1).astype(np.int32),
+        eval_users=np.arange(len(eval_items), dtype=np.int32),
+        eval_items=eval_items.astype(np.int32),
         user_ids=np.arange(num_users, dtype=np.int64),
         item_ids=np.arange(num_items, dtype=np.int64), train_times=times)

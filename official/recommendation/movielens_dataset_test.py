@@ -80,9 +80,10 @@ def test_cache_reuse_and_rebuild(tmp_path):
     assert md.load_movielens(str(tmp_path), "synthetic", 20, seed=0).eval_items.shape == (100, 21)
 
 
-def write_split(prefix, negative_lines=None):
-    train = "0\t1\t5\t100\n0\t2\t4\t101\n1\t0\t3\t102\n1\t3\t3\t103\n"
-    test = "0\t3\t5\t200\n1\t2\t4\t201\n"
+def write_split(prefix, negative_lines=None, train=None, test=None):
+    """Writes PREFIX.train.rating / .test.rating / .test.negative (a tiny default split)."""
+    train = train or "0\t1\t5\t100\n0\t2\t4\t101\n1\t0\t3\t102\n1\t3\t3\t103\n"
+    test = test or "0\t3\t5\t200\n1\t2\t4\t201\n"
     neg = negative_lines or "(0,3)\t0\t4\n(1,2)\t1\t4\n"
     for suffix, text in ((".train.rating", train), (".test.rating", test),
                          (".test.negative", neg)):

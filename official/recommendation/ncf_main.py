@@ -8,6 +8,7 @@ checkpoints to --model_dir after every cycle and resumes from there on a
 rerun. See README.md for the protocol, flags and measured results.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -159,7 +160,7 @@ def load_data(f) -> movielens_dataset.NCFData:
     """The NCF data named by the settings (downloading if allowed and needed)."""
     if f.ncf_split:
         return movielens_dataset.read_ncf_split(
-            f.ncf_split, with_test=not getattr(f, "validation", False) or f.evaluate_test)
+            f.ncf_split, with_test=not f.validation or f.evaluate_test)
     movielens.ensure(f.dataset, f.data_dir, f.data_url, movielens.synthetic_spec_from_flags(f),
                      f.download_if_missing)
     return movielens_dataset.load_movielens(f.data_dir, f.dataset, f.num_eval_negatives,
@@ -178,12 +179,10 @@ def split_data(f, full: movielens_dataset.NCFData
         return full, None
     negatives = full.num_eval_negatives if len(full.eval_users) else f.num_eval_negatives
     train, test = ncf_validation.split(full, negatives, f.seed)
-    if not f.evaluate_test:
-        test = ncf_validation.EvalSet(np.zeros(0, np.int32), np.zeros((0, 1), np.int32))
     logging.info("Validation: %d users hold out their latest training positive, with %d "
                  "sampled negatives each; the test set is read after selection",
                  len(train.eval_users), negatives)
-    return train, (test if len(test) else None)
+    return train, (test if f.evaluate_test and len(test) else None)
 
 
 def config_from_flags(f) -> TrainConfig:
@@ -424,10 +423,6 @@ def _report(f, trainer, selection, best, epoch, test_set, full, strategy, cluste
 
 def _retrain(f, full, epochs: int, strategy, cluster) -> NCFTrainer:
     """A fresh model trained on train + validation for the selected number of epochs."""
-    import dataclasses
-
-    import numpy as np
-
     data = dataclasses.replace(full, eval_users=np.zeros(0, np.int32),
                                eval_items=np.zeros((0, 1), np.int32))
     config = dataclasses.replace(config_from_flags(f), schedule_epochs=epochs)
@@ -456,8 +451,6 @@ def _retrain(f, full, epochs: int, strategy, cluster) -> NCFTrainer:
 
 def export_item_info(f, data: movielens_dataset.NCFData) -> ncf_export.ItemInfo:
     """What the export's `recommend` needs: every rated pair, titles and genres."""
-    import numpy as np
-
     users = np.concatenate([data.train_users, data.eval_users])
     items = np.concatenate([data.train_items, data.eval_items[:, 0]])
     order = np.argsort(users, kind="stable")

@@ -41,7 +41,7 @@ def _selected_weights(model_dir: str) -> str | None:
     epoch = results.get("selected_epoch")
     if not epoch:
         return None
-    prefix = os.path.join(model_dir, f"{checkpoints.BestWeights.PREFIX}{epoch}", "weights")
+    prefix = checkpoints.BestWeights.weights_prefix(model_dir, epoch)
     return prefix if tf.io.gfile.exists(prefix + ".index") else None
 
 

@@ -13,6 +13,7 @@ README ("NCF recipes") for the validation curves that chose them.
 """
 
 import dataclasses
+import os
 import types
 
 from absl import flags
@@ -119,8 +120,6 @@ def stage_settings(cfg: types.SimpleNamespace, fv: flags.FlagValues, stage: Stag
     final stage starts from the pretrained stages' model_dirs, and only the
     final stage exports.
     """
-    import os
-
     values = dict(vars(cfg))
     for key, value in stage.values.items():
         if not fv[key].present or key == "model":  # a stage's model is what makes it

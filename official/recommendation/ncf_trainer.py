@@ -390,7 +390,8 @@ class NCFTrainer:
         w, workers = self.cluster.worker_index, self.cluster.num_workers
         lo, hi = num * w // workers, num * (w + 1) // workers
         # Sampled HR, NDCG, loss, users; full HR, NDCG, Recall, users; top-K counts per item.
-        sums = np.zeros(8 + self.data.num_items)
+        full = protocol in ("full", "both")
+        sums = np.zeros(8 + (self.data.num_items if full else 0))
         if hi > lo and protocol in ("sampled", "both"):
             items = eval_set.items[lo:hi]
             users = np.broadcast_to(eval_set.users[lo:hi, None], items.shape)
@@ -398,7 +399,7 @@ class NCFTrainer:
             hr, ndcg = ncf_metrics.hit_rate_and_ndcg(logits, items, top_k)
             loss = ncf_metrics.evaluation_loss(logits, items)
             sums[:4] = np.array([hr, ndcg, loss, 1.0]) * (hi - lo)
-        if hi > lo and protocol in ("full", "both"):
+        if hi > lo and full:
             if eval_set.seen_users is not None:
                 offsets = ncf_full_ranking.csr_offsets(eval_set.seen_users, self.data.num_users)
                 seen_items = eval_set.seen_items
@@ -416,7 +417,7 @@ class NCFTrainer:
         if protocol in ("sampled", "both"):
             out.update(HR=sums[0] / count, NDCG=sums[1] / count, eval_loss=sums[2] / count)
         count = max(sums[7], 1.0)
-        if protocol in ("full", "both"):
+        if full:
             out.update(HR_full=sums[4] / count, NDCG_full=sums[5] / count,
                        Recall_full=sums[6] / count)
             if self._percentiles is None:

@@ -27,6 +27,7 @@ from official.recommendation.movielens_dataset import (
     NCFData,
     sample_negatives_without_replacement,
 )
+from official.recommendation.ncf_full_ranking import csr_offsets
 from official.utils.errors import DataError
 
 
@@ -70,12 +71,12 @@ def latest_per_user(users: np.ndarray, times: np.ndarray | None, num_users: int,
       int64 [num_users]: index into the positives, -1 for users with fewer
       than two positives (nothing is held out from them).
     """
-    counts = np.bincount(users, minlength=num_users)
+    offsets = csr_offsets(users, num_users)
+    counts, starts = np.diff(offsets), offsets[:-1]
     if times is None:
         times = np.full(len(users), -1, np.int64)
     # Per user: the largest time, then the largest random draw among those at it.
     tie = rng.random(len(users))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     present = counts > 0
     latest = np.full(num_users, np.iinfo(np.int64).min)
     latest[present] = np.maximum.reduceat(times, starts[present])

@@ -35,3 +35,18 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(out[1:], out[:-1], out=keep[1:])
     return out[keep]
+
+
+def sorted_unique_max(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct `keys` [K] and the largest of `values` for each [K].
+
+    Args:
+      keys: 1-D int array [N].
+      values: 1-D array [N] aligned with `keys`.
+    """
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    if keys.size == 0:
+        return keys, values
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return keys[starts], np.maximum.reduceat(values, starts)

@@ -100,9 +100,14 @@ class BestWeights:
         self.checkpoint = tf.train.Checkpoint(model=model)
         self.model_dir, self.is_chief = model_dir, is_chief
 
+    @classmethod
+    def weights_prefix(cls, model_dir: str, epoch: int) -> str:
+        """Checkpoint prefix of epoch `epoch`'s weights in `model_dir`."""
+        return os.path.join(model_dir, f"{cls.PREFIX}{epoch}", "weights")
+
     def path(self, epoch: int) -> str:
         """Directory of epoch `epoch`'s weights."""
-        return os.path.join(self.model_dir, f"{self.PREFIX}{epoch}")
+        return os.path.dirname(self.weights_prefix(self.model_dir, epoch))
 
     def save(self, epoch: int) -> None:
         """Writes the model's current weights as epoch `epoch`'s (chief only lands)."""
@@ -125,7 +130,7 @@ class BestWeights:
         Raises:
           UserError: they are missing or do not match the model.
         """
-        prefix = os.path.join(self.path(epoch), "weights")
+        prefix = self.weights_prefix(self.model_dir, epoch)
         if not tf.io.gfile.exists(prefix + ".index"):
             raise UserError(f"{self.path(epoch)}: the selected epoch's weights are missing; "
                             "use --clean to train again")
