@@ -50,15 +50,37 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_enum("model", "neumf", list(ncf_trainer.MODEL_TYPES),
                    w("Model: neumf (GMF + MLP), gmf or mlp; or a baseline in the same "
                      "harness: mf (dot-product matrix factorization with biases, same "
-                     "negatives and loss; --num_factors, --mf_regularization) or popularity "
-                     "(most-popular ranking, nothing to train)."))
+                     "negatives and loss; --num_factors, --mf_regularization), popularity "
+                     "(most-popular ranking, nothing to train), ials (implicit alternating "
+                     "least squares on every user-item pair; --num_factors, --ials_*) or "
+                     "ease (closed-form item-item model; --ease_lambda)."))
     fd.DEFINE_enum("eval_protocol", "sampled", list(ncf_trainer.EVAL_PROTOCOLS),
                    w("sampled: HR/NDCG@top_k of the held-out item among "
                      "--num_eval_negatives sampled items (the paper). full: HR/NDCG/"
                      "Recall@top_k against every item the user did not train on "
                      "(HR_full, NDCG_full, Recall_full). both: all of them."))
     fd.DEFINE_integer("num_factors", 32, w("Latent factors of the GMF embeddings (of MF "
-                                           "with --model mf)."), lower_bound=1)
+                                           "with --model mf, of iALS with --model ials)."),
+                      lower_bound=1)
+    fd.DEFINE_float("ials_alpha", 1.0,
+                    w("iALS: extra confidence of a positive pair; its squared error weighs "
+                      "1 + alpha, an unobserved pair's 1 (Hu et al. 2008). `implicit`'s alpha "
+                      "is 1 + this."), lower_bound=0.0)
+    fd.DEFINE_float("ials_regularization", 0.01,
+                    w("iALS: L2 weight lambda on each factor row, scaled by the row's total "
+                      "loss weight to the power --ials_frequency_scaling."), lower_bound=0.0)
+    fd.DEFINE_float("ials_frequency_scaling", 1.0,
+                    w("iALS: exponent nu of the frequency scaling of the regularization "
+                      "(user u: lambda * (items + alpha * |I_u|)^nu; Rendle et al. 2022 use "
+                      "1, `implicit` and Hu et al. 0)."), lower_bound=0.0)
+    fd.DEFINE_integer("ials_iterations", 16,
+                      w("iALS: sweeps (each solves every user row, then every item row); "
+                        "one sweep is one epoch for evaluation, checkpoints and selection, "
+                        "and replaces --train_epochs."), lower_bound=1)
+    fd.DEFINE_list("ease_lambda", ["500"],
+                   w("EASE: L2 weight lambda of the item-item matrix; several "
+                     "comma-separated values are fitted one per epoch (replacing "
+                     "--train_epochs) and the best by validation is selected."))
     fd.DEFINE_string("layers", "64,32,16",
                         w("MLP layer sizes; the first (even) is the concatenated user + item "
                           "embedding size."))
@@ -139,6 +161,11 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
         message="--noevaluate_test, --early_stopping_patience and --retrain_on_full need "
                 "--validation")
     fd.register_validator(
+        "ease_lambda", lambda v: _positive_floats(v) is not None,
+        message="--ease_lambda must be comma-separated positive numbers")
+    fd.register_validator(
+        "ials_regularization", lambda v: v > 0, message="--ials_regularization must be > 0")
+    fd.register_validator(
         "layers", lambda v: _layers_ok(v),
         message="--layers must be comma-separated positive integers, the first even")
     fd.register_multi_flags_validator(
@@ -146,6 +173,14 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
         lambda f: (f["pretrained_gmf"] is None) == (f["pretrained_mlp"] is None)
         and (f["pretrained_gmf"] is None or f["model"] == "neumf"),
         message="--pretrained_gmf and --pretrained_mlp go together, with --model neumf")
+
+
+def _positive_floats(values) -> tuple[float, ...] | None:
+    try:
+        out = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        return None
+    return out if out and all(v > 0 and np.isfinite(v) for v in out) else None
 
 
 def _layers_ok(text: str) -> bool:
@@ -195,7 +230,19 @@ def config_from_flags(f) -> TrainConfig:
         beta1=f.beta1, beta2=f.beta2, epsilon=f.epsilon, seed=f.seed,
         steps_per_call=f.steps_per_call, jit_compile=f.jit_compile, optimizer=f.optimizer,
         lr_schedule=f.lr_schedule, warmup_epochs=f.warmup_epochs,
-        schedule_epochs=f.train_epochs, final_lr_fraction=f.final_lr_fraction)
+        schedule_epochs=f.train_epochs, final_lr_fraction=f.final_lr_fraction,
+        ials_alpha=f.ials_alpha, ials_regularization=f.ials_regularization,
+        ials_exponent=f.ials_frequency_scaling,
+        ease_lambdas=_positive_floats(f.ease_lambda) or (500.0,))
+
+
+def solver_epochs(f) -> None:
+    """IALS trains --ials_iterations sweeps and EASE one fit per --ease_lambda value."""
+    epochs = {"ials": f.ials_iterations, "ease": len(f.ease_lambda)}.get(f.model)
+    if epochs is not None and epochs != f.train_epochs:
+        logging.info("--model %s: %d epochs (%s), not --train_epochs %d", f.model, epochs,
+                     "sweeps" if f.model == "ials" else "one per --ease_lambda", f.train_epochs)
+        f.train_epochs = epochs
 
 
 def _settings(f):
@@ -233,6 +280,7 @@ def run_ncf(f) -> dict:
       last trained).
     """
     f = _settings(f)
+    solver_epochs(f)
     # The strategy comes first: TF_CONFIG and logical devices must be settled
     # before TensorFlow runs any operation.
     strategy, cluster = distribution_utils.strategy_from_flags(f)
@@ -284,7 +332,7 @@ def run_ncf(f) -> dict:
 def _make_trainer(data, config, strategy, cluster) -> NCFTrainer:
     try:
         return NCFTrainer(data, config, strategy, cluster)
-    except ValueError as e:
+    except (ValueError, MemoryError) as e:
         raise UserError(str(e)) from e
 
 
@@ -295,7 +343,8 @@ def run_facts(f, full: movielens_dataset.NCFData, data: movielens_dataset.NCFDat
         "train_epochs", "epochs_between_evals", "seed", "top_k", "optimizer", "recipe",
         "validation", "selection_metric", "early_stopping_patience", "retrain_on_full",
         "lr_schedule", "warmup_epochs", "beta1", "beta2", "mf_regularization",
-        "mlp_regularization", "pretrained_gmf", "pretrained_mlp", "ncf_split")}
+        "mlp_regularization", "pretrained_gmf", "pretrained_mlp", "ncf_split", "ials_alpha",
+        "ials_regularization", "ials_frequency_scaling", "ease_lambda")}
     # The split files fix the number of test negatives; --num_eval_negatives
     # applies only where the package samples them.
     facts["num_eval_negatives"] = (full.num_eval_negatives if len(full.eval_users)
@@ -320,7 +369,7 @@ def _train_cycles(f, trainer, selection, manager, best, metric_logger, writer, p
     logging.info("Training %s on %d users, %d items, %d positives: %d steps of %d examples "
                  "per epoch", config.model_type, trainer.data.num_users,
                  trainer.data.num_items, trainer.num_positives, trainer.steps_per_epoch,
-                 trainer.positives_per_step * (1 + config.num_neg))
+                 trainer.examples_per_step)
     hooks = hooks_lib.get_train_hooks(f.hooks if chief else [], model_dir=f.model_dir,
                                       metric_logger=metric_logger)
     epoch = int(trainer.epoch.numpy())
@@ -328,7 +377,7 @@ def _train_cycles(f, trainer, selection, manager, best, metric_logger, writer, p
         hook.on_train_begin()
     global_step = epoch * trainer.steps_per_epoch
     first_step = global_step
-    step_examples = trainer.positives_per_step * (1 + config.num_neg)
+    step_examples = trainer.examples_per_step
 
     def progress(n, bar):
         nonlocal global_step
@@ -436,6 +485,8 @@ def _retrain(f, full, epochs: int, strategy, cluster) -> NCFTrainer:
     manager = checkpoints.WorkerCheckpoints(trainer.checkpoint(), model_dir,
                                             cluster.is_chief)
     epoch = int(trainer.epoch.numpy())
+    if trainer.independent_epochs:  # EASE: only the selected lambda's fit matters
+        epoch = max(epoch, epochs - 1)
     logging.info("Retraining on train + validation (%d positives) for %d epochs in %s",
                  trainer.num_positives, epochs, model_dir)
     with tqdm.tqdm(total=(epochs - epoch) * trainer.steps_per_epoch, unit="step",

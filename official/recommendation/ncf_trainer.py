@@ -17,8 +17,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from official.recommendation import ncf_full_ranking, ncf_input, ncf_metrics, ncf_schedule
+from official.recommendation import (
+    ease_model,
+    ncf_full_ranking,
+    ncf_input,
+    ncf_metrics,
+    ncf_schedule,
+)
 from official.recommendation.baseline_models import MF, Popularity
+from official.recommendation.ials_model import IALS, IALSSolver
 from official.recommendation.movielens_dataset import NCFData
 from official.recommendation.ncf_validation import EvalSet
 from official.recommendation.neumf_model import MODEL_TYPES as NEUMF_TYPES
@@ -55,11 +62,19 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     schedule_epochs: int = 20
     final_lr_fraction: float = 0.0
+    # iALS (model_type "ials", see ials_model): one epoch is one sweep.
+    ials_alpha: float = 1.0
+    ials_regularization: float = 0.01
+    ials_exponent: float = 1.0
+    # EASE (model_type "ease", see ease_model): epoch e fits ease_lambdas[e].
+    ease_lambdas: tuple[float, ...] = (500.0,)
 
 
 OPTIMIZERS = ("adam", "lazy_adam")
 EVAL_PROTOCOLS = ("sampled", "full", "both")
-MODEL_TYPES = (*NEUMF_TYPES, "mf", "popularity")
+# Fitted by exact solves (a solver object), not by SGD on sampled negatives.
+SOLVED_TYPES = ("ials", "ease")
+MODEL_TYPES = (*NEUMF_TYPES, "mf", "popularity", *SOLVED_TYPES)
 
 
 def make_model(num_users: int, num_items: int, config: "TrainConfig",
@@ -148,6 +163,9 @@ class NCFTrainer:
         self.strategy = strategy or tf.distribute.get_strategy()
         self.num_replicas = self.strategy.num_replicas_in_sync
         self.distributed = self.num_replicas > 1 or cluster.num_workers > 1
+        if self.distributed and config.model_type in SOLVED_TYPES:
+            raise ValueError(f"model {config.model_type} is fitted on one replica only; run it "
+                             "without a distribution strategy")
         if self.distributed and config.optimizer == "lazy_adam":
             raise ValueError("optimizer lazy_adam runs on one replica only; use adam with a "
                              "distribution strategy")
@@ -162,8 +180,16 @@ class NCFTrainer:
             self._build(data, config)
 
     def _build(self, data: NCFData, config: TrainConfig) -> None:
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self._seen_offsets = None  # CSR of training positives, built on first full evaluation
+        self._percentiles = None  # items' training-popularity percentiles, likewise
+        self.solver = None
+        if config.model_type in SOLVED_TYPES:
+            self._build_solved(data, config)
+            return
         self.model = make_model(data.num_users, data.num_items, config, data.train_items)
         self.trains = config.model_type != "popularity"  # popularity is fitted, not trained
+        self.independent_epochs = False
         self.lazy = config.optimizer == "lazy_adam" and self.trains
         n = config.batch_size // (1 + config.num_neg)
         # lazy_adam updates a table row-wise only where that pays: when the table
@@ -191,7 +217,6 @@ class NCFTrainer:
         self.table_slots = LazyAdamSlots(
             self.model.user_table if self.sparse_user else None,
             self.model.item_table if self.sparse_item else None) if self.lazy else None
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self._iterator = None
         self._next_epoch = None  # Epoch the iterator delivers next ...
         self._last_epoch = 0  # ... and the epoch where it ends.
@@ -203,8 +228,37 @@ class NCFTrainer:
                                      reduce_retracing=True)
         self._score_all_fn = tf.function(self.model.all_item_logits,
                                          jit_compile=config.jit_compile, reduce_retracing=True)
-        self._seen_offsets = None  # CSR of training positives, built on first full evaluation
-        self._percentiles = None  # items' training-popularity percentiles, likewise
+
+    def _build_solved(self, data: NCFData, config: TrainConfig) -> None:
+        """IALS or EASE: a model fitted by its solver, one solve (or sweep) per epoch."""
+        if config.model_type == "ials":
+            self.model = IALS(data.num_users, data.num_items, config.num_factors)
+            self.solver = IALSSolver(self.model, data.train_users, data.train_items,
+                                     config.ials_alpha, config.ials_regularization,
+                                     config.ials_exponent)
+        else:
+            self.model = ease_model.EASE(data.num_users, data.num_items, len(data.train_items))
+            self.solver = ease_model.EASESolver(self.model, data.train_users, data.train_items,
+                                                config.ease_lambdas)
+        self.trains = True
+        # EASE's epochs are fits with different lambdas, none builds on the last.
+        self.independent_epochs = config.model_type == "ease"
+        self.lazy = False
+        self.input = None
+        self.optimizer = None
+        self.num_positives = len(data.train_items)
+        self.steps_per_epoch = 1
+        self.positives_per_step = self.num_positives
+        # Ragged and sparse ops (EASE) do not compile with XLA; iALS scoring is one matmul.
+        self._score_fn = tf.function(self._score, reduce_retracing=True)
+        self._score_all_fn = tf.function(self.model.all_item_logits, reduce_retracing=True)
+
+    @property
+    def examples_per_step(self) -> int:
+        """Examples one training step sees: positives and negatives (a sweep: positives)."""
+        if self.solver is not None:
+            return self.num_positives
+        return self.positives_per_step * (1 + self.config.num_neg)
 
     def single_device_model(self):
         """The model itself, or (under a distribution strategy) a plain copy for export."""
@@ -216,6 +270,8 @@ class NCFTrainer:
 
     def checkpoint(self, **extra) -> tf.train.Checkpoint:
         """What a checkpoint holds: model, optimizer(s), the completed-epoch counter, `extra`."""
+        if self.solver is not None:
+            return tf.train.Checkpoint(model=self.model, epoch=self.epoch, **extra)
         if self.lazy:
             extra["table_slots"] = self.table_slots
         return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
@@ -322,6 +378,11 @@ class NCFTrainer:
         """
         if not self.trains:
             return 0.0, 0
+        if self.solver is not None:
+            loss = self.solver.fit_epoch(epoch)
+            if progress is not None:
+                progress(1)
+            return loss, self.num_positives
         if self._iterator is None or self._next_epoch != epoch or epoch >= self._last_epoch:
             self._last_epoch = max(prefetch_until or epoch + 1, epoch + 1)
             self._iterator = iter(self.input.dataset(epoch, self._last_epoch))
