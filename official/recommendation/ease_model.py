@@ -67,6 +67,7 @@ class EASE(keras.Model):
         if num_users <= 0 or num_items <= 0:
             raise ValueError(f"num_users and num_items must be positive, got {num_users}, "
                              f"{num_items}")
+        check_memory(num_items)  # before B [I, I] is allocated
         self.num_users, self.num_items = int(num_users), int(num_items)
         self.num_history = int(num_history)
         self.weights_matrix = self.add_weight(shape=(num_items, num_items), initializer="zeros",
@@ -175,7 +176,6 @@ class EASESolver:
 
     def __init__(self, model: EASE, users: np.ndarray, items: np.ndarray,
                  lambdas: tuple[float, ...]):
-        check_memory(model.num_items)
         if not lambdas or min(lambdas) <= 0:
             raise ValueError(f"ease lambdas must be positive, got {list(lambdas)}")
         self.model, self.lambdas = model, tuple(float(v) for v in lambdas)

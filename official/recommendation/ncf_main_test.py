@@ -367,3 +367,66 @@ def test_noevaluate_test_reports_validation_only(data_dir, tmp_path):
     assert "HR" not in result and result["validation_HR"] > 0.2
     names = {r["name"] for r in logger_lib.read_metrics(str(bench))}
     assert "selected_validation_HR" in names and not any(n.startswith("test_") for n in names)
+
+
+def test_ials_and_ease_in_the_same_harness(data_dir, tmp_path):
+    bench = tmp_path / "bench"
+    pop = run(data_dir, tmp_path / "pop", "--model=popularity", "--eval_protocol=both")
+    ials = run(data_dir, tmp_path / "ials", "--model=ials", "--ials_iterations=4",
+               "--ials_alpha=4", "--ials_regularization=0.01", "--eval_protocol=both",
+               "--train_epochs=99", f"--export_dir={tmp_path / 'ials_export'}")
+    ease = run(data_dir, tmp_path / "ease", "--model=ease", "--ease_lambda=1,30,1000,100000",
+               "--eval_protocol=both", f"--benchmark_log_dir={bench}",
+               f"--export_dir={tmp_path / 'ease_export'}")
+    for result in (ials, ease):
+        assert result["HR"] > pop["HR"] + 0.08 and result["HR_full"] > pop["HR_full"] + 0.05
+        assert result["Coverage_full"] > pop["Coverage_full"]
+    assert ials["epoch"] == 4  # --ials_iterations, not --train_epochs
+    # EASE: one fit per lambda; the selected one has the best validation HR.
+    records = logger_lib.read_metrics(str(bench))
+    per_lambda = [r["value"] for r in records if r["name"] == "validation_HR"]
+    assert len(per_lambda) == 4 and ease["epoch"] == 4
+    assert ease["selected_epoch"] == 1 + int(np.argmax(per_lambda))
+    assert ease["validation_HR"] == pytest.approx(max(per_lambda))
+    assert min(per_lambda) < max(per_lambda)  # lambda matters
+    # Both exports score like the selected model (the test HR recomputed from them).
+    data = ncf_main.load_data(parse(f"--data_dir={data_dir}"))
+    for name, result in (("ials", ials), ("ease", ease)):
+        serve = tf.saved_model.load(str(tmp_path / f"{name}_export")).signatures[
+            "serving_default"]
+        items = data.eval_items
+        users = np.broadcast_to(np.arange(data.num_users)[:, None], items.shape)
+        scores = serve(user_id=tf.constant(data.user_ids[users.reshape(-1)]),
+                       item_id=tf.constant(data.item_ids[items.reshape(-1)]))["score"]
+        hr, _ = ncf_metrics.hit_rate_and_ndcg(scores.numpy().reshape(items.shape), items, 10)
+        assert hr == pytest.approx(result["HR"], abs=1e-6), name
+
+
+def test_ials_resume_equals_uninterrupted_and_ease_retrains_once(data_dir, tmp_path):
+    args = ["--model=ials", "--ials_alpha=4", "--eval_protocol=both"]
+    full = run(data_dir, tmp_path / "full", *args, "--ials_iterations=5")
+    run(data_dir, tmp_path / "resumed", *args, "--ials_iterations=2")
+    resumed = run(data_dir, tmp_path / "resumed", *args, "--ials_iterations=5")
+    for key in ("selected_epoch", "HR", "NDCG", "HR_full", "validation_HR", "loss"):
+        assert resumed[key] == pytest.approx(full[key], rel=1e-6, abs=1e-7), key
+    ease = run(data_dir, tmp_path / "ease", "--model=ease", "--ease_lambda=10,100",
+               "--retrain_on_full")
+    assert ease["retrained_epochs"] == ease["selected_epoch"]
+    # The retrain fits only the selected lambda: one checkpoint, numbered by it.
+    retrain = tmp_path / "ease" / "retrain" / "checkpoints"
+    assert tf.train.latest_checkpoint(str(retrain)).endswith(f"-{ease['selected_epoch']}")
+    assert len([n for n in os.listdir(retrain) if n.endswith(".index")]) == 1
+
+
+def test_ease_too_large_for_memory_is_a_user_error():
+    from official.recommendation.movielens_dataset import NCFData
+    from official.utils.errors import UserError
+    from official.utils.misc import distribution_utils
+
+    items = 2**21  # 64 TiB of dense matrices
+    data = NCFData(2, items, np.array([0, 1], np.int32), np.array([0, 5], np.int32),
+                   np.arange(2, dtype=np.int32), np.zeros((2, 2), np.int32), np.arange(2),
+                   np.arange(items))
+    config = ncf_main.TrainConfig(model_type="ease")
+    with pytest.raises(UserError, match=r"EASE needs 65536.0 GiB for 2097152 items"):
+        ncf_main._make_trainer(data, config, None, distribution_utils.SINGLE)
