@@ -22,5 +22,7 @@ setuptools.setup(
     python_requires=">=3.11",
     packages=setuptools.find_packages(include=["official", "official.*"]),
     install_requires=_requirements(),
+    # Benchmark-only: the peer iALS that ncf_time_to_accuracy compares with.
+    extras_require={"bench": ["implicit>=0.7", "scipy>=1.11", "threadpoolctl>=3"]},
     license="Apache-2.0",
 )

@@ -61,6 +61,9 @@ class EASE(keras.Model):
     """Item-item scorer: score(u, i) = sum of B[j, i] over u's training items j."""
 
     model_type = "ease"
+    # Scoring a user costs a row of B per item it trained on: score all items
+    # of a user at once (one matmul), then pick, rather than pair by pair.
+    scores_by_user = True
 
     def __init__(self, num_users: int, num_items: int, num_history: int = 0, **kwargs):
         super().__init__(**kwargs)
@@ -97,11 +100,12 @@ class EASE(keras.Model):
         positions = tf.ragged.range(starts, ends)
         rows = tf.cast(positions.value_rowids(), tf.int64)
         items = tf.gather(tf.convert_to_tensor(self.history_items), positions.flat_values)
-        x = tf.sparse.SparseTensor(tf.stack([rows, items], axis=1),
-                                   tf.ones_like(items, tf.float32),
-                                   tf.stack([tf.shape(users, tf.int64)[0],
-                                             tf.constant(self.num_items, tf.int64)]))
-        return tf.sparse.sparse_dense_matmul(x, tf.convert_to_tensor(self.weights_matrix))
+        # A dense [n, I] history block and one matmul: several times faster on
+        # CPU than a sparse-dense product at MovieLens densities.
+        x = tf.scatter_nd(tf.stack([rows, items], axis=1), tf.ones_like(items, tf.float32),
+                          tf.stack([tf.shape(users, tf.int64)[0],
+                                    tf.constant(self.num_items, tf.int64)]))
+        return tf.matmul(x, tf.convert_to_tensor(self.weights_matrix))
 
     def call(self, inputs):
         """Scores float32 [B] for inputs {"user_id": int [B], "item_id": int [B]}."""

@@ -217,12 +217,16 @@ class IALSSolver:
         del epoch
         return self.sweep() / max(1, len(self.users))
 
-    def sweep(self) -> float:
-        """Solves every user row, then every item row; returns the loss L after it."""
+    def sweep(self, with_loss: bool = True) -> float | None:
+        """Solves every user row, then every item row; returns the loss L after it.
+
+        Args:
+          with_loss: compute L (a pass over the positives); False returns None.
+        """
         m = self.model
         self._half_sweep(m.user_table, m.item_table.value, self.user_blocks)
         self._half_sweep(m.item_table, m.user_table.value, self.item_blocks)
-        return self.loss()
+        return self.loss() if with_loss else None
 
     def loss(self) -> float:
         """The objective L (module docstring) at the current factors, float."""

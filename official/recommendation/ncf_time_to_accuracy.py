@@ -18,6 +18,11 @@ recipe:
 
 Multi-stage recipes (neumf_pretrained) count all stages: the thresholds are
 reached by the final stage, its clock started with the first stage.
+
+`peer` (unless --nopeer) fits `implicit`'s ALS and ours in this process on
+the same validation split at the same factors, regularization and
+iterations (`ials_peer`: fit seconds, validation HR / NDCG, their ratio);
+`implicit` comes with `pip install .[bench]`.
 """
 
 import datetime
@@ -30,9 +35,10 @@ import time
 
 from absl import app, flags
 
+from official.recommendation import ials_peer, movielens_dataset, ncf_validation
 from official.utils.logs import logger
 
-DEFAULT_RECIPES = ("default", "paper", "mf_tuned", "neumf_pretrained")
+DEFAULT_RECIPES = ("default", "paper", "mf_tuned", "neumf_pretrained", "ials", "ease")
 THRESHOLDS = (0.70, 0.72, 0.74, 0.76, 0.78, 0.80)
 
 
@@ -101,7 +107,19 @@ def main(_):
                                                f.extra_flags)
         print(recipe, json.dumps(result["recipes"][recipe]["time_to_validation_hr"]),
               file=sys.stderr)
+    if f.peer:
+        result["peer"] = peer_comparison(f.ncf_split, f.peer_factors, f.peer_alpha,
+                                         f.peer_regularization, f.peer_iterations)
+        print("peer", json.dumps(result["peer"]), file=sys.stderr)
     logger.emit_benchmark_result(result, f.output)
+
+
+def peer_comparison(ncf_split: str, factors: int, alpha: float, regularization: float,
+                    iterations: int) -> dict:
+    """`ials_peer.compare` on the validation split ncf_main carves (99 negatives, seed 0)."""
+    full = movielens_dataset.read_ncf_split(ncf_split, with_test=False)
+    train, _ = ncf_validation.split(full, 99, 0)
+    return ials_peer.compare(train, factors, alpha, regularization, iterations)
 
 
 if __name__ == "__main__":
@@ -112,5 +130,13 @@ if __name__ == "__main__":
     flags.DEFINE_string("work_dir", "/tmp/ncf-time-to-accuracy", "model_dirs and logs.")
     flags.DEFINE_list("extra_flags", [], "Further ncf_main flags for every recipe.")
     flags.DEFINE_string("output", None, "Write the JSON result to this file.")
+    flags.DEFINE_boolean("peer", True, "Also fit implicit's ALS and ours at the same "
+                         "settings (needs pip install .[bench]).")
+    flags.DEFINE_integer("peer_factors", 64, "Peer comparison: factors.")
+    flags.DEFINE_float("peer_alpha", 10.0, "Peer comparison: implicit's alpha (ours runs "
+                       "with alpha - 1: the same objective).")
+    flags.DEFINE_float("peer_regularization", 0.01, "Peer comparison: L2 lambda (plain, "
+                       "no frequency scaling).")
+    flags.DEFINE_integer("peer_iterations", 15, "Peer comparison: sweeps.")
     flags.mark_flag_as_required("ncf_split")
     app.run(main)

@@ -56,3 +56,33 @@ def test_run_recipe_times_its_own_metric_log(tmp_path):
     params = {p["name"]: p["value"] for p in run_log["run_parameters"]}
     assert params["num_eval_negatives"] == 20 and params["num_validation_negatives"] == 20
     assert params["validation_users"] == 80 and params["train_positives"] == 80 * 10
+
+
+def test_peer_comparison_on_a_tiny_split(tmp_path):
+    prefix = str(tmp_path / "tiny")
+    write_split(prefix, num_users=120, num_items=150)
+    out = tta.peer_comparison(prefix, factors=8, alpha=5.0, regularization=0.05,
+                              iterations=4)
+    assert out["settings"] == {"factors": 8, "implicit_alpha": 5.0, "regularization": 0.05,
+                               "iterations": 4}
+    ours = out["ours"]
+    assert ours["fit_s"] > 0 and 0 <= ours["NDCG"] <= ours["HR"] <= 1
+    peer = out["implicit"]
+    if "error" in peer:  # CI: the bench extra is not installed
+        assert peer["error"].endswith("pip install .[bench]") and "fit_time_ratio" not in out
+    else:  # the same objective: close validation numbers
+        assert abs(peer["HR"] - ours["HR"]) < 0.1 and out["fit_time_ratio"] > 0
+
+
+def test_validation_metrics_known_answer():
+    from official.recommendation import ials_peer
+    from official.recommendation.movielens_dataset import NCFData
+
+    # Two users, 1-d factors: user 0 ranks its positive (item 2) first, user 1 last.
+    users = np.array([[1.0], [-1.0]])
+    items = np.array([[0.0], [0.5], [3.0], [1.0]])
+    data = NCFData(2, 4, np.zeros(0, np.int32), np.zeros(0, np.int32),
+                   np.array([0, 1], np.int32), np.array([[2, 0, 1], [2, 0, 1]], np.int32),
+                   np.arange(2), np.arange(4))
+    out = ials_peer.validation_metrics(users, items, data, top_k=1)
+    assert out == {"HR": 0.5, "NDCG": 0.5}

@@ -415,6 +415,15 @@ class NCFTrainer:
             out[lo:hi] = self._score_fn(tf.constant(u), tf.constant(i)).numpy()[:hi - lo]
         return out.reshape(users.shape)
 
+    def score_rows(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Logits float32 [n, m] of int32 users [n] against their items [n, m], via `score_all`."""
+        out = np.empty(items.shape, np.float32)
+        chunk = max(1, ncf_full_ranking.PAIRS_PER_CHUNK // self.data.num_items)
+        for lo in range(0, len(users), chunk):
+            scores = self.score_all(users[lo:lo + chunk])
+            out[lo:lo + chunk] = np.take_along_axis(scores, items[lo:lo + chunk], axis=1)
+        return out
+
     def score_all(self, users: np.ndarray) -> np.ndarray:
         """Logits float32 [n, num_items] of int32 users [n] against every item."""
         chunk = max(1, ncf_full_ranking.PAIRS_PER_CHUNK // self.data.num_items)
@@ -455,8 +464,11 @@ class NCFTrainer:
         sums = np.zeros(8 + (self.data.num_items if full else 0))
         if hi > lo and protocol in ("sampled", "both"):
             items = eval_set.items[lo:hi]
-            users = np.broadcast_to(eval_set.users[lo:hi, None], items.shape)
-            logits = self.score(users, items)
+            if getattr(self.model, "scores_by_user", False):
+                logits = self.score_rows(eval_set.users[lo:hi], items)
+            else:
+                users = np.broadcast_to(eval_set.users[lo:hi, None], items.shape)
+                logits = self.score(users, items)
             hr, ndcg = ncf_metrics.hit_rate_and_ndcg(logits, items, top_k)
             loss = ncf_metrics.evaluation_loss(logits, items)
             sums[:4] = np.array([hr, ndcg, loss, 1.0]) * (hi - lo)
