@@ -150,15 +150,43 @@ def blocks(rows: np.ndarray, others: np.ndarray, num_rows: int, num_others: int,
     return out
 
 
-@tf.function(reduce_retracing=True)
-def _solve_block(padded, others, gram, reg, alpha):
-    """Rows float32 [n, k] solving each row's normal equations (see module docstring)."""
+def _normal_equations(padded, others, gram, reg, alpha):
+    """(A [n, k, k], b [n, k]) of each row's normal equations (module docstring)."""
     x = tf.gather(padded, others)  # [n, width, k]; pads gather the zero row
     k = tf.shape(gram)[0]
     a = (gram[None] + alpha * tf.matmul(x, x, transpose_a=True)
          + reg[:, None, None] * tf.eye(k, dtype=gram.dtype)[None])
-    b = (1.0 + alpha) * tf.reduce_sum(x, axis=1)
+    return a, (1.0 + alpha) * tf.reduce_sum(x, axis=1)
+
+
+@tf.function(reduce_retracing=True)
+def _solve_block(padded, others, gram, reg, alpha):
+    """Rows float32 [n, k] solving each row's normal equations exactly (Cholesky)."""
+    a, b = _normal_equations(padded, others, gram, reg, alpha)
     return tf.linalg.cholesky_solve(tf.linalg.cholesky(a), b[:, :, None])[:, :, 0]
+
+
+@tf.function(reduce_retracing=True)
+def _cg_block(padded, others, gram, reg, alpha, start, steps):
+    """Rows float32 [n, k] after `steps` conjugate-gradient steps from `start` [n, k].
+
+    Each step lowers the row's part of L (CG on a positive-definite system
+    decreases its quadratic monotonically), so sweeps still lower L.
+    """
+    a, b = _normal_equations(padded, others, gram, reg, alpha)
+    x = start
+    r = b - tf.linalg.matvec(a, x)
+    p, rs = r, tf.reduce_sum(r * r, axis=1)
+    tiny = tf.constant(1e-30, rs.dtype)
+    for _ in tf.range(steps):
+        ap = tf.linalg.matvec(a, p)
+        step = rs / tf.maximum(tf.reduce_sum(p * ap, axis=1), tiny)
+        x += step[:, None] * p
+        r -= step[:, None] * ap
+        new = tf.reduce_sum(r * r, axis=1)
+        p = r + (new / tf.maximum(rs, tiny))[:, None] * p
+        rs = new
+    return x
 
 
 @tf.function(reduce_retracing=True)
@@ -175,15 +203,21 @@ class IALSSolver:
       model: the IALS model whose tables are updated in place.
       users, items: int [P] training positives.
       alpha, regularization, exponent: alpha, lambda and nu (module docstring).
+      cg_steps: 0 solves each row exactly (batched Cholesky); n > 0 takes n
+        conjugate-gradient steps from the row's current value instead
+        (`implicit`'s default is 3), cheaper and inexact.
       block_floats: see `blocks`.
     """
 
     def __init__(self, model: IALS, users: np.ndarray, items: np.ndarray, alpha: float,
-                 regularization: float, exponent: float, block_floats: int = BLOCK_FLOATS):
+                 regularization: float, exponent: float, cg_steps: int = 0,
+                 block_floats: int = BLOCK_FLOATS):
         if alpha < 0 or regularization <= 0 or exponent < 0:
             raise ValueError(f"iALS needs alpha >= 0, regularization > 0 and exponent >= 0, "
                              f"got {alpha}, {regularization}, {exponent}")
-        self.model, self.alpha = model, float(alpha)
+        if cg_steps < 0:
+            raise ValueError(f"cg_steps must be >= 0, got {cg_steps}")
+        self.model, self.alpha, self.cg_steps = model, float(alpha), int(cg_steps)
         self.regularization, self.exponent = float(regularization), float(exponent)
         k = model.num_factors
         nu, ni = model.num_users, model.num_items
@@ -204,11 +238,16 @@ class IALSSolver:
         gram = tf.matmul(other, other, transpose_a=True)
         padded = tf.concat([other, tf.zeros([1, other.shape[1]], other.dtype)], axis=0)
         alpha = tf.constant(self.alpha, tf.float32)
+        steps = tf.constant(self.cg_steps)
+        current = table.value
         rows, solved = [], []
         for b in side_blocks:
             rows.append(b.rows)
-            solved.append(_solve_block(padded, tf.constant(b.others), gram,
-                                       tf.constant(b.reg), alpha))
+            args = (padded, tf.constant(b.others), gram, tf.constant(b.reg), alpha)
+            if self.cg_steps:
+                solved.append(_cg_block(*args, tf.gather(current, b.rows), steps))
+            else:
+                solved.append(_solve_block(*args))
         index = tf.constant(np.concatenate(rows)[:, None])
         table.assign(tf.scatter_nd(index, tf.concat(solved, axis=0), table.shape))
 

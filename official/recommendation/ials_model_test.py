@@ -98,3 +98,26 @@ def test_bad_settings_are_rejected():
         ials_model.IALSSolver(model, u, u, 1.0, 0.0, 1.0)
     with pytest.raises(ValueError, match="positive"):
         ials_model.IALS(0, 3, 2)
+
+
+def test_conjugate_gradient_converges_to_the_exact_solve_and_lowers_the_loss():
+    dense, u, i = small_problem(seed=4, users=30, items=20)
+    k = 5
+    exact = ials_model.IALS(30, 20, k)
+    start = exact.get_weights()
+    ials_model.IALSSolver(exact, u, i, 3.0, 0.05, 1.0).sweep()
+    # k CG steps solve a k-dimensional system (up to rounding): the same sweep.
+    cg = ials_model.IALS(30, 20, k)
+    cg.set_weights(start)
+    ials_model.IALSSolver(cg, u, i, 3.0, 0.05, 1.0, cg_steps=3 * k).sweep()
+    np.testing.assert_allclose(cg.user_table.numpy(), exact.user_table.numpy(), rtol=1e-3,
+                               atol=1e-4)
+    np.testing.assert_allclose(cg.item_table.numpy(), exact.item_table.numpy(), rtol=1e-3,
+                               atol=1e-4)
+    # One step per sweep is inexact but still lowers the loss every sweep.
+    one = ials_model.IALS(30, 20, k)
+    one.set_weights(start)
+    solver = ials_model.IALSSolver(one, u, i, 3.0, 0.05, 1.0, cg_steps=1)
+    losses = [solver.loss()] + [solver.sweep() for _ in range(5)]
+    assert all(b < a for a, b in zip(losses, losses[1:], strict=False)), losses
+    assert not np.allclose(one.user_table.numpy(), exact.user_table.numpy(), atol=1e-3)

@@ -77,6 +77,10 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                       w("iALS: sweeps (each solves every user row, then every item row); "
                         "one sweep is one epoch for evaluation, checkpoints and selection, "
                         "and replaces --train_epochs."), lower_bound=1)
+    fd.DEFINE_integer("ials_cg_steps", 0,
+                      w("iALS: 0 solves every row exactly (batched Cholesky); n > 0 takes n "
+                        "conjugate-gradient steps per row and sweep from its current value "
+                        "(cheaper, inexact; `implicit` takes 3)."), lower_bound=0)
     fd.DEFINE_list("ease_lambda", ["500"],
                    w("EASE: L2 weight lambda of the item-item matrix; several "
                      "comma-separated values are fitted one per epoch (replacing "
@@ -232,7 +236,7 @@ def config_from_flags(f) -> TrainConfig:
         lr_schedule=f.lr_schedule, warmup_epochs=f.warmup_epochs,
         schedule_epochs=f.train_epochs, final_lr_fraction=f.final_lr_fraction,
         ials_alpha=f.ials_alpha, ials_regularization=f.ials_regularization,
-        ials_exponent=f.ials_frequency_scaling,
+        ials_exponent=f.ials_frequency_scaling, ials_cg_steps=f.ials_cg_steps,
         ease_lambdas=_positive_floats(f.ease_lambda) or (500.0,))
 
 
@@ -344,7 +348,7 @@ def run_facts(f, full: movielens_dataset.NCFData, data: movielens_dataset.NCFDat
         "validation", "selection_metric", "early_stopping_patience", "retrain_on_full",
         "lr_schedule", "warmup_epochs", "beta1", "beta2", "mf_regularization",
         "mlp_regularization", "pretrained_gmf", "pretrained_mlp", "ncf_split", "ials_alpha",
-        "ials_regularization", "ials_frequency_scaling", "ease_lambda")}
+        "ials_regularization", "ials_frequency_scaling", "ials_cg_steps", "ease_lambda")}
     # The split files fix the number of test negatives; --num_eval_negatives
     # applies only where the package samples them.
     facts["num_eval_negatives"] = (full.num_eval_negatives if len(full.eval_users)

@@ -46,7 +46,8 @@ MF_TUNED = {
 # validation positive is each user's latest, the most telling for the test.
 IALS_TUNED = {
     "model": "ials", "num_factors": 128, "ials_alpha": 9.0, "ials_regularization": 0.01,
-    "ials_frequency_scaling": 1.0, "ials_iterations": 12, "retrain_on_full": True,
+    "ials_frequency_scaling": 1.0, "ials_iterations": 12, "selection_metric": "NDCG",
+    "retrain_on_full": True,
 }
 
 # EASE: lambda chosen from this grid on validation, then refit on train + validation.

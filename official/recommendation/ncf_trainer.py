@@ -66,6 +66,7 @@ class TrainConfig:
     ials_alpha: float = 1.0
     ials_regularization: float = 0.01
     ials_exponent: float = 1.0
+    ials_cg_steps: int = 0  # 0: exact (Cholesky) row solves
     # EASE (model_type "ease", see ease_model): epoch e fits ease_lambdas[e].
     ease_lambdas: tuple[float, ...] = (500.0,)
 
@@ -235,7 +236,7 @@ class NCFTrainer:
             self.model = IALS(data.num_users, data.num_items, config.num_factors)
             self.solver = IALSSolver(self.model, data.train_users, data.train_items,
                                      config.ials_alpha, config.ials_regularization,
-                                     config.ials_exponent)
+                                     config.ials_exponent, config.ials_cg_steps)
         else:
             self.model = ease_model.EASE(data.num_users, data.num_items, len(data.train_items))
             self.solver = ease_model.EASESolver(self.model, data.train_users, data.train_items,
