@@ -62,13 +62,13 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_integer("num_factors", 32, w("Latent factors of the GMF embeddings (of MF "
                                            "with --model mf, of iALS with --model ials)."),
                       lower_bound=1)
-    fd.DEFINE_float("ials_alpha", 1.0,
+    fd.DEFINE_float("ials_alpha", 9.0,
                     w("iALS: extra confidence of a positive pair; its squared error weighs "
                       "1 + alpha, an unobserved pair's 1 (Hu et al. 2008). `implicit`'s alpha "
                       "is 1 + this."), lower_bound=0.0)
     fd.DEFINE_float("ials_regularization", 0.01,
                     w("iALS: L2 weight lambda on each factor row, scaled by the row's total "
-                      "loss weight to the power --ials_frequency_scaling."), lower_bound=0.0)
+                      "loss weight to the power --ials_frequency_scaling; must be > 0."))
     fd.DEFINE_float("ials_frequency_scaling", 1.0,
                     w("iALS: exponent nu of the frequency scaling of the regularization "
                       "(user u: lambda * (items + alpha * |I_u|)^nu; Rendle et al. 2022 use "
@@ -81,7 +81,7 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                       w("iALS: 0 solves every row exactly (batched Cholesky); n > 0 takes n "
                         "conjugate-gradient steps per row and sweep from its current value "
                         "(cheaper, inexact; `implicit` takes 3)."), lower_bound=0)
-    fd.DEFINE_list("ease_lambda", ["500"],
+    fd.DEFINE_list("ease_lambda", ["1000"],
                    w("EASE: L2 weight lambda of the item-item matrix; several "
                      "comma-separated values are fitted one per epoch (replacing "
                      "--train_epochs) and the best by validation is selected."))
@@ -237,7 +237,7 @@ def config_from_flags(f) -> TrainConfig:
         schedule_epochs=f.train_epochs, final_lr_fraction=f.final_lr_fraction,
         ials_alpha=f.ials_alpha, ials_regularization=f.ials_regularization,
         ials_exponent=f.ials_frequency_scaling, ials_cg_steps=f.ials_cg_steps,
-        ease_lambdas=_positive_floats(f.ease_lambda) or (500.0,))
+        ease_lambdas=_positive_floats(f.ease_lambda) or (1000.0,))
 
 
 def solver_epochs(f) -> None:

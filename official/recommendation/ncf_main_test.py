@@ -202,6 +202,9 @@ def test_cli_bad_inputs_end_in_one_line(tmp_path):
         (["--ncf_split=" + str(tmp_path / "nothing")], "nothing.train.rating: file not found"),
         (["--ncf_split=" + str(split)], "split.test.negative line 1"),
         (["--dataset=ml-100k", f"--data_url={mirror}"], "no user has at least 20 ratings"),
+        (["--model=ease", "--ease_lambda=100,0"], "--ease_lambda must be comma-separated"),
+        (["--model=ease", "--ease_lambda=abc"], "--ease_lambda must be comma-separated"),
+        (["--model=ials", "--ials_regularization=0"], "--ials_regularization must be > 0"),
     ]
     script = ("import sys; from official.recommendation import ncf_main; "
               "from official.utils.misc import cli; ncf_main.define_ncf_flags(); "

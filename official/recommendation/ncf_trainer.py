@@ -63,12 +63,12 @@ class TrainConfig:
     schedule_epochs: int = 20
     final_lr_fraction: float = 0.0
     # iALS (model_type "ials", see ials_model): one epoch is one sweep.
-    ials_alpha: float = 1.0
+    ials_alpha: float = 9.0
     ials_regularization: float = 0.01
     ials_exponent: float = 1.0
     ials_cg_steps: int = 0  # 0: exact (Cholesky) row solves
     # EASE (model_type "ease", see ease_model): epoch e fits ease_lambdas[e].
-    ease_lambdas: tuple[float, ...] = (500.0,)
+    ease_lambdas: tuple[float, ...] = (1000.0,)
 
 
 OPTIMIZERS = ("adam", "lazy_adam")
