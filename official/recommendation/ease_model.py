@@ -13,9 +13,12 @@ I x I float32 each. `check_memory` refuses a catalogue whose matrices do not
 fit in the memory available, before anything is allocated.
 """
 
+import time
+
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from official.recommendation import ncf_full_ranking
 
@@ -197,8 +200,14 @@ class EASESolver:
             raise ValueError(f"EASE epoch {epoch} has no lambda: {len(self.lambdas)} given")
         m = self.model
         if self._gram is None:
+            start = time.perf_counter()
             m.set_history(self.users, self.items)
             self._gram = gram(self.users, self.items, m.num_users, m.num_items)
+            logging.info("EASE: G = X^T X (%d x %d) from %d positives in %.1f s", m.num_items,
+                         m.num_items, len(self.items), time.perf_counter() - start)
+        start = time.perf_counter()
         b = closed_form(self._gram, self.lambdas[epoch])
         m.weights_matrix.assign(b)
+        logging.info("EASE: closed form for lambda %g in %.1f s", self.lambdas[epoch],
+                     time.perf_counter() - start)
         return objective(self._gram, b) / max(1, len(self.items))
