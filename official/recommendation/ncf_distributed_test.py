@@ -53,6 +53,18 @@ def test_two_cpu_replicas_match_one_replica(single):
     _close(mirrored, two)
 
 
+def test_solver_models_refuse_several_replicas_in_one_line(single):
+    tmp, _, _ = single
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    out = subprocess.run(
+        [sys.executable, "-m", MODULE, *SMALL, f"--data_dir={tmp / 'data'}",
+         f"--model_dir={tmp / 'ials2'}", "--model=ials", "--num_cpu_devices=2",
+         "--distribution_strategy=mirrored"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "model ials is fitted on one replica only" in out.stderr, out.stderr[-2000:]
+
+
 def test_two_workers_train_resume_and_match_one_process(single, tmp_path):
     ref_tmp, two, three = single
     args = [*SMALL, f"--data_dir={ref_tmp / 'data'}", f"--model_dir={tmp_path / 'm'}",

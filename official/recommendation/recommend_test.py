@@ -19,15 +19,28 @@ SMALL = ["--dataset=synthetic", "--synthetic_users=120", "--synthetic_items=80",
          "--num_eval_negatives=30"]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("rec")
+def _train(tmp, *extra):
     fv = flags.FlagValues()
     ncf_main.define_ncf_flags(fv)
     fv(["ncf_main", *SMALL, f"--data_dir={tmp / 'data'}", f"--model_dir={tmp / 'model'}",
-        "--train_epochs=2", f"--export_dir={tmp / 'export'}"])
+        "--train_epochs=2", f"--export_dir={tmp / 'export'}", *extra])
     ncf_main.run_ncf(fv)
     return tmp, ncf_main.load_data(fv)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return _train(tmp_path_factory.mktemp("rec"))
+
+
+# The other kinds of scorer an export serves: iALS factors, EASE's B and histories.
+SOLVER_FLAGS = {"ials": ["--model=ials", "--ials_iterations=2"],
+                "ease": ["--model=ease", "--ease_lambda=50"]}
+
+
+@pytest.fixture(scope="module", params=list(SOLVER_FLAGS))
+def solver_trained(tmp_path_factory, request):
+    return _train(tmp_path_factory.mktemp(request.param), *SOLVER_FLAGS[request.param])
 
 
 def _rated(tmp, user):
@@ -37,7 +50,14 @@ def _rated(tmp, user):
 
 
 def test_top_k_unseen_items_in_model_order_with_titles(trained):
-    tmp, data = trained
+    _check_top_k(*trained)
+
+
+def test_ials_and_ease_exports_recommend_in_model_order(solver_trained):
+    _check_top_k(*solver_trained)
+
+
+def _check_top_k(tmp, data):
     export = recommend.load_export(str(tmp / "export"))
     users = np.array([data.user_ids[5], data.user_ids[0]], np.int64)
     out = recommend.recommend(export, users, 7)
