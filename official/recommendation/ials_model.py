@@ -22,10 +22,11 @@ normal equations are
   (G + alpha * sum_{i in I_u} h_i h_i^T + lambda s_u I) w_u = (1 + alpha) sum_{i in I_u} h_i,
 
 so the unobserved pairs cost nothing per user. Rows are grouped by their
-positive count into buckets of padded width (powers of sqrt 2), and each
-block of rows is one batched call: gather [n, width, k] (pads read a zero
-row), one batched matmul for the per-row Gramians, one batched Cholesky
-solve. Blocks are bounded in floats, so memory stays bounded at any scale.
+positive count into buckets of padded width (powers of sqrt 2); each block
+of rows is one gather [n, width, k] (pads read a zero row), one batched
+matmul for the per-row Gramians and one batched Cholesky solve, and a
+half-sweep is one graph over its blocks. Blocks are bounded in floats and at
+most two are in flight, so memory stays bounded at any scale.
 """
 
 import dataclasses
