@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_output
 
-.PHONY: demo test lint bench-data clean-venv
+.PHONY: demo test lint clean-venv
 
-$(STAMP): requirements.txt requirements-dev.txt setup.py pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -23,11 +23,11 @@ demo: $(STAMP)
 		--top_k 5
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check official setup.py
+	$(VENV)/bin/ruff check official
 	$(PY) -m pytest official
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check official setup.py
+	$(VENV)/bin/ruff check official
 
 clean-venv:
 	rm -rf $(VENV)

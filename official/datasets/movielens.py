@@ -604,9 +604,14 @@ def main(_: list[str]) -> None:
         print(f"{name}: {os.path.join(path, RATINGS_FILE)}, {os.path.join(path, MOVIES_FILE)}")
 
 
-if __name__ == "__main__":
+def cli_main() -> None:
+    """Console entry point (`official-movielens`): defines the flags, runs `main`."""
     from official.utils.misc import cli
 
     define_data_download_flags()
     flags.DEFINE_boolean("force", False, help="Normalize again even if complete files exist.")
     cli.run(main)
+
+
+if __name__ == "__main__":
+    cli_main()

@@ -549,8 +549,13 @@ def main(_) -> None:
     print(", ".join(f"{n}@{k} = {v:.4f}" for n, v in shown))
 
 
-if __name__ == "__main__":
+def cli_main() -> None:
+    """Console entry point (`official-ncf`): defines the flags, runs `main`."""
     from official.utils.misc import cli
 
     define_ncf_flags()
     cli.run(main)
+
+
+if __name__ == "__main__":
+    cli_main()

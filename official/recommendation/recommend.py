@@ -178,8 +178,13 @@ def main(_) -> None:
     sys.stdout.write(format_results(users, result, result["num_items"], f.output_format) + "\n")
 
 
-if __name__ == "__main__":
+def cli_main() -> None:
+    """Console entry point (`official-recommend`): defines the flags, runs `main`."""
     from official.utils.misc import cli
 
     define_recommend_flags()
     cli.run(main)
+
+
+if __name__ == "__main__":
+    cli_main()

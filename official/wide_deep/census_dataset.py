@@ -250,8 +250,13 @@ def main(_) -> None:
     print(f"census: {train}, {test}")
 
 
-if __name__ == "__main__":
+def cli_main() -> None:
+    """Console entry point (`official-census-dataset`): defines the flags, runs `main`."""
     from official.utils.misc import cli
 
     define_census_flags()
     cli.run(main)
+
+
+if __name__ == "__main__":
+    cli_main()

@@ -194,8 +194,13 @@ def main(_) -> None:
     wide_deep_run_loop.print_result(run_census(flags.FLAGS))
 
 
-if __name__ == "__main__":
+def cli_main() -> None:
+    """Console entry point (`official-census`): defines the flags, runs `main`."""
     from official.utils.misc import cli
 
     define_census_main_flags()
     cli.run(main)
+
+
+if __name__ == "__main__":
+    cli_main()

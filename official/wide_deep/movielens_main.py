@@ -187,8 +187,13 @@ def main(_) -> None:
     wide_deep_run_loop.print_result(run_movielens(flags.FLAGS))
 
 
-if __name__ == "__main__":
+def cli_main() -> None:
+    """Console entry point (`official-movielens-regressor`): defines the flags, runs `main`."""
     from official.utils.misc import cli
 
     define_movielens_main_flags()
     cli.run(main)
+
+
+if __name__ == "__main__":
+    cli_main()
