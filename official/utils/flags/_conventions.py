@@ -1,12 +1,11 @@
 """Conventions shared by all flag groups."""
 
 import functools
-import textwrap
 
-# Help text is wrapped so `--help` stays readable in an 80-column terminal.
-help_wrap = functools.partial(
-    textwrap.fill, width=76, initial_indent="", subsequent_indent="  "
-)
+
+def help_wrap(text: str) -> str:
+    """Help text on one line, for absl to wrap once (wrapping here too broke lines)."""
+    return " ".join(text.split())
 
 
 class bind:  # noqa: N801 (reads like a function at call sites)

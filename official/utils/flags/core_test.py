@@ -42,6 +42,7 @@ def test_groups_can_be_trimmed():
     assert "hooks" not in names and "export_dir" not in names and "hooks" not in values
 
 
-def test_help_wrap_wraps_long_text():
-    text = flags_core.help_wrap("word " * 40)
-    assert all(len(line) <= 76 for line in text.splitlines()) and "\n  " in text
+def test_help_wrap_leaves_wrapping_to_absl():
+    # One line, single spaces: absl wraps help once (twice broke lines mid-sentence).
+    assert flags_core.help_wrap("a  long\n  text ") == "a long text"
+    assert "\n" not in flags_core.help_wrap("word " * 40)

@@ -35,3 +35,39 @@ def test_installed_script_runs_the_same_main_as_python_m(tmp_path):
         last = res.stderr.strip().splitlines()[-1]
         assert last.startswith("error: ") and "missing" in last, res.stderr[-2000:]
         assert "Traceback" not in res.stderr
+
+
+def _help(module, flag):
+    return subprocess.run([sys.executable, "-m", module, flag], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_help_lists_own_and_shared_flags_and_exits_zero():
+    shared = ["--data_dir", "--model_dir", "--batch_size", "--train_epochs", "--export_dir",
+              "--clean"]
+    for module, own in (("official.recommendation.ncf_main", ["--model", "--ials_alpha",
+                                                              "--dataset"]),
+                        ("official.wide_deep.census_main", ["--model_type"]),
+                        ("official.wide_deep.movielens_main", ["--learning_rate"])):
+        res = _help(module, "--help")
+        assert res.returncode == 0, (module, res.stderr[-2000:])
+        for name in (*own, *shared):
+            # "  --name:", "  --[no]name:" or, with a short name, "  -n,--name:".
+            assert re.search(rf"[ ,]--(\[no\])?{name[2:]}:", res.stdout), (module, name)
+        assert "logtostderr" not in res.stdout  # absl's own flags: --helpfull only
+        first_group = next(line for line in res.stdout.splitlines()
+                           if re.fullmatch(r"\S+:", line))
+        assert module.rsplit(".", 1)[1] in first_group  # the program's flags come first
+    full = _help("official.recommendation.recommend", "--helpfull")
+    assert full.returncode == 0 and "logtostderr" in full.stdout and "--top_k" in full.stdout
+
+
+def test_help_text_is_wrapped_once():
+    from absl import flags
+
+    from official.recommendation import ncf_main
+
+    fv = flags.FlagValues()
+    ncf_main.define_ncf_flags(fv)
+    texts = [f.help for f in fv.flags_by_module_dict()[ncf_main.__name__]]
+    assert len(texts) > 30 and not [t for t in texts if "\n" in t]
