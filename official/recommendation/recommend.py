@@ -13,7 +13,7 @@ dataset's `movies.csv` instead (for exports without them, e.g. trained on
 Text output, per user:
 
     user 42: top 3 of 3706 movies (rated: 58)
-      1. Star Wars (1977)  [Action|Adventure|Sci-Fi]  item 260  score 4.1234
+      1. Star Wars (1977)  [Action|Adventure|Sci-Fi]  item 260  logit 4.1234
 
 JSON output: one line per user, `{"user_id": 42, "rated": 58,
 "recommendations": [{"rank": 1, "item_id": 260, "title": "...",
@@ -161,7 +161,7 @@ def format_results(user_ids: np.ndarray, result: dict, num_items: int, output_fo
             continue
         lines.append(f"user {user}: top {len(items)} of {num_items} movies (rated: {rated})")
         for r, (i, t, g, s) in enumerate(zip(items, titles, genres, scores, strict=True)):
-            lines.append(f"  {r + 1:2d}. {t or '(no title)'}  [{g}]  item {i}  score {s:.4f}")
+            lines.append(f"  {r + 1:2d}. {t or '(no title)'}  [{g}]  item {i}  logit {s:.4f}")
     return "\n".join(lines)
 
 

@@ -44,8 +44,9 @@ class BenchmarkLogger:
         """Logs one metric value."""
         record = {"name": name, "value": float(value), "unit": unit,
                   "global_step": global_step, "timestamp": _now(), "extras": extras or {}}
-        logging.info("metric %s = %s%s (step %s)", name, value, f" {unit}" if unit else "",
-                     global_step)
+        # DEBUG: the programs print each cycle's metrics once, in one line.
+        logging.debug("metric %s = %s%s (step %s)", name, value, f" {unit}" if unit else "",
+                      global_step)
         if self.log_dir:
             with open(os.path.join(self.log_dir, METRIC_LOG), "a") as f:
                 f.write(json.dumps(record) + "\n")
