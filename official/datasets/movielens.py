@@ -23,7 +23,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
-import tqdm
 from absl import flags, logging
 
 from official.datasets import movielens_schema as schema
@@ -53,6 +52,7 @@ from official.utils.data import csv_errors
 from official.utils.data import download as dl
 from official.utils.errors import DataError, UserError
 from official.utils.flags import core as flags_core
+from official.utils.logs import progress
 from official.utils.misc import atomic_io
 
 DEFAULT_DATA_URL = "https://files.grouplens.org/datasets/movielens/"
@@ -152,9 +152,8 @@ def normalize_ratings(src: str, dst: str, separator: bytes, has_header: bool,
     rows = 0
     line_no = 1
     with open(src, "rb") as f, atomic_io.atomic_write(dst, "wb") as out, \
-            tqdm.tqdm(total=os.path.getsize(src), unit="B", unit_scale=True,
-                      desc=f"normalize {os.path.basename(src)}", disable=None,
-                      leave=False) as bar:
+            progress.bar(os.path.getsize(src), f"normalize {os.path.basename(src)}", "B",
+                         unit_scale=True) as bar:
         out.write((",".join(schema.RATING_COLUMNS) + "\n").encode())
         if has_header:
             header = f.readline()

@@ -15,7 +15,6 @@ import shutil
 import time
 
 import numpy as np
-import tqdm
 from absl import flags, logging
 
 from official.datasets import movielens
@@ -33,6 +32,7 @@ from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
 from official.utils.logs import hooks as hooks_lib
 from official.utils.logs import logger as logger_lib
+from official.utils.logs import progress as progress_lib
 from official.utils.misc import atomic_io, checkpoints, distribution_utils
 
 
@@ -396,9 +396,10 @@ def _train_cycles(f, trainer, selection, manager, best, metric_logger, writer, p
         cycle_epochs = min(f.epochs_between_evals, f.train_epochs - epoch)
         start = time.perf_counter()
         examples = 0
-        with tqdm.tqdm(total=cycle_epochs * trainer.steps_per_epoch, unit="step",
-                       desc=f"epochs {epoch + 1}-{epoch + cycle_epochs}",
-                       disable=None if chief else True, leave=False) as bar:
+        desc = (f"epoch {epoch + 1}" if cycle_epochs == 1
+                else f"epochs {epoch + 1}-{epoch + cycle_epochs}")
+        with progress_lib.bar(cycle_epochs * trainer.steps_per_epoch, desc, "steps",
+                              enabled=chief) as bar:
             for e in range(epoch, epoch + cycle_epochs):
                 loss, n = trainer.train_epoch(e, lambda n, bar=bar: progress(n, bar),
                                               prefetch_until=f.train_epochs)
@@ -493,9 +494,8 @@ def _retrain(f, full, epochs: int, strategy, cluster) -> NCFTrainer:
         epoch = max(epoch, epochs - 1)
     logging.info("Retraining on train + validation (%d positives) for %d epochs in %s",
                  trainer.num_positives, epochs, model_dir)
-    with tqdm.tqdm(total=(epochs - epoch) * trainer.steps_per_epoch, unit="step",
-                   desc="retrain", disable=None if cluster.is_chief else True,
-                   leave=False) as bar:
+    with progress_lib.bar((epochs - epoch) * trainer.steps_per_epoch, "retrain", "steps",
+                      enabled=cluster.is_chief) as bar:
         while epoch < epochs:
             trainer.train_epoch(epoch, bar.update, prefetch_until=epochs)
             epoch += 1

@@ -30,11 +30,11 @@ import shutil
 import time
 
 import tensorflow as tf
-import tqdm
 from absl import flags, logging
 
 from official.utils.flags import core as flags_core
 from official.utils.logs import logger as logger_lib
+from official.utils.logs import progress
 from official.utils.misc import atomic_io, checkpoints, distribution_utils
 
 
@@ -156,9 +156,8 @@ def _train_cycles(task, f, step_fn, epoch, epoch_var, manager, metric_logger, wr
     while epoch < f.train_epochs:
         cycle = min(f.epochs_between_evals, f.train_epochs - epoch)
         start, total, count = time.perf_counter(), 0.0, 0.0
-        with tqdm.tqdm(total=cycle, unit="epoch", desc=f"{task.name} epochs {epoch + 1}-"
-                       f"{epoch + cycle}", disable=None if cluster.is_chief else True,
-                       leave=False) as bar:
+        with progress.bar(cycle, f"{task.name} epochs {epoch + 1}-{epoch + cycle}", "epochs",
+                          enabled=cluster.is_chief) as bar:
             for e in range(epoch, epoch + cycle):
                 for batch in task.train_dataset(e):
                     t, c = step_fn(batch)

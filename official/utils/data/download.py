@@ -22,10 +22,10 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable
 
-import tqdm
 from absl import logging
 
 from official.utils.errors import DataError
+from official.utils.logs import progress
 
 CHUNK_BYTES = 1 << 20
 _RETRYABLE_HTTP = {408, 425, 429, 500, 502, 503, 504}
@@ -50,9 +50,9 @@ def _local_path(url: str) -> str | None:
     return None
 
 
-def _progress_bar(total: int | None, initial: int, name: str) -> tqdm.tqdm:
-    return tqdm.tqdm(total=total, initial=initial, unit="B", unit_scale=True,
-                     unit_divisor=1024, desc=name, disable=None, leave=False)
+def _progress_bar(total: int | None, initial: int, name: str):
+    return progress.bar(total, name, "B", initial=initial, unit_scale=True,
+                        unit_divisor=1024)
 
 
 def _copy_local(src: str, part: str) -> None:
