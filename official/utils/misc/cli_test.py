@@ -47,8 +47,7 @@ def test_help_lists_own_and_shared_flags_and_exits_zero():
               "--clean"]
     for module, own in (("official.recommendation.ncf_main", ["--model", "--ials_alpha",
                                                               "--dataset"]),
-                        ("official.wide_deep.census_main", ["--model_type"]),
-                        ("official.wide_deep.movielens_main", ["--learning_rate"])):
+                        ("official.wide_deep.census_main", ["--model_type"])):
         res = _help(module, "--help")
         assert res.returncode == 0, (module, res.stderr[-2000:])
         for name in (*own, *shared):
