@@ -112,6 +112,13 @@ def bucket_widths(max_degree: int) -> np.ndarray:
         w = max(w + 1, int(math.ceil(SMALLEST_WIDTH * 2 ** (j / 2))))
 
 
+def row_regularization(degree: np.ndarray, num_others: int, alpha: float,
+                       regularization: float, exponent: float) -> np.ndarray:
+    """Each row's L2 weight lambda * s_row, float32 [R], from its positive count [R]."""
+    scale = (num_others + alpha * degree.astype(np.float64)) ** exponent
+    return (regularization * scale).astype(np.float32)
+
+
 def blocks(rows: np.ndarray, others: np.ndarray, num_rows: int, num_others: int,
            num_factors: int, alpha: float, regularization: float, exponent: float,
            block_floats: int = BLOCK_FLOATS) -> list[Block]:
@@ -133,8 +140,7 @@ def blocks(rows: np.ndarray, others: np.ndarray, num_rows: int, num_others: int,
     starts = np.concatenate([[0], np.cumsum(degree)[:-1]])
     widths = bucket_widths(int(degree.max(initial=1)))
     bucket = np.searchsorted(widths, degree)  # first width >= degree
-    scale = (num_others + alpha * degree.astype(np.float64)) ** exponent
-    reg = (regularization * scale).astype(np.float32)
+    reg = row_regularization(degree, num_others, alpha, regularization, exponent)
     out = []
     for b in np.unique(bucket):
         members = np.nonzero(bucket == b)[0]
@@ -220,6 +226,13 @@ def _positive_terms(w, h, users, items, alpha):
     return tf.reduce_sum((1.0 + alpha) * tf.square(1.0 - y) - tf.square(y))
 
 
+def _side_tensors(side_blocks: list[Block]) -> tuple:
+    """(others per block, reg per block, rows int32 [R, 1] in block order) as tensors."""
+    return ([tf.constant(b.others) for b in side_blocks],
+            [tf.constant(b.reg) for b in side_blocks],
+            tf.constant(np.concatenate([b.rows for b in side_blocks])[:, None]))
+
+
 class IALSSolver:
     """Alternating exact solves of `IALS` factors on a fixed set of positives.
 
@@ -250,23 +263,15 @@ class IALSSolver:
                                   exponent, block_floats)
         self.item_blocks = blocks(self.items, self.users, ni, nu, k, alpha, regularization,
                                   exponent, block_floats)
-        self._tensors = {}
-        self.user_reg = np.zeros(nu, np.float32)
-        self.item_reg = np.zeros(ni, np.float32)
-        for b in self.user_blocks:
-            self.user_reg[b.rows] = b.reg
-        for b in self.item_blocks:
-            self.item_reg[b.rows] = b.reg
+        self._user_side, self._item_side = (_side_tensors(b) for b in (self.user_blocks,
+                                                                        self.item_blocks))
+        self.user_reg = row_regularization(np.bincount(self.users, minlength=nu), ni, alpha,
+                                           regularization, exponent)
+        self.item_reg = row_regularization(np.bincount(self.items, minlength=ni), nu, alpha,
+                                           regularization, exponent)
 
-    def _half_sweep(self, table, other, side_blocks) -> None:
-        key = id(side_blocks)
-        if key not in self._tensors:  # the blocks as tensors, made once per side
-            self._tensors[key] = (
-                [tf.constant(b.others) for b in side_blocks],
-                [tf.constant(b.reg) for b in side_blocks],
-                tf.constant(np.concatenate([b.rows for b in side_blocks])[:, None]))
-        others, regs, index = self._tensors[key]
-        table.assign(_half_sweep(tf.convert_to_tensor(other), table.value, others, regs, index,
+    def _half_sweep(self, table, other, side) -> None:
+        table.assign(_half_sweep(tf.convert_to_tensor(other), table.value, *side,
                                  tf.constant(self.alpha, tf.float32), self.cg_steps))
 
     def fit_epoch(self, epoch: int) -> float:
@@ -281,8 +286,8 @@ class IALSSolver:
           with_loss: compute L (a pass over the positives); False returns None.
         """
         m = self.model
-        self._half_sweep(m.user_table, m.item_table.value, self.user_blocks)
-        self._half_sweep(m.item_table, m.user_table.value, self.item_blocks)
+        self._half_sweep(m.user_table, m.item_table.value, self._user_side)
+        self._half_sweep(m.item_table, m.user_table.value, self._item_side)
         return self.loss() if with_loss else None
 
     def loss(self) -> float:

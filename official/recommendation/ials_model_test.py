@@ -32,7 +32,7 @@ def test_user_solve_equals_dense_least_squares(exponent):
     assert len(solver.user_blocks) > len({b.others.shape[1] for b in solver.user_blocks})
     h = np.random.default_rng(1).normal(size=(dense.shape[1], k)).astype(np.float32)
     model.item_table.assign(h)
-    solver._half_sweep(model.user_table, model.item_table.value, solver.user_blocks)
+    solver._half_sweep(model.user_table, model.item_table.value, solver._user_side)
     w = model.user_table.numpy()
     for user in range(dense.shape[0]):
         targets = dense[user].astype(np.float64)

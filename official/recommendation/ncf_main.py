@@ -237,7 +237,7 @@ def config_from_flags(f) -> TrainConfig:
         schedule_epochs=f.train_epochs, final_lr_fraction=f.final_lr_fraction,
         ials_alpha=f.ials_alpha, ials_regularization=f.ials_regularization,
         ials_exponent=f.ials_frequency_scaling, ials_cg_steps=f.ials_cg_steps,
-        ease_lambdas=_positive_floats(f.ease_lambda) or (1000.0,))
+        ease_lambdas=tuple(float(v) for v in f.ease_lambda))
 
 
 def solver_epochs(f) -> None:

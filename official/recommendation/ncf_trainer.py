@@ -187,7 +187,16 @@ class NCFTrainer:
         self.solver = None
         if config.model_type in SOLVED_TYPES:
             self._build_solved(data, config)
-            return
+        else:
+            self._build_sgd(data, config)
+        # Ragged and sparse ops (EASE) do not compile with XLA; iALS scoring is one matmul.
+        jit = config.jit_compile and self.solver is None
+        self._score_fn = tf.function(self._score, jit_compile=jit, reduce_retracing=True)
+        self._score_all_fn = tf.function(self.model.all_item_logits, jit_compile=jit,
+                                         reduce_retracing=True)
+
+    def _build_sgd(self, data: NCFData, config: TrainConfig) -> None:
+        """NeuMF, GMF, MLP, MF (Adam on sampled negatives) or popularity (counts)."""
         self.model = make_model(data.num_users, data.num_items, config, data.train_items)
         self.trains = config.model_type != "popularity"  # popularity is fitted, not trained
         self.independent_epochs = False
@@ -225,10 +234,6 @@ class NCFTrainer:
         # Distributed: XLA per replica (gradients), the all-reduce outside it.
         self._call_fn = (tf.function(self._distributed_call) if self.distributed else
                          tf.function(self._train_call, jit_compile=config.jit_compile))
-        self._score_fn = tf.function(self._score, jit_compile=config.jit_compile,
-                                     reduce_retracing=True)
-        self._score_all_fn = tf.function(self.model.all_item_logits,
-                                         jit_compile=config.jit_compile, reduce_retracing=True)
 
     def _build_solved(self, data: NCFData, config: TrainConfig) -> None:
         """IALS or EASE: a model fitted by its solver, one solve (or sweep) per epoch."""
@@ -249,10 +254,6 @@ class NCFTrainer:
         self.optimizer = None
         self.num_positives = len(data.train_items)
         self.steps_per_epoch = 1
-        self.positives_per_step = self.num_positives
-        # Ragged and sparse ops (EASE) do not compile with XLA; iALS scoring is one matmul.
-        self._score_fn = tf.function(self._score, reduce_retracing=True)
-        self._score_all_fn = tf.function(self.model.all_item_logits, reduce_retracing=True)
 
     @property
     def examples_per_step(self) -> int:
