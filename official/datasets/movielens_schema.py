@@ -29,6 +29,13 @@ LAYOUTS = {
     SYNTHETIC: LAYOUT_CSV,
 }
 
+# Raw members each layout needs, relative to the zip's top folder.
+RAW_MEMBERS = {
+    LAYOUT_CSV: ("ratings.csv", "movies.csv"),
+    LAYOUT_DAT: ("ratings.dat", "movies.dat"),
+    LAYOUT_100K: ("u.data", "u.item"),
+}
+
 RATINGS_FILE = "ratings.csv"
 MOVIES_FILE = "movies.csv"
 MANIFEST_FILE = "manifest.json"

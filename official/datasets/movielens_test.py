@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from official.datasets import movielens
+from official.datasets import movielens, movielens_normalize
 from official.datasets import movielens_schema as schema
 from official.datasets import movielens_synthetic as synth
 from official.utils.data import download as dl
@@ -180,7 +180,7 @@ def test_malformed_rows_name_file_and_line(tmp_path, server, raw, message):
 
 def test_malformed_line_number_across_blocks(tmp_path, monkeypatch):
     # Small blocks force the error into a later block; the line must still be exact.
-    monkeypatch.setattr(movielens, "_BLOCK_BYTES", 64)
+    monkeypatch.setattr(movielens_normalize, "_BLOCK_BYTES", 64)
     lines = [b"userId,movieId,rating,timestamp"] + [
         f"{u},{u + 1},3,{1000 + u}".encode() for u in range(1, 40)]
     lines[30] = b"31,32,3"

@@ -19,27 +19,45 @@ import keras
 import numpy as np
 from keras import ops
 
+from official.recommendation.ncf_config import checked_sizes
+
+
+class FactorModel(keras.Model):
+    """Base of the factor scorers: checked sizes and two tables of factor rows.
+
+    Args:
+      num_users, num_items, num_factors: sizes (positive).
+      width: row width of `user_table` [num_users, width] and `item_table`
+        [num_items, width].
+      initializer: Keras initializer of both tables.
+      trainable: whether optimizers train them (False: a solver writes them).
+      kind: the tables' weight names are `user_<kind>` and `item_<kind>`.
+    """
+
+    def __init__(self, num_users: int, num_items: int, num_factors: int, width: int,
+                 initializer, trainable: bool, kind: str, **kwargs):
+        super().__init__(**kwargs)
+        self.num_users, self.num_items, self.num_factors = checked_sizes(
+            num_users, num_items, num_factors)
+        self.user_table = self.add_weight(shape=(self.num_users, width),
+                                          initializer=initializer, trainable=trainable,
+                                          name=f"user_{kind}")
+        self.item_table = self.add_weight(shape=(self.num_items, width),
+                                          initializer=initializer, trainable=trainable,
+                                          name=f"item_{kind}")
+
 
 @keras.saving.register_keras_serializable(package="official")
-class MF(keras.Model):
+class MF(FactorModel):
     """Dot-product matrix factorization with user, item and global biases."""
 
     model_type = "mf"
 
     def __init__(self, num_users: int, num_items: int, num_factors: int = 8,
                  regularization: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        if num_users <= 0 or num_items <= 0 or num_factors <= 0:
-            raise ValueError(f"num_users, num_items and num_factors must be positive, got "
-                             f"{num_users}, {num_items}, {num_factors}")
-        self.num_users, self.num_items = int(num_users), int(num_items)
-        self.num_factors, self.regularization = int(num_factors), float(regularization)
-        init = keras.initializers.RandomNormal(0.0, 0.01)
-        width = self.num_factors + 1
-        self.user_table = self.add_weight(shape=(num_users, width), initializer=init,
-                                          name="user_embedding")
-        self.item_table = self.add_weight(shape=(num_items, width), initializer=init,
-                                          name="item_embedding")
+        super().__init__(num_users, num_items, num_factors, num_factors + 1,
+                         keras.initializers.RandomNormal(0.0, 0.01), True, "embedding", **kwargs)
+        self.regularization = float(regularization)
         self.bias = self.add_weight(shape=(), initializer="zeros", name="bias")
         self.built = True
 

@@ -37,6 +37,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from official.recommendation.baseline_models import FactorModel
+
 # Floats one block may hold in its gathered rows ([n, width, k]) and in its
 # per-row Gramians ([n, k, k]): 2^24 floats = 64 MiB each.
 BLOCK_FLOATS = 1 << 24
@@ -46,24 +48,17 @@ LOSS_PAIRS = 1 << 20
 
 
 @keras.saving.register_keras_serializable(package="official")
-class IALS(keras.Model):
+class IALS(FactorModel):
     """Dot-product scorer of iALS factors: logit = w_u . h_i (no biases)."""
 
     model_type = "ials"
 
     def __init__(self, num_users: int, num_items: int, num_factors: int = 64,
                  init_stddev: float = 0.1, **kwargs):
-        super().__init__(**kwargs)
-        if num_users <= 0 or num_items <= 0 or num_factors <= 0:
-            raise ValueError(f"num_users, num_items and num_factors must be positive, got "
-                             f"{num_users}, {num_items}, {num_factors}")
-        self.num_users, self.num_items = int(num_users), int(num_items)
-        self.num_factors, self.init_stddev = int(num_factors), float(init_stddev)
-        init = keras.initializers.RandomNormal(0.0, init_stddev / math.sqrt(num_factors))
-        self.user_table = self.add_weight(shape=(num_users, num_factors), initializer=init,
-                                          trainable=False, name="user_factors")
-        self.item_table = self.add_weight(shape=(num_items, num_factors), initializer=init,
-                                          trainable=False, name="item_factors")
+        super().__init__(num_users, num_items, num_factors, num_factors,
+                         keras.initializers.RandomNormal(0.0, init_stddev / math.sqrt(num_factors)),
+                         False, "factors", **kwargs)
+        self.init_stddev = float(init_stddev)
         self.built = True
 
     def all_item_logits(self, users):

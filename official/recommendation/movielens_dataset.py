@@ -273,11 +273,10 @@ def _read_rating_file(path: str) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: empty file") from e
     for col in ("u", "i"):
         values = pd.to_numeric(df[col], errors="coerce")
-        bad = (values.isna() | (values < 0) | (values != np.floor(values))).to_numpy()
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise DataError(f"{path} line {row + 1}: expected tab-separated non-negative "
-                            f"integer user and item ids, got {df[col].iloc[row]!r}")
+        csv_errors.check_rows(
+            path, values.isna() | (values < 0) | (values != np.floor(values)),
+            lambda row, col=col: "expected tab-separated non-negative integer user and item "
+                                 f"ids, got {df[col].iloc[row]!r}")
     times = pd.to_numeric(df["t"], errors="coerce").fillna(-1).to_numpy().astype(np.int64)
     return df[["u", "i"]].to_numpy(np.int64), times
 
@@ -310,16 +309,17 @@ def read_ncf_split(prefix: str, with_test: bool = True) -> NCFData:
         lines = pd.Series(f.read().splitlines())
     lines = lines[lines.str.strip() != ""]
     head = lines.str.extract(r"^\((\d+),(\d+)\)((?:\t\d+)+)\s*$")
-    bad = head[0].isna().to_numpy()
-    if bad.any():
-        raise DataError(f"{neg_path} line {lines.index[int(np.argmax(bad))] + 1}: expected "
-                        "'(user,item)' then tab-separated negative item ids")
+    def line_of(row: int) -> int:
+        return int(lines.index[row]) + 1
+
+    csv_errors.check_rows(neg_path, head[0].isna(),
+                          "expected '(user,item)' then tab-separated negative item ids",
+                          line_of)
     negs = head[2].str.strip().str.split("\t")
     widths = negs.str.len().to_numpy()
-    if (widths != widths[0]).any():
-        row = int(np.argmax(widths != widths[0]))
-        raise DataError(f"{neg_path} line {lines.index[row] + 1}: {widths[row]} negatives, "
-                        f"but line 1 has {widths[0]}")
+    csv_errors.check_rows(neg_path, widths != widths[0],
+                          lambda row: f"{widths[row]} negatives, but line 1 has {widths[0]}",
+                          line_of)
     neg_users = head[0].astype(np.int64).to_numpy()
     neg_items = np.array(negs.tolist(), dtype=np.int64)
     num_users = int(max(train[:, 0].max(), test[:, 0].max(), neg_users.max())) + 1

@@ -8,8 +8,10 @@ the number of remaining items scored at least as high (ties count against
 it, as in the sampled protocol). Then, with one held-out item per user
 (leave-one-out):
 
-  HR@K = mean(rank < K), NDCG@K = mean(1 / log2(rank + 2) if rank < K),
-  Recall@K = mean(held-out items in the top K / held-out items) = HR@K.
+  HR@K = mean(rank < K), NDCG@K = mean(1 / log2(rank + 2) if rank < K).
+
+(Recall@K, held-out items in the top K / held-out items, is HR@K itself
+under leave-one-out, so it is not reported.)
 
 Beyond accuracy (RecBole's and microsoft/recommenders' habit), from each
 user's top K after the exclusions: catalogue coverage@K, the share of items
@@ -23,6 +25,7 @@ Work is batched over users (`users_per_chunk`), so memory stays bounded at
 any catalogue size; everything inside a chunk is whole-array numpy.
 """
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -77,11 +80,24 @@ def positive_ranks(scores: np.ndarray, positives: np.ndarray, seen_rows: np.ndar
     return (scores >= target[:, None]).sum(axis=1)
 
 
-def metric_sums(ranks: np.ndarray, k: int) -> np.ndarray:
-    """float64 [4]: sums of HR@k, NDCG@k, Recall@k and the user count."""
+@dataclasses.dataclass
+class RankSums:
+    """Sums over users of HR@K (hits) and NDCG@K, and the number of users."""
+
+    hits: float = 0.0
+    ndcg: float = 0.0
+    users: float = 0.0
+
+    def __add__(self, other: "RankSums") -> "RankSums":
+        return RankSums(self.hits + other.hits, self.ndcg + other.ndcg,
+                        self.users + other.users)
+
+
+def metric_sums(ranks: np.ndarray, k: int) -> RankSums:
+    """HR@k and NDCG@k sums of int ranks [n] (0 = first)."""
     hit = ranks < k
     ndcg = np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0)
-    return np.array([hit.sum(), ndcg.sum(), hit.sum(), len(ranks)], np.float64)
+    return RankSums(float(hit.sum()), float(ndcg.sum()), float(len(ranks)))
 
 
 def popularity_percentiles(train_items: np.ndarray, num_items: int) -> np.ndarray:
@@ -104,7 +120,7 @@ def beyond_accuracy(recommended: np.ndarray, percentiles: np.ndarray) -> dict[st
 def evaluate(score_all: Callable[[np.ndarray], np.ndarray], users: np.ndarray,
              positives: np.ndarray, offsets: np.ndarray, train_items: np.ndarray,
              num_items: int, k: int, users_per_chunk: int | None = None,
-             recommended: np.ndarray | None = None) -> np.ndarray:
+             recommended: np.ndarray | None = None) -> RankSums:
     """Full-ranking metric sums over `users` (see `metric_sums`).
 
     Args:
@@ -117,11 +133,11 @@ def evaluate(score_all: Callable[[np.ndarray], np.ndarray], users: np.ndarray,
       recommended: optional float64 [num_items] top-k counts to add to.
     """
     chunk = users_per_chunk or max(1, PAIRS_PER_CHUNK // num_items)
-    sums = np.zeros(4)
+    sums = RankSums()
     for lo in range(0, len(users), chunk):
         u = users[lo:lo + chunk]
         scores = np.array(score_all(u.astype(np.int32)), np.float32)
         rows, items = seen_pairs(offsets, train_items, u)
-        sums += metric_sums(positive_ranks(scores, positives[lo:lo + chunk], rows, items,
+        sums = sums + metric_sums(positive_ranks(scores, positives[lo:lo + chunk], rows, items,
                                            recommended, k), k)
     return sums

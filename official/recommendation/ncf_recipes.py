@@ -14,9 +14,8 @@ README ("NCF recipes") for the validation curves that chose them.
 
 import dataclasses
 import os
-import types
-
-from absl import flags
+from collections.abc import Collection, Mapping
+from typing import Any
 
 # The paper's settings (He et al. 2017, Sec. 4.1 and the authors' code):
 # batch 256, Adam lr 0.001, 4 negatives, 8 predictive factors.
@@ -111,45 +110,59 @@ def describe() -> str:
     return " ".join(f"{name}: {r.about}." for name, r in RECIPES.items())
 
 
-def resolve(fv: flags.FlagValues, recipe: str | None = None) -> types.SimpleNamespace:
+def resolve(values: Mapping[str, Any], given: Collection[str],
+            recipe: str | None = None) -> dict[str, Any]:
     """The run's settings: flag values, with the recipe's where a flag was not given.
 
     Args:
-      fv: parsed flags (read, never changed).
-      recipe: recipe name; default `fv.recipe`.
+      values: every flag's parsed value, by name.
+      given: names of the flags set on the command line.
+      recipe: recipe name; default `values["recipe"]`.
 
     Returns:
-      A namespace with one attribute per flag.
+      A new dict of settings, one per flag.
     """
-    values = fv.flag_values_dict()
-    name = recipe if recipe is not None else values.get("recipe")
+    out = dict(values)
+    name = recipe if recipe is not None else out.get("recipe")
     if name:
-        for key, value in RECIPES[name].values.items():
-            if not fv[key].present:
-                values[key] = value
-    return types.SimpleNamespace(**values)
+        out.update({k: v for k, v in RECIPES[name].values.items() if k not in given})
+    return out
 
 
-def stage_settings(cfg: types.SimpleNamespace, fv: flags.FlagValues, stage: Stage,
-                   stage_dirs: dict[str, str]) -> types.SimpleNamespace:
+def stage_settings(settings: Mapping[str, Any], given: Collection[str], stage: Stage,
+                   stage_dirs: Mapping[str, str]) -> dict[str, Any]:
     """Settings of one stage: the stage's values unless given on the command line.
 
     `model_dir` / `benchmark_log_dir` become the stage's sub-directories, the
     final stage starts from the pretrained stages' model_dirs, and only the
     final stage exports.
     """
-    values = dict(vars(cfg))
+    values = dict(settings)
     for key, value in stage.values.items():
-        if not fv[key].present or key == "model":  # a stage's model is what makes it
+        if key not in given or key == "model":  # a stage's model is what makes it
             values[key] = value
     if stage.name:
-        values["model_dir"] = os.path.join(cfg.model_dir, stage.name)
-        if cfg.benchmark_log_dir:
-            values["benchmark_log_dir"] = os.path.join(cfg.benchmark_log_dir, stage.name)
+        values["model_dir"] = os.path.join(settings["model_dir"], stage.name)
+        if settings["benchmark_log_dir"]:
+            values["benchmark_log_dir"] = os.path.join(settings["benchmark_log_dir"],
+                                                       stage.name)
         values["export_dir"] = None
         values["retrain_on_full"] = False
     if stage.pretrained:
         values["pretrained_gmf"] = stage_dirs[stage.pretrained[0]]
         values["pretrained_mlp"] = stage_dirs[stage.pretrained[1]]
     values["clean"] = False  # --clean removed the whole model_dir once, before stage 1
-    return types.SimpleNamespace(**values)
+    return values
+
+
+def trainings(values: Mapping[str, Any], given: Collection[str]) -> list[dict[str, Any]]:
+    """The settings of each training the flags ask for: one, or one per recipe stage."""
+    settings = resolve(values, given)
+    recipe = RECIPES.get(settings.get("recipe") or "")
+    if recipe is None or not recipe.stages:
+        return [settings]
+    out, dirs = [], {}
+    for stage in recipe.stages:
+        out.append(stage_settings(settings, given, stage, dirs))
+        dirs[stage.name] = out[-1]["model_dir"]
+    return out

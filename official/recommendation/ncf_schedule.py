@@ -13,7 +13,7 @@ import math
 import keras
 import tensorflow as tf
 
-SCHEDULES = ("constant", "cosine")
+from official.recommendation.ncf_config import SCHEDULES
 
 
 @keras.saving.register_keras_serializable(package="official")

@@ -11,74 +11,30 @@ launch at ml-1m scale, a quarter of the step). Sampling stays outside XLA:
 XLA lowers `searchsorted` to a dense comparison against every key.
 """
 
-import dataclasses
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from official.recommendation import (
-    ease_model,
-    ncf_full_ranking,
-    ncf_input,
-    ncf_metrics,
-    ncf_schedule,
-)
+from official.recommendation import ease_model, ncf_full_ranking, ncf_input, ncf_schedule
 from official.recommendation.baseline_models import MF, Popularity
 from official.recommendation.ials_model import IALS, IALSSolver
 from official.recommendation.movielens_dataset import NCFData
+from official.recommendation.ncf_config import (
+    MODEL_TYPES,
+    NEUMF_TYPES,
+    OPTIMIZERS,
+    SOLVED_TYPES,
+    TrainConfig,
+)
+from official.recommendation.ncf_evaluation import Evaluator
+from official.recommendation.ncf_lazy_adam import LAZY_ROWS_FACTOR, LazyAdamSlots
 from official.recommendation.ncf_validation import EvalSet
-from official.recommendation.neumf_model import MODEL_TYPES as NEUMF_TYPES
 from official.recommendation.neumf_model import NeuMF
-from official.utils.misc import distribution_utils
+from official.utils.misc import replica_ops
+from official.utils.misc.distribution_utils import SINGLE, Cluster
 
 
-@dataclasses.dataclass
-class TrainConfig:
-    """Hyper-parameters of one training run."""
-
-    model_type: str = "neumf"
-    num_factors: int = 8
-    layers: tuple[int, ...] = (64, 32, 16, 8)
-    mf_regularization: float = 0.0
-    mlp_regularization: float = 0.0
-    num_neg: int = 4
-    batch_size: int = 256  # Examples (positives + negatives) per step.
-    learning_rate: float = 0.001
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    seed: int = 0
-    steps_per_call: int = 64
-    jit_compile: bool = True
-    # "adam": dense Adam on every variable (the paper). "lazy_adam": Adam on the
-    # dense layers, and on the embedding tables only for the rows in the batch.
-    optimizer: str = "adam"
-    eval_batch_size: int = 100_000  # Scored pairs per evaluation call.
-    # Learning-rate schedule (see ncf_schedule): linear warm-up over
-    # warmup_epochs, then constant or cosine decay to final_lr_fraction of the
-    # peak by schedule_epochs.
-    lr_schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    schedule_epochs: int = 20
-    final_lr_fraction: float = 0.0
-    # iALS (model_type "ials", see ials_model): one epoch is one sweep.
-    ials_alpha: float = 9.0
-    ials_regularization: float = 0.01
-    ials_exponent: float = 1.0
-    ials_cg_steps: int = 0  # 0: exact (Cholesky) row solves
-    # EASE (model_type "ease", see ease_model): epoch e fits ease_lambdas[e].
-    ease_lambdas: tuple[float, ...] = (1000.0,)
-
-
-OPTIMIZERS = ("adam", "lazy_adam")
-EVAL_PROTOCOLS = ("sampled", "full", "both")
-# Fitted by exact solves (a solver object), not by SGD on sampled negatives.
-SOLVED_TYPES = ("ials", "ease")
-MODEL_TYPES = (*NEUMF_TYPES, "mf", "popularity", *SOLVED_TYPES)
-
-
-def make_model(num_users: int, num_items: int, config: "TrainConfig",
+def make_model(num_users: int, num_items: int, config: TrainConfig,
                train_items: np.ndarray | None = None):
     """The scorer named by `config.model_type` (built; popularity fitted if items given)."""
     c = config
@@ -95,51 +51,6 @@ def make_model(num_users: int, num_items: int, config: "TrainConfig",
                   c.mf_regularization, c.mlp_regularization)
     model({"user_id": tf.zeros([1], tf.int32), "item_id": tf.zeros([1], tf.int32)})
     return model
-# lazy_adam updates a table row-wise only if it has this many times more rows
-# than one step touches; otherwise a dense update is cheaper.
-LAZY_ROWS_FACTOR = 4
-
-
-class LazyAdamSlots(tf.Module):
-    """Adam moments of the two embedding tables, updated only on touched rows.
-
-    Like TensorFlow Addons' LazyAdam: a row's moments decay only when the row
-    is in the batch; bias correction uses the global step.
-    """
-
-    def __init__(self, user_table, item_table):
-        """Slots for the given tables; pass None for a table updated densely."""
-        super().__init__(name="lazy_adam")
-        self.tables = (user_table, item_table)
-        # String keys: tf.train.Checkpoint tracks dicts only with string keys.
-        self.m = {str(i): tf.Variable(tf.zeros(t.shape), trainable=False, name=f"m_{i}")
-                  for i, t in enumerate(self.tables) if t is not None}
-        self.v = {str(i): tf.Variable(tf.zeros(t.shape), trainable=False, name=f"v_{i}")
-                  for i, t in enumerate(self.tables) if t is not None}
-
-    def update(self, which: int, indices, grads, lr, cfg, presorted: bool = False) -> None:
-        """Adam update of rows `indices` (may repeat; their gradients are summed).
-
-        XLA-compatible (static shapes, no `tf.unique`): indices are sorted,
-        each run of equal indices gets the sum of its gradients, and every
-        position of a run writes the same new row, so duplicate writes agree.
-        """
-        if presorted:
-            idx, g = indices, grads
-        else:
-            order = tf.argsort(indices, stable=True)
-            idx, g = tf.gather(indices, order), tf.gather(grads, order)
-        first = tf.concat([tf.ones([1], tf.bool), idx[1:] != idx[:-1]], axis=0)
-        run = tf.cumsum(tf.cast(first, tf.int32)) - 1
-        g = tf.gather(tf.math.unsorted_segment_sum(g, run, tf.shape(idx)[0]), run)
-        table = self.tables[which].value
-        m_slot, v_slot = self.m[str(which)], self.v[str(which)]
-        m = cfg.beta1 * tf.gather(m_slot, idx) + (1 - cfg.beta1) * g
-        v = cfg.beta2 * tf.gather(v_slot, idx) + (1 - cfg.beta2) * tf.square(g)
-        rows = tf.gather(table, idx) - lr * m / (tf.sqrt(v) + cfg.epsilon)
-        m_slot.scatter_update(tf.IndexedSlices(m, idx))
-        v_slot.scatter_update(tf.IndexedSlices(v, idx))
-        table.scatter_update(tf.IndexedSlices(rows, idx))
 
 
 class NCFTrainer:
@@ -154,7 +65,7 @@ class NCFTrainer:
     """
 
     def __init__(self, data: NCFData, config: TrainConfig, strategy=None,
-                 cluster: distribution_utils.Cluster = distribution_utils.SINGLE):
+                 cluster: Cluster = SINGLE):
         if config.batch_size < 1 + config.num_neg:
             raise ValueError(f"batch_size {config.batch_size} is smaller than 1 + num_neg = "
                              f"{1 + config.num_neg}")
@@ -171,19 +82,17 @@ class NCFTrainer:
             raise ValueError("optimizer lazy_adam runs on one replica only; use adam with a "
                              "distribution strategy")
         self.positives_per_step = config.batch_size // (1 + config.num_neg)
-        self.positives_per_replica = distribution_utils.per_replica_count(
+        self.positives_per_replica = replica_ops.per_replica_count(
             self.positives_per_step, self.num_replicas,
             "positives per step (batch_size // (1 + num_neg))")
-        self.num_local = distribution_utils.num_local_replicas(self.strategy)
+        self.num_local = replica_ops.num_local_replicas(self.strategy)
         self.first_local = cluster.worker_index * self.num_local
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
             self._build(data, config)
 
     def _build(self, data: NCFData, config: TrainConfig) -> None:
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self._seen_offsets = None  # CSR of training positives, built on first full evaluation
-        self._percentiles = None  # items' training-popularity percentiles, likewise
+        self.evaluator = Evaluator(data, self.strategy, self.cluster)
         self.solver = None
         if config.model_type in SOLVED_TYPES:
             self._build_solved(data, config)
@@ -270,14 +179,23 @@ class NCFTrainer:
         model.set_weights(self.model.get_weights())
         return model
 
-    def checkpoint(self, **extra) -> tf.train.Checkpoint:
-        """What a checkpoint holds: model, optimizer(s), the completed-epoch counter, `extra`."""
+    @property
+    def scores_by_user(self) -> bool:
+        """True for models that score a user's items together (`score_rows`)."""
+        return getattr(self.model, "scores_by_user", False)
+
+    def checkpointables(self) -> dict:
+        """What a checkpoint holds of the trainer: model and optimizer state."""
         if self.solver is not None:
-            return tf.train.Checkpoint(model=self.model, epoch=self.epoch, **extra)
+            return {"model": self.model}
+        items = {"model": self.model, "optimizer": self.optimizer}
         if self.lazy:
-            extra["table_slots"] = self.table_slots
-        return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
-                                   **extra)
+            items["table_slots"] = self.table_slots
+        return items
+
+    def checkpoint(self) -> tf.train.Checkpoint:
+        """A `tf.train.Checkpoint` of `checkpointables`."""
+        return tf.train.Checkpoint(**self.checkpointables())
 
     def _train_step(self, users, items, weights):
         """One Adam step on a grouped batch (see `ncf_input.EpochBatches.batch`)."""
@@ -308,7 +226,7 @@ class NCFTrainer:
 
     def _replica_step(self, users, items, weights):
         """One replica's share of a step (inside `strategy.run`)."""
-        users, items, weights = distribution_utils.local_replica_slice(
+        users, items, weights = replica_ops.local_replica_slice(
             (users, items, weights), self.positives_per_replica, self.num_local,
             self.first_local)
         m = 1 + self.config.num_neg
@@ -397,7 +315,7 @@ class NCFTrainer:
             if progress is not None:
                 progress(int(num_steps))
         self._next_epoch = epoch + 1
-        total, count = distribution_utils.all_reduce_sum(self.strategy, self.cluster,
+        total, count = replica_ops.all_reduce_sum(self.strategy, self.cluster,
                                                          [total, count])
         return total / max(count, 1.0), int(round(count))
 
@@ -439,64 +357,5 @@ class NCFTrainer:
 
     def evaluate(self, top_k: int = 10, protocol: str = "sampled",
                  eval_set: EvalSet | None = None) -> dict[str, float]:
-        """Metrics of the held-out positives.
-
-        Args:
-          top_k: K of the metrics.
-          protocol: "sampled": HR, NDCG and eval_loss against the sampled
-            evaluation negatives (the paper); "full": HR_full, NDCG_full and
-            Recall_full against every item the user has not trained on, and
-            Coverage_full / PopularityPercentile_full of the top K (see
-            `ncf_full_ranking`); "both".
-          eval_set: what to evaluate; default the evaluation set of the
-            trainer's data (the validation set when one is held out).
-
-        With several workers each evaluates a contiguous part of the users and
-        the sums are all-reduced, so every worker returns the metrics of all users.
-        """
-        if protocol not in EVAL_PROTOCOLS:
-            raise ValueError(f"protocol must be one of {EVAL_PROTOCOLS}, got {protocol!r}")
-        if eval_set is None:
-            eval_set = EvalSet(self.data.eval_users, self.data.eval_items)
-        num = len(eval_set.users)
-        w, workers = self.cluster.worker_index, self.cluster.num_workers
-        lo, hi = num * w // workers, num * (w + 1) // workers
-        # Sampled HR, NDCG, loss, users; full HR, NDCG, Recall, users; top-K counts per item.
-        full = protocol in ("full", "both")
-        sums = np.zeros(8 + (self.data.num_items if full else 0))
-        if hi > lo and protocol in ("sampled", "both"):
-            items = eval_set.items[lo:hi]
-            if getattr(self.model, "scores_by_user", False):
-                logits = self.score_rows(eval_set.users[lo:hi], items)
-            else:
-                users = np.broadcast_to(eval_set.users[lo:hi, None], items.shape)
-                logits = self.score(users, items)
-            hr, ndcg = ncf_metrics.hit_rate_and_ndcg(logits, items, top_k)
-            loss = ncf_metrics.evaluation_loss(logits, items)
-            sums[:4] = np.array([hr, ndcg, loss, 1.0]) * (hi - lo)
-        if hi > lo and full:
-            if eval_set.seen_users is not None:
-                offsets = ncf_full_ranking.csr_offsets(eval_set.seen_users, self.data.num_users)
-                seen_items = eval_set.seen_items
-            else:
-                if self._seen_offsets is None:
-                    self._seen_offsets = ncf_full_ranking.csr_offsets(self.data.train_users,
-                                                                      self.data.num_users)
-                offsets, seen_items = self._seen_offsets, self.data.train_items
-            sums[4:8] = ncf_full_ranking.evaluate(
-                self.score_all, eval_set.users[lo:hi], eval_set.items[lo:hi, 0], offsets,
-                seen_items, self.data.num_items, top_k, recommended=sums[8:])
-        sums = distribution_utils.all_reduce_sum(self.strategy, self.cluster, sums)
-        out = {}
-        count = max(sums[3], 1.0)
-        if protocol in ("sampled", "both"):
-            out.update(HR=sums[0] / count, NDCG=sums[1] / count, eval_loss=sums[2] / count)
-        count = max(sums[7], 1.0)
-        if full:
-            out.update(HR_full=sums[4] / count, NDCG_full=sums[5] / count,
-                       Recall_full=sums[6] / count)
-            if self._percentiles is None:
-                self._percentiles = ncf_full_ranking.popularity_percentiles(
-                    self.data.train_items, self.data.num_items)
-            out.update(ncf_full_ranking.beyond_accuracy(sums[8:], self._percentiles))
-        return {k: float(v) for k, v in out.items()}
+        """Metrics of the held-out positives (see `ncf_evaluation.Evaluator.evaluate`)."""
+        return self.evaluator.evaluate(self, top_k, protocol, eval_set)

@@ -1,55 +1,9 @@
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from official.recommendation import ncf_trainer
-
-
-def test_lazy_adam_equals_dense_adam_when_every_row_is_touched():
-    cfg = ncf_trainer.TrainConfig(learning_rate=0.01)
-    rng = np.random.default_rng(0)
-    start = rng.normal(size=(4, 3)).astype(np.float32)
-    lazy_table = keras.Variable(start)
-    dense_table = keras.Variable(start)
-    other = keras.Variable(np.zeros((2, 3), np.float32))
-    slots = ncf_trainer.LazyAdamSlots(lazy_table, other)
-    adam = keras.optimizers.Adam(0.01, beta_1=cfg.beta1, beta_2=cfg.beta2, epsilon=cfg.epsilon)
-    adam.build([dense_table])
-    for step in range(1, 4):
-        indices = tf.constant([3, 0, 1, 2, 0])  # every row, row 0 twice
-        grads = tf.constant(rng.normal(size=(5, 3)).astype(np.float32))
-        dense_grad = tf.math.unsorted_segment_sum(grads, indices, 4)
-        adam.apply_gradients([(dense_grad, dense_table)])
-        lr = cfg.learning_rate * np.sqrt(1 - cfg.beta2 ** step) / (1 - cfg.beta1 ** step)
-        slots.update(0, indices, grads, lr, cfg)
-    np.testing.assert_allclose(lazy_table.numpy(), dense_table.numpy(), rtol=1e-5, atol=1e-6)
-
-
-def test_lazy_adam_presorted_path_equals_sorting_path():
-    cfg = ncf_trainer.TrainConfig(learning_rate=0.01)
-    rng = np.random.default_rng(1)
-    start = rng.normal(size=(6, 3)).astype(np.float32)
-    tables = [keras.Variable(start), keras.Variable(start)]
-    slots = [ncf_trainer.LazyAdamSlots(t, None) for t in tables]
-    indices = np.array([0, 0, 2, 3, 3, 3, 5])
-    grads = rng.normal(size=(7, 3)).astype(np.float32)
-    shuffle = rng.permutation(7)
-    for _ in range(2):
-        slots[0].update(0, tf.constant(indices), tf.constant(grads), 0.01, cfg, presorted=True)
-        slots[1].update(0, tf.constant(indices[shuffle]), tf.constant(grads[shuffle]), 0.01, cfg)
-    np.testing.assert_allclose(tables[0].numpy(), tables[1].numpy(), rtol=1e-6)
-    assert not np.allclose(tables[0].numpy()[[0, 2, 3, 5]], start[[0, 2, 3, 5]])
-    np.testing.assert_array_equal(tables[0].numpy()[[1, 4]], start[[1, 4]])
-
-
-def test_lazy_adam_leaves_untouched_rows_alone():
-    cfg = ncf_trainer.TrainConfig(learning_rate=0.1)
-    table = keras.Variable(np.ones((5, 2), np.float32))
-    slots = ncf_trainer.LazyAdamSlots(table, keras.Variable(np.zeros((1, 2), np.float32)))
-    slots.update(0, tf.constant([1, 3]), tf.ones([2, 2]), 0.1, cfg)
-    changed = ~np.isclose(table.numpy(), 1.0).all(axis=1)
-    assert changed.tolist() == [False, True, False, True, False]
+from official.recommendation.ncf_config import TrainConfig
 
 
 def test_unknown_optimizer_is_rejected():
@@ -59,7 +13,7 @@ def test_unknown_optimizer_is_rejected():
                    np.arange(3, dtype=np.int32), np.zeros((3, 2), np.int32),
                    np.arange(3), np.arange(4))
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        ncf_trainer.NCFTrainer(data, ncf_trainer.TrainConfig(batch_size=10, optimizer="sgd"))
+        ncf_trainer.NCFTrainer(data, TrainConfig(batch_size=10, optimizer="sgd"))
 
 
 def small_data(num_users=60, num_items=50, seed=0):
@@ -78,7 +32,7 @@ def test_lazy_adam_with_small_tables_is_dense_adam():
     data = small_data()
     results = []
     for opt in ("adam", "lazy_adam"):
-        trainer = ncf_trainer.NCFTrainer(data, ncf_trainer.TrainConfig(
+        trainer = ncf_trainer.NCFTrainer(data, TrainConfig(
             batch_size=100, optimizer=opt, learning_rate=0.01))
         assert not (trainer.lazy and (trainer.sparse_user or trainer.sparse_item))
         loss, _ = trainer.train_epoch(0)
@@ -92,7 +46,7 @@ def test_lazy_adam_with_small_tables_is_dense_adam():
 def test_lazy_adam_sparse_tables_train_only_touched_rows(monkeypatch):
     monkeypatch.setattr(ncf_trainer, "LAZY_ROWS_FACTOR", 0)  # force row-wise updates
     data = small_data()
-    trainer = ncf_trainer.NCFTrainer(data, ncf_trainer.TrainConfig(
+    trainer = ncf_trainer.NCFTrainer(data, TrainConfig(
         batch_size=10, optimizer="lazy_adam", learning_rate=0.01, steps_per_call=1))
     assert trainer.sparse_user and trainer.sparse_item
     before = trainer.model.user_table.numpy().copy()
@@ -104,11 +58,11 @@ def test_lazy_adam_sparse_tables_train_only_touched_rows(monkeypatch):
 
 def test_lazy_slots_exist_only_for_row_wise_tables_and_round_trip(monkeypatch, tmp_path):
     data = small_data()
-    dense = ncf_trainer.NCFTrainer(data, ncf_trainer.TrainConfig(
+    dense = ncf_trainer.NCFTrainer(data, TrainConfig(
         batch_size=100, optimizer="lazy_adam"))
     assert dense.table_slots.m == {} and dense.table_slots.v == {}  # no dead slots
     monkeypatch.setattr(ncf_trainer, "LAZY_ROWS_FACTOR", 0)
-    config = ncf_trainer.TrainConfig(batch_size=10, optimizer="lazy_adam")
+    config = TrainConfig(batch_size=10, optimizer="lazy_adam")
     trainer = ncf_trainer.NCFTrainer(data, config)
     trainer.train_epoch(0)
     path = trainer.checkpoint().save(str(tmp_path / "ckpt"))
@@ -127,7 +81,7 @@ def test_lazy_adam_and_indivisible_batches_are_rejected_when_distributed():
 
     two_workers = distribution_utils.Cluster("worker", 0, 2, 0)
     with pytest.raises(ValueError, match="lazy_adam runs on one replica only"):
-        ncf_trainer.NCFTrainer(small_data(), ncf_trainer.TrainConfig(
+        ncf_trainer.NCFTrainer(small_data(), TrainConfig(
             batch_size=100, optimizer="lazy_adam"), cluster=two_workers)
 
 
@@ -157,7 +111,7 @@ def test_steps_per_call_changes_no_update(jit_compile):
     data = small_data()
     results = []
     for steps_per_call in (1, 5, 64):  # 5: a short last call; 64: one call per epoch
-        trainer = ncf_trainer.NCFTrainer(data, ncf_trainer.TrainConfig(
+        trainer = ncf_trainer.NCFTrainer(data, TrainConfig(
             batch_size=500, learning_rate=0.01, steps_per_call=steps_per_call,
             jit_compile=jit_compile))
         calls = []

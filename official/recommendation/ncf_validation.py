@@ -52,11 +52,6 @@ class EvalSet:
         return len(self.users)
 
 
-def eval_set_of(data: NCFData) -> EvalSet:
-    """The evaluation set stored in `data` (excluding its own training positives)."""
-    return EvalSet(data.eval_users, data.eval_items)
-
-
 def latest_per_user(users: np.ndarray, times: np.ndarray | None, num_users: int,
                     rng: np.random.Generator) -> np.ndarray:
     """Index of each user's latest positive, ties and unknown times drawn at random.

@@ -18,26 +18,8 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-MODEL_TYPES = ("neumf", "gmf", "mlp")
-
-
-def parse_layers(text: str | Sequence[int]) -> list[int]:
-    """Parses and checks an MLP layer list such as "64,32,16,8".
-
-    Raises:
-      ValueError: not positive integers, or an odd first layer (it is split
-        evenly between the user and item embeddings).
-    """
-    try:
-        layers = [int(x) for x in (text.split(",") if isinstance(text, str) else text)]
-    except ValueError as e:
-        raise ValueError(f"--layers must be comma-separated integers, got {text!r}") from e
-    if not layers or any(x <= 0 for x in layers):
-        raise ValueError(f"--layers must be positive integers, got {text!r}")
-    if layers[0] % 2:
-        raise ValueError(f"the first of --layers must be even (it is split between user and "
-                         f"item embeddings), got {layers[0]}")
-    return layers
+from official.recommendation.ncf_config import NEUMF_TYPES as MODEL_TYPES
+from official.recommendation.ncf_config import parse_layers
 
 
 @keras.saving.register_keras_serializable(package="official")
@@ -182,7 +164,7 @@ class NeuMF(keras.Model):
         return ops.reshape(self.head(x), (n, m))
 
     def grouped_regularization(self, u, it):
-        """`regularization` of the flattened pairs: each user row counts m times.
+        """L2 penalty of the flattened pairs' rows: each user row counts m times.
 
         `it` may be None when both weights are zero (see `grouped_logits`).
         """
@@ -196,17 +178,6 @@ class NeuMF(keras.Model):
             if weight and hi > lo:
                 total += weight * (m * ops.sum(ops.square(u[:, lo:hi]))
                                    + ops.sum(ops.square(it[:, :, lo:hi])))
-        return total
-
-    def regularization(self, u, i):
-        """Scalar L2 penalty on the batch's embedding rows."""
-        total = 0.0
-        if self.mf_dim and self.mf_regularization:
-            total += self.mf_regularization * (
-                ops.sum(ops.square(u[:, :self.mf_dim])) + ops.sum(ops.square(i[:, :self.mf_dim])))
-        if self.mlp_dim and self.mlp_regularization:
-            total += self.mlp_regularization * (
-                ops.sum(ops.square(u[:, self.mf_dim:])) + ops.sum(ops.square(i[:, self.mf_dim:])))
         return total
 
     def all_item_logits(self, users):

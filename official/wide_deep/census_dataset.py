@@ -43,7 +43,6 @@ NUMERIC_COLUMNS = ["age", "fnlwgt", "education_num", "capital_gain", "capital_lo
                    "hours_per_week"]
 LABEL_COLUMN = "income_bracket"
 POSITIVE_LABEL = ">50K"
-NUM_EXAMPLES = {"train": 32561, "validation": 16281}
 
 EDUCATION = ["Bachelors", "HS-grad", "11th", "Masters", "9th", "Some-college", "Assoc-acdm",
              "Assoc-voc", "7th-8th", "Doctorate", "Prof-school", "5th-6th", "10th", "1st-4th",
@@ -85,16 +84,11 @@ def parse_clean(text: str, where: str) -> pd.DataFrame:
         raise csv_errors.from_parser_error(e, where) from e
     if df.empty:
         raise DataError(f"{where}: no rows")
-    short = (df[LABEL_COLUMN] == "").to_numpy()
-    if short.any():
-        row = int(np.argmax(short))
-        raise DataError(f"{where} line {row + 1}: expected 15 fields, saw fewer")
+    csv_errors.check_rows(where, df[LABEL_COLUMN] == "", "expected 15 fields, saw fewer")
     for col in NUMERIC_COLUMNS:
         values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna().to_numpy()
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise DataError(f"{where} line {row + 1}: non-numeric {col} {df[col].iloc[row]!r}")
+        csv_errors.check_rows(where, values.isna(),
+                              lambda row, col=col: f"non-numeric {col} {df[col].iloc[row]!r}")
         df[col] = values.astype(np.int64)
     labels = set(df[LABEL_COLUMN].unique())
     if not labels <= {">50K", "<=50K"}:

@@ -2,178 +2,28 @@
 
     python -m official.wide_deep.census_main --data_dir /tmp/census_data --model_type wide_deep
 
-Optimizers (`--optimizer`): `ftrl_adagrad` (default) trains the wide part
-with FTRL (learning rate 0.2) and the deep part with AdaGrad (0.05), as the
-paper and the 2018 canned `DNNLinearCombinedClassifier` did; `adam` uses one
-Adam (0.001) for both. Reports accuracy, AUC, eval_loss and the majority-class
-accuracy (`accuracy_baseline`).
-
-The export (`--export_dir`) holds the feature layer and the model:
-`serving_default(inputs: string [N])` takes serialized `tf.train.Example`
-census records (as the seeds' parsing receiver did) and `predict_raw(age,
-workclass, ...)` takes raw feature tensors; both return
-`{"probabilities", "logits", "classes"}`.
+Downloads and cleans adult.data / adult.test if needed, trains in cycles of
+--epochs_between_evals epochs, evaluates accuracy, AUC and eval_loss on
+adult.test after each, checkpoints to --model_dir (a rerun resumes) and
+exports a SavedModel to --export_dir (`serving_default` on serialized
+tf.Examples, `predict_raw` on raw features). See README.md for results.
 """
 
-import os
-
-import keras
-import numpy as np
-import pandas as pd
-import tensorflow as tf
 from absl import flags
 
-from official.utils.data import file_io
-from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
-from official.utils.misc import saved_model_export
-from official.wide_deep import census_dataset as census
-from official.wide_deep import census_features as cf
-from official.wide_deep import wide_deep_run_loop
-from official.wide_deep.census_model import CensusModel
-
-BUFFER_COLUMNS = ["wide_ids", "vocab_ids", "occupation", "numeric", "label"]
-OPTIMIZERS = ("ftrl_adagrad", "adam")
-
-
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC by the rank-sum formula (ties get average ranks)."""
-    ranks = pd.Series(scores).rank(method="average").to_numpy()
-    positives = labels > 0.5
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def feature_frame(features: cf.CensusFeatures, df: pd.DataFrame) -> pd.DataFrame:
-    """Model inputs of every row (vectorized through the Keras layers) plus the label."""
-    out = {k: np.asarray(v) for k, v in features(cf.raw_tensors(df)).items()}
-    return pd.DataFrame({"wide_ids": list(out["wide_ids"]), "vocab_ids": list(out["vocab_ids"]),
-                         "occupation": out["occupation"], "numeric": list(out["numeric"]),
-                         "label": cf.labels(df)})
-
-
-class CensusTask:
-    """Census data, model, optimizers and export for `wide_deep_run_loop`."""
-
-    name = "census"
-    dataset_name = "census"
-    stop_metric = "accuracy"
-
-    def __init__(self, data_dir: str, model_type: str, batch_size: int, seed: int,
-                 optimizer: str = "ftrl_adagrad"):
-        train_path = os.path.join(data_dir, census.TRAINING_FILE)
-        eval_path = os.path.join(data_dir, census.EVAL_FILE)
-        train_df, eval_df = census.load(train_path), census.load(eval_path)
-        keras.utils.set_random_seed(seed)
-        self.features = cf.fit_features(train_df)
-        buffers = os.path.join(data_dir, "buffers")
-        self.train_buffer = file_io.write_to_buffer(
-            feature_frame(self.features, train_df), os.path.join(buffers, "train"),
-            BUFFER_COLUMNS)
-        self.eval_buffer = file_io.write_to_buffer(
-            feature_frame(self.features, eval_df), os.path.join(buffers, "eval"),
-            BUFFER_COLUMNS)
-        self.batch_size, self.seed = batch_size, seed
-        self.model = CensusModel(model_type)
-        if optimizer not in OPTIMIZERS:
-            raise UserError(f"--optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-        if optimizer == "adam":
-            self.wide_opt = self.deep_opt = keras.optimizers.Adam(0.001)
-            self.wide_opt.build(self.model.trainable_variables)
-        else:
-            self.wide_opt = keras.optimizers.Ftrl(0.2)
-            self.deep_opt = keras.optimizers.Adagrad(0.05)
-            self.wide_opt.build(self.model.wide_variables())
-            self.deep_opt.build(self.model.deep_variables())
-        self.shared_optimizer = optimizer == "adam"
-
-    def checkpoint_items(self) -> dict:
-        """Model and optimizer state for the checkpoint."""
-        items = {"model": self.model, "wide_optimizer": self.wide_opt}
-        if not self.shared_optimizer:
-            items["deep_optimizer"] = self.deep_opt
-        return items
-
-    def train_dataset(self, epoch: int) -> tf.data.Dataset:
-        """One shuffled epoch of training batches."""
-        return file_io.read_buffer(self.train_buffer, self.batch_size, shuffle=True,
-                                   seed=self.seed * 1000 + epoch)
-
-    def train_step(self, batch, normalizer):
-        """One joint step on the logistic loss summed over `batch` / `normalizer`.
-
-        Args:
-          batch: this replica's rows.
-          normalizer: float32 scalar, examples in the global step (all replicas).
-
-        Returns:
-          (loss sum, examples) of this replica.
-        """
-        wide_vars, deep_vars = self.model.wide_variables(), self.model.deep_variables()
-        with tf.GradientTape() as tape:
-            logits = self.model(batch)
-            losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=batch["label"],
-                                                             logits=logits)
-            loss = tf.reduce_sum(losses) / normalizer
-        grads = tape.gradient(loss, wide_vars + deep_vars)
-        if self.shared_optimizer:
-            self.wide_opt.apply_gradients(zip(grads, wide_vars + deep_vars, strict=True))
-        else:
-            if wide_vars:
-                self.wide_opt.apply_gradients(zip(grads[:len(wide_vars)], wide_vars,
-                                                  strict=True))
-            if deep_vars:
-                self.deep_opt.apply_gradients(zip(grads[len(wide_vars):], deep_vars,
-                                                  strict=True))
-        n = tf.cast(tf.shape(logits)[0], tf.float32)
-        return tf.reduce_sum(losses), n
-
-    def evaluate(self) -> dict:
-        """accuracy, auc, eval_loss and accuracy_baseline on the evaluation file."""
-        logits, labels = [], []
-        for batch in file_io.read_buffer(self.eval_buffer, 65536):
-            logits.append(self.model(batch).numpy())
-            labels.append(batch["label"].numpy())
-        logit, label = np.concatenate(logits), np.concatenate(labels)
-        prob = 1 / (1 + np.exp(-logit))
-        bce = np.maximum(logit, 0) - logit * label + np.log1p(np.exp(-np.abs(logit)))
-        return {"accuracy": float(((prob > 0.5) == (label > 0.5)).mean()),
-                "auc": auc(label, prob), "eval_loss": float(bce.mean()),
-                "accuracy_baseline": float(max(label.mean(), 1 - label.mean()))}
-
-    def export(self, export_dir: str) -> None:
-        """SavedModel with `serving_default` (tf.Example) and `predict_raw` endpoints."""
-        features, model = self.features, self.model
-        archive = keras.export.ExportArchive()
-        archive.track(features)
-        archive.track(model)
-
-        def outputs(raw):
-            logits = model(features(raw))
-            prob = tf.sigmoid(logits)
-            return {"probabilities": prob, "logits": logits,
-                    "classes": tf.cast(prob > 0.5, tf.int64)}
-
-        spec = {c: tf.io.FixedLenFeature([], tf.int64 if c in census.NUMERIC_COLUMNS
-                                          else tf.string) for c in cf.RAW_FEATURES}
-        archive.add_endpoint(
-            "serving_default", lambda inputs: outputs(tf.io.parse_example(inputs, spec)),
-            input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
-        raw_sig = {c: tf.TensorSpec([None], tf.int64 if c in census.NUMERIC_COLUMNS
-                                    else tf.string, name=c) for c in cf.RAW_FEATURES}
-        archive.add_endpoint("predict_raw", outputs, input_signature=[raw_sig])
-        saved_model_export.write_archive(archive, export_dir)
+from official.utils.misc import cli
+from official.wide_deep import census_dataset
+from official.wide_deep.wide_deep_flags import define_wide_deep_flags
 
 
 def define_census_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     """Registers every flag of census_main in `fv`."""
-    wide_deep_run_loop.define_wide_deep_flags(fv=fv)
+    define_wide_deep_flags(fv=fv)
     fd = flags_core.bind(fv)
-    fd.DEFINE_string("data_url", census.DEFAULT_DATA_URL, flags_core.help_wrap(
+    fd.DEFINE_string("data_url", census_dataset.DEFAULT_DATA_URL, flags_core.help_wrap(
         "Base URL or directory holding adult.data and adult.test."))
-    fd.DEFINE_enum("optimizer", "ftrl_adagrad", list(OPTIMIZERS), flags_core.help_wrap(
+    fd.DEFINE_enum("optimizer", "ftrl_adagrad", ["ftrl_adagrad", "adam"], flags_core.help_wrap(
         "ftrl_adagrad: FTRL for the wide part, AdaGrad for the deep part (the paper); "
         "adam: Adam for both."))
     for name, value in (("data_dir", "/tmp/census_data"), ("model_dir", "/tmp/census_model"),
@@ -182,25 +32,20 @@ def define_census_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
         fv.set_default(name, value)
 
 
-def run_census(f) -> dict:
-    """Downloads if needed, then trains and evaluates as configured by `f`."""
-    return wide_deep_run_loop.run(
-        f, lambda: census.ensure(f.data_dir, f.data_url, f.download_if_missing),
-        lambda: CensusTask(f.data_dir, f.model_type, f.batch_size, f.seed, f.optimizer))
+def run_from_flags(fv: flags.FlagValues) -> dict:
+    """Builds the typed configs from the parsed flags and runs the census task."""
+    from official.utils import run_loop
+    from official.wide_deep.census_task import CensusConfig, CensusTask
+
+    config = CensusConfig(fv.data_dir, fv.data_url, fv.download_if_missing, fv.model_type,
+                          fv.optimizer, fv.batch_size, fv.seed)
+    return run_loop.run(flags_core.run_config(fv, stop_metrics=("accuracy",)),
+                        flags_core.distribution_config(fv),
+                        lambda strategy, cluster: CensusTask(config, strategy, cluster))
 
 
-def main(_) -> None:
-    """Entry point."""
-    wide_deep_run_loop.print_result(run_census(flags.FLAGS))
-
-
-def cli_main() -> None:
-    """Console entry point (`official-census`): defines the flags, runs `main`."""
-    from official.utils.misc import cli
-
-    define_census_main_flags()
-    cli.run(main)
-
+# Console entry point (`official-census`): defines the flags, trains, prints the metrics.
+cli_main = cli.training_entry(define_census_main_flags, run_from_flags)
 
 if __name__ == "__main__":
     cli_main()

@@ -11,6 +11,7 @@ from absl import flags
 from official.wide_deep import census_dataset as census
 from official.wide_deep import census_features as cf
 from official.wide_deep import census_main
+from official.wide_deep.census_task import CensusConfig, CensusTask
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def run(mirror, tmp_path, *args):
     census_main.define_census_main_flags(fv)
     fv(["census_main", f"--data_dir={tmp_path / 'data'}", f"--data_url={mirror}",
         "--batch_size=128", "--train_epochs=3", *args])
-    return census_main.run_census(fv)
+    return census_main.run_from_flags(fv)
 
 
 @pytest.mark.parametrize("model_type", ["wide", "deep", "wide_deep"])
@@ -67,8 +68,8 @@ def test_export_both_signatures_match_the_live_model(mirror, tmp_path):
     census_main.define_census_main_flags(fv)
     fv(["census_main", f"--data_dir={tmp_path / 'data'}", f"--data_url={mirror}",
         f"--model_dir={tmp_path / 'm'}", "--train_epochs=1", f"--export_dir={tmp_path / 'e'}"])
-    census_main.run_census(fv)
-    task = census_main.CensusTask(str(tmp_path / "data"), "wide_deep", 128, 0)
+    census_main.run_from_flags(fv)
+    task = CensusTask(CensusConfig(str(tmp_path / "data"), batch_size=128))
     tf.train.Checkpoint(model=task.model).restore(
         tf.train.latest_checkpoint(str(tmp_path / "m" / "checkpoints"))).expect_partial()
     rows = census.load(str(tmp_path / "data" / census.EVAL_FILE)).iloc[:40]

@@ -34,7 +34,6 @@ class RatingData:
     timestamp_std: float
     train_label_mean: float
     num_train: int
-    num_eval: int
 
 
 def build(data_dir: str, dataset: str, seed: int = 0) -> RatingData:
@@ -60,4 +59,4 @@ def build(data_dir: str, dataset: str, seed: int = 0) -> RatingData:
                                           COLUMNS)
     return RatingData(train_buffer, eval_buffer, user_ids.astype(np.int64),
                       item_ids.astype(np.int64), mean, std, float(labels[train].mean()),
-                      len(train), len(test))
+                      len(train))

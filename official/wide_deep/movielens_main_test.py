@@ -9,7 +9,9 @@ import tensorflow as tf
 from absl import flags
 
 from official.datasets import movielens
+from official.datasets.movielens_synthetic import SyntheticSpec
 from official.wide_deep import movielens_main
+from official.wide_deep.movielens_task import MovieLensTask, RegressorConfig
 
 SMALL = ["--dataset=synthetic", "--synthetic_users=300", "--synthetic_items=200",
          "--synthetic_ratings=15000", "--batch_size=128", "--learning_rate=0.003"]
@@ -24,7 +26,7 @@ def run(data_dir, model_dir, *args):
     fv = flags.FlagValues()
     movielens_main.define_movielens_main_flags(fv)
     fv(["movielens_main", *SMALL, f"--data_dir={data_dir}", f"--model_dir={model_dir}", *args])
-    return movielens_main.run_movielens(fv)
+    return movielens_main.run_from_flags(fv)
 
 
 def test_learns_below_predict_the_mean_and_resumes(data_dir, tmp_path):
@@ -38,7 +40,9 @@ def test_learns_below_predict_the_mean_and_resumes(data_dir, tmp_path):
 
 def test_export_serves_raw_ids(data_dir, tmp_path):
     run(data_dir, tmp_path / "m", "--train_epochs=1", f"--export_dir={tmp_path / 'e'}")
-    task = movielens_main.MovieLensTask(data_dir, "synthetic", 256, 0)
+    source = movielens.MovieLensSource("synthetic", data_dir, synthetic=SyntheticSpec(300, 200,
+                                                                                    15000))
+    task = MovieLensTask(RegressorConfig(source))
     tf.train.Checkpoint(model=task.model).restore(
         tf.train.latest_checkpoint(str(tmp_path / "m" / "checkpoints"))).expect_partial()
     joint = movielens.csv_to_joint_dataframe(data_dir, "synthetic").iloc[:30]

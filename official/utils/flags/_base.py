@@ -4,6 +4,37 @@ from absl import flags
 
 from official.utils.flags._conventions import help_wrap
 
+# name: (DEFINE function, default, short name, help, extra keyword arguments).
+_BASE_FLAGS = {
+    "data_dir": ("DEFINE_string", "/tmp/movielens-data", "dd",
+                 "Directory that holds (or receives) the input data.", {}),
+    "model_dir": ("DEFINE_string", "/tmp/model", "md",
+                  "Directory for checkpoints and TensorBoard summaries. A rerun with the same "
+                  "directory resumes from the last checkpoint.", {}),
+    "clean": ("DEFINE_boolean", False, None,
+              "Delete model_dir before training (start fresh instead of resuming).", {}),
+    "train_epochs": ("DEFINE_integer", 1, "te", "Number of epochs to train.",
+                     {"lower_bound": 1}),
+    "epochs_between_evals": ("DEFINE_integer", 1, "ebe",
+                             "Number of training epochs between evaluations (one "
+                             "train/evaluate cycle).", {"lower_bound": 1}),
+    "stop_threshold": ("DEFINE_float", None, "st",
+                       "Stop training once the evaluation metric reaches this value. Unset: "
+                       "train all epochs.", {}),
+    "batch_size": ("DEFINE_integer", 32, "bs",
+                   "Global batch size: examples per training step summed over all replicas. "
+                   "Must be positive.", {}),
+    "num_gpus": ("DEFINE_integer", 1, "ng",
+                 "Number of GPUs to use. 0 uses the CPU only; 1 uses one GPU if present, else "
+                 "the CPU; >1 mirrors the model over that many GPUs.", {"lower_bound": 0}),
+    "hooks": ("DEFINE_list", "LoggingHook", "hk",
+              "Comma-separated training hooks, case insensitive: LoggingHook, "
+              "ExamplesPerSecondHook, ProfilerHook (see official/utils/logs/hooks.py).", {}),
+    "export_dir": ("DEFINE_string", None, "ed",
+                   "If set, export a SavedModel for serving to this directory after "
+                   "training.", {}),
+}
+
 
 def define_base(
     data_dir: bool = True,
@@ -23,76 +54,23 @@ def define_base(
     Args:
       data_dir, model_dir, clean, train_epochs, epochs_between_evals,
         stop_threshold, batch_size, num_gpu, hooks, export_dir: whether to
-        register that flag.
+        register that flag (`num_gpu` registers --num_gpus).
       flag_values: registry to define the flags in (tests pass a fresh one).
 
     Returns:
       Names of the flags registered.
     """
-    fv = {"flag_values": flag_values}
-    names = []
-    if data_dir:
-        flags.DEFINE_string(
-            "data_dir", "/tmp/movielens-data", short_name="dd", **fv,
-            help=help_wrap("Directory that holds (or receives) the input data."))
-        names.append("data_dir")
-    if model_dir:
-        flags.DEFINE_string(
-            "model_dir", "/tmp/model", short_name="md", **fv,
-            help=help_wrap("Directory for checkpoints and TensorBoard summaries. A "
-                           "rerun with the same directory resumes from the last "
-                           "checkpoint."))
-        names.append("model_dir")
-    if clean:
-        flags.DEFINE_boolean(
-            "clean", False, **fv,
-            help=help_wrap("Delete model_dir before training (start fresh instead "
-                           "of resuming)."))
-        names.append("clean")
-    if train_epochs:
-        flags.DEFINE_integer(
-            "train_epochs", 1, short_name="te", lower_bound=1, **fv,
-            help=help_wrap("Number of epochs to train."))
-        names.append("train_epochs")
-    if epochs_between_evals:
-        flags.DEFINE_integer(
-            "epochs_between_evals", 1, short_name="ebe", lower_bound=1, **fv,
-            help=help_wrap("Number of training epochs between evaluations (one "
-                           "train/evaluate cycle)."))
-        names.append("epochs_between_evals")
-    if stop_threshold:
-        flags.DEFINE_float(
-            "stop_threshold", None, short_name="st", **fv,
-            help=help_wrap("Stop training once the evaluation metric reaches this "
-                           "value. Unset: train all epochs."))
-        names.append("stop_threshold")
+    wanted = dict(data_dir=data_dir, model_dir=model_dir, clean=clean,
+                  train_epochs=train_epochs, epochs_between_evals=epochs_between_evals,
+                  stop_threshold=stop_threshold, batch_size=batch_size, num_gpus=num_gpu,
+                  hooks=hooks, export_dir=export_dir)
+    names = [name for name in _BASE_FLAGS if wanted[name]]
+    for name in names:
+        define, default, short, text, extra = _BASE_FLAGS[name]
+        getattr(flags, define)(name, default, help_wrap(text), short_name=short,
+                               flag_values=flag_values, **extra)
     if batch_size:
-        flags.DEFINE_integer(
-            "batch_size", 32, short_name="bs", **fv,
-            help=help_wrap("Global batch size: examples per training step summed "
-                           "over all replicas. Must be positive."))
-        flags.register_validator(
-            "batch_size", lambda v: v is not None and v > 0, **fv,
-            message="--batch_size must be a positive integer")
-        names.append("batch_size")
-    if num_gpu:
-        flags.DEFINE_integer(
-            "num_gpus", 1, short_name="ng", lower_bound=0, **fv,
-            help=help_wrap("Number of GPUs to use. 0 uses the CPU only; 1 uses one "
-                           "GPU if present, else the CPU; >1 mirrors the model over "
-                           "that many GPUs."))
-        names.append("num_gpus")
-    if hooks:
-        flags.DEFINE_list(
-            "hooks", "LoggingHook", short_name="hk", **fv,
-            help=help_wrap("Comma-separated training hooks (Keras callbacks), case "
-                           "insensitive: LoggingHook, ExamplesPerSecondHook, "
-                           "ProfilerHook."))
-        names.append("hooks")
-    if export_dir:
-        flags.DEFINE_string(
-            "export_dir", None, short_name="ed", **fv,
-            help=help_wrap("If set, export a SavedModel for serving to this "
-                           "directory after training."))
-        names.append("export_dir")
+        flags.register_validator("batch_size", lambda v: v is not None and v > 0,
+                                 message="--batch_size must be a positive integer",
+                                 flag_values=flag_values)
     return names

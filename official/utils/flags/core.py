@@ -1,14 +1,49 @@
-"""Public entry to the flag groups.
+"""Public entry to the flag groups, and the typed configs built from them.
 
-Programs call the `define_*` functions at import of their `__main__` block,
-read `flags.FLAGS` only in `main`, and pass plain values to library code.
+Programs call the `define_*` functions before parsing; `main` turns the
+parsed flags into frozen configs (`run_config`, `distribution_config` and
+the program's own) and passes those, never the flags, to library code.
 Validators check values only; they never touch the file system and code never
 changes a flag's value.
 """
 
+from absl import flags
+
 from official.utils.flags._base import define_base
 from official.utils.flags._benchmark import define_benchmark
 from official.utils.flags._conventions import bind, help_wrap
-from official.utils.flags._performance import define_performance
+from official.utils.flags._distribution import define_distribution
 
-__all__ = ["bind", "define_base", "define_benchmark", "define_performance", "help_wrap"]
+__all__ = ["bind", "define_base", "define_benchmark", "define_distribution",
+           "distribution_config", "given", "help_wrap", "run_config"]
+
+
+def given(fv: flags.FlagValues) -> frozenset[str]:
+    """Names of the flags set on the command line (recipes keep their values)."""
+    return frozenset(fv[name].name for name in fv if fv[name].present)
+
+
+def run_config(fv, **overrides):
+    """`run_loop.RunConfig` from the base and benchmark flags, with `overrides`.
+
+    Args:
+      fv: parsed flags, or settings with the same names (a recipe's).
+      **overrides: RunConfig fields the program sets itself.
+    """
+    from official.utils.run_loop import RunConfig
+
+    values = dict(model_dir=fv.model_dir, train_epochs=fv.train_epochs,
+                  epochs_between_evals=fv.epochs_between_evals, clean=fv.clean,
+                  export_dir=fv.export_dir, hooks=tuple(fv.hooks),
+                  benchmark_log_dir=fv.benchmark_log_dir,
+                  benchmark_test_id=fv.benchmark_test_id,
+                  stop_threshold=getattr(fv, "stop_threshold", None))
+    return RunConfig(**(values | overrides))
+
+
+def distribution_config(fv):
+    """`distribution_utils.DistributionConfig` from the flags and `TF_CONFIG`."""
+    from official.utils.misc import distribution_utils as du
+
+    return du.DistributionConfig(fv.distribution_strategy, fv.num_gpus, fv.num_cpu_devices,
+                                 du.tf_config_from_env(), fv.collective_timeout)

@@ -1,6 +1,8 @@
 """Runs absl entry points so that user errors end in one clear line."""
 
+import os
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +31,11 @@ HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "-helpshort")
 FULL_HELP_FLAGS = ("--helpfull", "-helpfull")
 
 
+def _stem(module: str) -> str:
+    """"official.recommendation.ncf_main" or ".../ncf_main.py" -> "ncf_main"."""
+    return module.rsplit("/", 1)[-1].removesuffix(".py").rsplit(".", 1)[-1]
+
+
 def program_help(doc: str | None, flag_values: flags.FlagValues,
                  program: tuple[str, ...] = ()) -> str:
     """`--help`: the program's docstring, then its flags and the shared ones it uses.
@@ -37,23 +44,64 @@ def program_help(doc: str | None, flag_values: flags.FlagValues,
       doc: the program's module docstring.
       flag_values: the parsed flags.
       program: names absl may file the program's own flags under (its module
-        name; its file path when it runs as `__main__`); listed first.
+        name; its file path when it runs as `__main__`); listed first, with the
+        flags of its `<name>_flags` module (`ncf_main`: `ncf_flags`), titled
+        with the program's name.
 
     Flags are grouped by the module that defines them; only the package's
     modules are listed (absl's and TensorFlow's own flags are in --helpfull).
     """
+    stems = {_stem(p) for p in program if p}
+    stems |= {s.removesuffix("_main") + "_flags" for s in stems if s.endswith("_main")}
     by_module = flag_values.flags_by_module_dict()
-    own = [m for m in by_module if m in program]
+    own = [m for m in by_module if m in program or ("official" in m and _stem(m) in stems)]
     shared = sorted(m for m in by_module if "official" in m and m not in own)
-    parts = [(doc or "").strip(), *(flag_values.module_help(m) for m in (*own, *shared))]
+    label = next((_stem(p) for p in program if p and _stem(p) != "__main__"), "")
+    parts = [(doc or "").strip()]
+    for m in own:  # the program's own flags, under its name
+        text = flag_values.module_help(m).lstrip("\n")
+        parts.append(f"{label}:" + text[text.index("\n"):] if label and "\n" in text
+                     else text)
+    parts += [flag_values.module_help(m) for m in shared]
     return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def import_tensorflow_quietly() -> str:
+    """Imports TensorFlow with its C++ start-up messages captured; returns them.
+
+    TensorFlow's native code writes its start-up messages (oneDNN, CUDA
+    drivers, `failed call to cuInit` on a machine without a GPU, CPU
+    features) to the process's stderr before its log level applies, so they
+    are captured at the file-descriptor level while TensorFlow is imported
+    and lists its devices; `TF_CPP_MIN_LOG_LEVEL` is set to 2 (warnings and
+    info off) for the rest of the run. A user who sets `TF_CPP_MIN_LOG_LEVEL`
+    gets everything as TensorFlow prints it.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return ""
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        return captured.read().decode(errors="replace")
 
 
 def run(main: Callable[[list[str]], Any]) -> None:
     """Like `absl.app.run(main)`, but a `UserError` prints `error: ...` and exits 1.
 
     `--help` prints `program_help` and `--helpfull` every flag, both to
-    stdout with exit status 0 (absl exits 1 after help).
+    stdout with exit status 0 (absl exits 1 after help); neither imports
+    TensorFlow. Once the flags parse, TensorFlow is imported quietly
+    (`import_tensorflow_quietly`; the captured messages are logged at DEBUG).
     """
     args = sys.argv[1:]
     if any(a in FULL_HELP_FLAGS for a in args):
@@ -63,4 +111,37 @@ def run(main: Callable[[list[str]], Any]) -> None:
         print(program_help(sys.modules[main.__module__].__doc__, flags.FLAGS,
                            (main.__module__, sys.argv[0])), end="")
         sys.exit(0)
-    app.run(_guard(main))
+    def main_after_startup(argv: list[str]) -> Any:
+        startup = import_tensorflow_quietly()  # after the flags parsed: bad ones fail fast
+        if startup:
+            logging.debug("TensorFlow start-up messages:\n%s", startup)
+        return main(argv)
+
+    main_after_startup.__module__ = main.__module__
+    app.run(_guard(main_after_startup))
+
+
+def print_metrics(result: dict) -> None:
+    """Prints a run's final metrics on one line (`name = value, ...`)."""
+    print(", ".join(f"{k} = {v:.4f}" if isinstance(v, float) else f"{k} = {v}"
+                    for k, v in result.items()))
+
+
+def training_entry(define_flags: Callable[[], None],
+                   run_from_flags: Callable[[flags.FlagValues], dict]) -> Callable[[], None]:
+    """A console entry point that defines the flags, runs, and prints the final metrics.
+
+    Args:
+      define_flags: registers the program's flags in `flags.FLAGS`.
+      run_from_flags: parsed flags -> the run's metrics.
+    """
+    def main(_: list[str]) -> None:
+        print_metrics(run_from_flags(flags.FLAGS))
+
+    main.__module__ = run_from_flags.__module__  # its docstring is the program's --help
+
+    def entry() -> None:
+        define_flags()
+        run(main)
+
+    return entry

@@ -64,9 +64,9 @@ def test_help_lists_own_and_shared_flags_and_exits_zero():
 def test_help_text_is_wrapped_once():
     from absl import flags
 
-    from official.recommendation import ncf_main
+    from official.recommendation import ncf_flags
 
     fv = flags.FlagValues()
-    ncf_main.define_ncf_flags(fv)
-    texts = [f.help for f in fv.flags_by_module_dict()[ncf_main.__name__]]
+    ncf_flags.define_ncf_flags(fv)
+    texts = [f.help for f in fv.flags_by_module_dict()[ncf_flags.__name__]]
     assert len(texts) > 30 and not [t for t in texts if "\n" in t]

@@ -1,4 +1,4 @@
-"""Choosing a `tf.distribute` strategy, and the bookkeeping every program needs under it.
+"""Choosing a `tf.distribute` strategy from a `DistributionConfig` and `TF_CONFIG`.
 
 Strategies (`--distribution_strategy`):
   auto: `multi_worker_mirrored` when `TF_CONFIG` names a cluster of more than
@@ -27,7 +27,9 @@ chief's `<model_dir>/checkpoints`, so `model_dir` must be storage every
 worker sees (a shared file system or a cloud bucket).
 
 `TF_CONFIG` and logical CPU devices must be settled before TensorFlow runs
-any operation: `make_strategy` is the first TensorFlow call in each `main`.
+any operation: `make_strategy` is the first TensorFlow call of each run.
+What runs under the strategy (replica slices, all-reduce of numpy sums, lost
+workers) is in `replica_ops`.
 """
 
 import contextlib
@@ -37,11 +39,7 @@ import os
 import subprocess
 import sys
 
-import numpy as np
-from absl import flags
-
 from official.utils.errors import UserError
-from official.utils.flags import core as flags_core
 
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker_mirrored")
 # Seconds a collective (all-reduce) may wait for a peer before failing: a dead
@@ -104,48 +102,50 @@ def cluster_from_tf_config(text: str | None) -> Cluster:
     return Cluster(task_type, task_index, len(chiefs) + len(workers), worker_index)
 
 
-def define_distribution_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
-    """Registers --distribution_strategy, --num_cpu_devices and --collective_timeout."""
-    fd = flags_core.bind(fv)
-    w = flags_core.help_wrap
-    fd.DEFINE_enum("distribution_strategy", "auto", list(STRATEGIES),
-                   w("auto: multi_worker_mirrored if TF_CONFIG names a cluster of more than "
-                     "one worker, else mirrored if --num_gpus or --num_cpu_devices > 1, else "
-                     "default. default / one_device: a single device. mirrored: "
-                     "MirroredStrategy over --num_gpus GPUs (or --num_cpu_devices CPU "
-                     "devices). multi_worker_mirrored: MultiWorkerMirroredStrategy over the "
-                     "TF_CONFIG cluster. --batch_size is global (summed over replicas)."))
-    fd.DEFINE_integer("num_cpu_devices", 1,
-                      w("Split the CPU into this many logical devices, so that mirrored runs "
-                        "N replicas without GPUs (to try distributed code on a laptop)."),
-                      lower_bound=1)
-    fd.DEFINE_integer("collective_timeout", DEFAULT_COLLECTIVE_TIMEOUT_S,
-                      w("Multi-worker only: seconds to wait for the other workers, both at "
-                        "start-up (all must connect) and in each all-reduce, before the run "
-                        "fails with a clear error instead of hanging."), lower_bound=1)
 
 
-def make_strategy(name: str, num_gpus: int = 1, num_cpu_devices: int = 1,
-                  tf_config: str | None = None,
-                  collective_timeout_s: int = DEFAULT_COLLECTIVE_TIMEOUT_S):
-    """Returns (strategy, Cluster) for the flags; call before any other TensorFlow op.
+@dataclasses.dataclass(frozen=True)
+class DistributionConfig:
+    """How to distribute a run (the distribution flags and `TF_CONFIG`).
 
-    Args:
-      name: one of STRATEGIES.
+    Attributes:
+      strategy: one of STRATEGIES.
       num_gpus: GPUs to use (0: CPU only).
       num_cpu_devices: logical CPU devices to create (mirrored without GPUs).
       tf_config: the `TF_CONFIG` environment value (None: not set).
       collective_timeout_s: timeout of multi-worker collectives.
+    """
+
+    strategy: str = "auto"
+    num_gpus: int = 1
+    num_cpu_devices: int = 1
+    tf_config: str | None = None
+    collective_timeout_s: int = DEFAULT_COLLECTIVE_TIMEOUT_S
+
+    @property
+    def cluster(self) -> Cluster:
+        """This process's place in the cluster (parsed from `tf_config`)."""
+        return cluster_from_tf_config(self.tf_config)
+
+
+def tf_config_from_env() -> str | None:
+    """The `TF_CONFIG` environment value, if set."""
+    return os.environ.get("TF_CONFIG") or None
+
+
+def make_strategy(config: DistributionConfig = DistributionConfig()):
+    """Returns (strategy, Cluster); call before any other TensorFlow op.
 
     Raises:
-      UserError: unknown name, more GPUs asked than present, a multi-worker
-        strategy without a cluster, or devices configured too late.
+      UserError: unknown strategy, more GPUs asked than present, a
+        multi-worker strategy without a cluster, or devices configured too late.
     """
     import tensorflow as tf
 
+    name, num_gpus, num_cpu_devices = config.strategy, config.num_gpus, config.num_cpu_devices
     if name not in STRATEGIES:
         raise UserError(f"--distribution_strategy must be one of {STRATEGIES}, got {name!r}")
-    cluster = cluster_from_tf_config(tf_config)
+    cluster = config.cluster
     if num_cpu_devices > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         try:
@@ -172,14 +172,14 @@ def make_strategy(name: str, num_gpus: int = 1, num_cpu_devices: int = 1,
             "/gpu:0" if gpus and num_gpus >= 1 else "/cpu:0"), cluster
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(_local_devices(num_gpus, gpus)), cluster
-    if cluster.num_workers < 2 and tf_config is None:
+    if cluster.num_workers < 2 and config.tf_config is None:
         raise UserError("--distribution_strategy multi_worker_mirrored needs TF_CONFIG "
                         "naming the cluster (see README, 'Several machines')")
     options = tf.distribute.experimental.CommunicationOptions(
-        timeout_seconds=collective_timeout_s)
+        timeout_seconds=config.collective_timeout_s)
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     # Connecting waits for every worker, without a limit of its own: bound it.
-    with startup_watchdog(collective_timeout_s, cluster):
+    with startup_watchdog(config.collective_timeout_s, cluster):
         strategy = tf.distribute.MultiWorkerMirroredStrategy(
             cluster_resolver=resolver, communication_options=options)
     return strategy, cluster
@@ -219,10 +219,6 @@ def startup_watchdog(timeout_s: float, cluster: Cluster):
         watchdog.wait()
 
 
-def strategy_from_flags(f):
-    """`make_strategy` from the distribution flags, --num_gpus and `TF_CONFIG`."""
-    return make_strategy(f.distribution_strategy, f.num_gpus, f.num_cpu_devices,
-                         tf_config_from_env(), f.collective_timeout)
 
 
 def _local_devices(num_gpus: int, gpus) -> list[str]:
@@ -233,94 +229,10 @@ def _local_devices(num_gpus: int, gpus) -> list[str]:
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 
-def per_replica_count(total: int, num_replicas: int, what: str = "--batch_size") -> int:
-    """`total / num_replicas`, which must divide evenly.
-
-    Raises:
-      UserError: `total` is not a positive multiple of `num_replicas`.
-    """
-    if total <= 0 or total % num_replicas:
-        raise UserError(f"{what} ({total}) must be a positive multiple of the number of "
-                        f"replicas ({num_replicas}); the batch size is global")
-    return total // num_replicas
 
 
-def num_local_replicas(strategy) -> int:
-    """Replicas on this worker."""
-    if strategy.num_replicas_in_sync == 1:
-        return 1  # also the default strategy, which has no worker_devices
-    return len(strategy.extended.worker_devices)
 
 
-def local_replica_slice(tensors, rows_per_replica, num_local: int, first_replica: int):
-    """Inside `strategy.run`: this replica's rows of a worker-local batch.
-
-    Args:
-      tensors: nest of tensors with a leading batch dimension (rows of the
-        whole worker, replica 0's first).
-      rows_per_replica: int or scalar tensor.
-      num_local: replicas on this worker.
-      first_replica: global id of this worker's first replica.
-
-    Returns:
-      The same nest, sliced to rows [r * n, (r + 1) * n) of local replica r
-      (clamped at the end: a partial last batch gives the last replicas fewer
-      rows, possibly none).
-    """
-    import tensorflow as tf
-
-    if num_local == 1:
-        return tensors
-    ctx = tf.distribute.get_replica_context()
-    local = tf.cast(ctx.replica_id_in_sync_group, tf.int32) - first_replica
-    start = local * rows_per_replica
-    return tf.nest.map_structure(lambda t: t[start:start + rows_per_replica], tensors)
 
 
-def all_reduce_sum(strategy, cluster: Cluster, values: np.ndarray) -> np.ndarray:
-    """Sums a float64 array over all workers (each worker passes its own part).
 
-    With a single worker this returns `values` unchanged.
-    """
-    import tensorflow as tf
-
-    values = np.asarray(values, np.float64)
-    if cluster.num_workers == 1:
-        return values
-    local = num_local_replicas(strategy)
-
-    def replica_fn(v):
-        ctx = tf.distribute.get_replica_context()
-        return ctx.all_reduce(tf.distribute.ReduceOp.SUM, v / local)
-
-    out = strategy.run(tf.function(replica_fn), args=(tf.constant(values),))
-    return strategy.experimental_local_results(out)[0].numpy()
-
-
-def tf_config_from_env() -> str | None:
-    """The `TF_CONFIG` environment value, if set."""
-    return os.environ.get("TF_CONFIG") or None
-
-
-@contextlib.contextmanager
-def worker_failures(cluster: Cluster):
-    """Turns a lost peer during multi-worker training into one clear `UserError`.
-
-    A dead worker makes the others' collectives fail (connection reset, or
-    `--collective_timeout` expired); TensorFlow reports that as an `OpError`
-    with a long graph trace.
-    """
-    import tensorflow as tf
-
-    try:
-        yield
-    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
-            tf.errors.CancelledError, tf.errors.AbortedError, tf.errors.InternalError) as e:
-        if cluster.num_workers == 1:
-            raise
-        first = next((line.strip() for line in str(e.message).splitlines()
-                      if "aborted" in line or "Connection" in line or "timed out" in line),
-                     str(e.message).splitlines()[0] if e.message else type(e).__name__)
-        raise UserError(f"worker {cluster.worker_index} of {cluster.num_workers} lost contact "
-                        f"with the other workers ({type(e).__name__}: {first[:160]}); "
-                        "restart all workers to resume from the last checkpoint") from e

@@ -1,6 +1,5 @@
 import json
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -36,39 +35,21 @@ def test_bad_tf_config_is_one_clear_error(text, message):
         du.cluster_from_tf_config(text)
 
 
-def test_per_replica_count():
-    assert du.per_replica_count(1024, 4) == 256
-    with pytest.raises(UserError, match=r"--batch_size \(1000\) must be a positive multiple "
-                                        r"of the number of replicas \(3\)"):
-        du.per_replica_count(1000, 3)
-    with pytest.raises(UserError, match="positive multiple"):
-        du.per_replica_count(0, 1)
-
-
 def test_strategy_choice_and_errors():
-    strategy, cluster = du.make_strategy("auto")
+    strategy, cluster = du.make_strategy(du.DistributionConfig("auto"))
     assert strategy is tf.distribute.get_strategy() and cluster == du.SINGLE
-    one, _ = du.make_strategy("one_device", num_gpus=0)
+    one, _ = du.make_strategy(du.DistributionConfig("one_device", num_gpus=0))
     assert isinstance(one, tf.distribute.OneDeviceStrategy)
     with pytest.raises(UserError, match="needs TF_CONFIG"):
-        du.make_strategy("multi_worker_mirrored")
+        du.make_strategy(du.DistributionConfig("multi_worker_mirrored"))
     with pytest.raises(UserError, match="--num_gpus 8: this machine has"):
-        du.make_strategy("mirrored", num_gpus=8)
+        du.make_strategy(du.DistributionConfig("mirrored", num_gpus=8))
     with pytest.raises(UserError, match="must be one of"):
-        du.make_strategy("parameter_server")
-
-
-def test_single_worker_helpers_are_identities():
-    strategy = tf.distribute.get_strategy()
-    assert du.num_local_replicas(strategy) == 1
-    np.testing.assert_array_equal(du.all_reduce_sum(strategy, du.SINGLE, [1.5, 2.0]),
-                                  [1.5, 2.0])
-    x = {"a": tf.range(6)}
-    assert du.local_replica_slice(x, 3, 1, 0) is x
+        du.make_strategy(du.DistributionConfig("parameter_server"))
 
 
 def test_logical_cpus_after_tensorflow_started_is_a_clear_error():
     tf.constant(1.0) + 1.0  # TensorFlow is running in this process
     with pytest.raises(UserError, match="--num_cpu_devices 3: TensorFlow was already "
                                         "initialized"):
-        du.make_strategy("mirrored", num_cpu_devices=3)
+        du.make_strategy(du.DistributionConfig("mirrored", num_cpu_devices=3))

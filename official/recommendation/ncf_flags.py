@@ -1,0 +1,226 @@
+"""ncf_main's flags, and the typed `NCFConfig`s built from them (no TensorFlow).
+
+`define_ncf_flags` registers every flag; `configs` turns the parsed flags
+(a recipe's values filled in where a flag was not given) into one
+`NCFConfig` per training: one, or one per stage of a multi-stage recipe.
+Only `main` (and tests standing in for it) calls these.
+"""
+
+import types
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from absl import flags, logging
+
+from official.datasets import movielens
+from official.recommendation import ncf_recipes
+from official.recommendation.ncf_config import (
+    EVAL_PROTOCOLS,
+    MODEL_TYPES,
+    SCHEDULES,
+    NCFConfig,
+    NCFDataConfig,
+    TrainConfig,
+    parse_layers,
+)
+from official.utils.flags import core as flags_core
+
+
+def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
+    """Registers every flag of ncf_main in `fv`."""
+    fd = flags_core.bind(fv)
+    flags_core.define_base(stop_threshold=False, flag_values=fv)
+    flags_core.define_benchmark(flag_values=fv)
+    flags_core.define_distribution(fv)
+    movielens.define_data_download_flags(data_dir=False, flag_values=fv)
+    for name, value in (("dataset", movielens.schema.ML_1M), ("model_dir", "/tmp/ncf"),
+                        ("train_epochs", 10), ("batch_size", 16384), ("hooks", [])):
+        fv.set_default(name, value)
+    w = flags_core.help_wrap
+    fd.DEFINE_enum("model", "neumf", list(MODEL_TYPES),
+                   w("Model: neumf (GMF + MLP), gmf or mlp; or a baseline in the same "
+                     "harness: mf (dot-product matrix factorization with biases, same "
+                     "negatives and loss; --num_factors, --mf_regularization), popularity "
+                     "(most-popular ranking, nothing to train), ials (implicit alternating "
+                     "least squares on every user-item pair; --num_factors, --ials_*) or "
+                     "ease (closed-form item-item model; --ease_lambda)."))
+    fd.DEFINE_enum("eval_protocol", "sampled", list(EVAL_PROTOCOLS),
+                   w("sampled: HR/NDCG@top_k of the held-out item among "
+                     "--num_eval_negatives sampled items (the paper). full: HR/NDCG/"
+                     "and catalogue coverage / popularity of the top_k against every item the user "
+                     "did not train on (HR_full, NDCG_full, Coverage_full, "
+                     "PopularityPercentile_full). both: all of them."))
+    fd.DEFINE_integer("num_factors", 32, w("Latent factors of the GMF embeddings (of MF "
+                                           "with --model mf, of iALS with --model ials)."),
+                      lower_bound=1)
+    for name, default, text, lower in (
+            ("ials_alpha", 9.0, "iALS: extra confidence of a positive pair; its squared error "
+             "weighs 1 + alpha, an unobserved pair's 1 (Hu et al. 2008). `implicit`'s alpha is "
+             "1 + this.", 0.0),
+            ("ials_regularization", 0.01, "iALS: L2 weight lambda on each factor row, scaled "
+             "by the row's total loss weight to the power --ials_frequency_scaling; must be "
+             "> 0.", None),
+            ("ials_frequency_scaling", 1.0, "iALS: exponent nu of the frequency scaling of the "
+             "regularization (user u: lambda * (items + alpha * |I_u|)^nu; Rendle et al. 2022 "
+             "use 1, `implicit` and Hu et al. 0).", 0.0)):
+        fd.DEFINE_float(name, default, w(text), lower_bound=lower)
+    fd.DEFINE_integer("ials_iterations", 16,
+                      w("iALS: sweeps (each solves every user row, then every item row); "
+                        "one sweep is one epoch for evaluation, checkpoints and selection, "
+                        "and replaces --train_epochs."), lower_bound=1)
+    fd.DEFINE_integer("ials_cg_steps", 0,
+                      w("iALS: 0 solves every row exactly (batched Cholesky); n > 0 takes n "
+                        "conjugate-gradient steps per row and sweep from its current value "
+                        "(cheaper, inexact; `implicit` takes 3)."), lower_bound=0)
+    fd.DEFINE_list("ease_lambda", ["1000"],
+                   w("EASE: L2 weight lambda of the item-item matrix; several "
+                     "comma-separated values are fitted one per epoch (replacing "
+                     "--train_epochs) and the best by validation is selected."))
+    fd.DEFINE_string("layers", "64,32,16",
+                        w("MLP layer sizes; the first (even) is the concatenated user + item "
+                          "embedding size."))
+    fd.DEFINE_float("mf_regularization", 0.0, w("L2 weight on GMF embedding rows."),
+                       lower_bound=0.0)
+    fd.DEFINE_float("mlp_regularization", 0.0, w("L2 weight on MLP embedding rows."),
+                       lower_bound=0.0)
+    fd.DEFINE_integer("num_neg", 4, w("Training negatives per positive, redrawn every "
+                                         "epoch."), lower_bound=1)
+    fd.DEFINE_float("learning_rate", 0.004, w("Adam learning rate (the peak, after "
+                                              "warm-up)."), lower_bound=0.0)
+    fd.DEFINE_float("beta1", 0.9, w("Adam beta_1."), lower_bound=0.0, upper_bound=1.0)
+    fd.DEFINE_float("beta2", 0.999, w("Adam beta_2."), lower_bound=0.0, upper_bound=1.0)
+    fd.DEFINE_float("epsilon", 1e-8, w("Adam epsilon."), lower_bound=0.0)
+    fd.DEFINE_float("hr_threshold", None, w("Stop once HR@top_k reaches this value (the "
+                                            "validation HR with --validation)."))
+    fd.DEFINE_enum("recipe", None, list(ncf_recipes.RECIPES),
+                   w("Set the flags of a named recipe (flags given on the command line "
+                     "still win): " + ncf_recipes.describe()))
+    fd.DEFINE_boolean("validation", True,
+                      w("Hold out each user's latest training positive (ties and unknown "
+                        "times: a seeded draw) with its own sampled negatives, evaluate it "
+                        "every cycle, and report, export and stop on the best validation "
+                        "epoch; the test set is evaluated once, after selection. "
+                        "--novalidation evaluates the test set every cycle (2018 "
+                        "behaviour) and reports the last epoch."))
+    fd.DEFINE_boolean("evaluate_test", True,
+                      w("Evaluate the test set after selection. --noevaluate_test tunes on "
+                        "validation alone (with --ncf_split the test files are then not "
+                        "read, nor needed)."))
+    fd.DEFINE_enum("selection_metric", "HR", ["HR", "NDCG"],
+                   w("Validation metric (@top_k) that selects the epoch."))
+    fd.DEFINE_integer("early_stopping_patience", 0,
+                      w("Stop after this many epochs without a better validation "
+                        "--selection_metric; 0 trains every epoch."), lower_bound=0)
+    fd.DEFINE_boolean("retrain_on_full", False,
+                      w("After selection, train a fresh model on train + validation for the "
+                        "selected number of epochs (in model_dir/retrain) and report and "
+                        "export that one, as Rendle et al. (2020) did."))
+    fd.DEFINE_enum("lr_schedule", "cosine", list(SCHEDULES),
+                   w("Learning rate after warm-up: constant, or cosine decay to "
+                     "--final_lr_fraction of --learning_rate at --train_epochs."))
+    fd.DEFINE_float("warmup_epochs", 1.0, w("Linear learning-rate warm-up, in epochs."),
+                    lower_bound=0.0)
+    fd.DEFINE_float("final_lr_fraction", 0.0,
+                    w("Cosine schedule: the last epoch's learning rate as a fraction of "
+                      "--learning_rate."), lower_bound=0.0, upper_bound=1.0)
+    fd.DEFINE_integer("top_k", 10, w("K of HR@K and NDCG@K."), lower_bound=1)
+    fd.DEFINE_integer("num_eval_negatives", 100, w("Sampled evaluation negatives per "
+                                                      "user."), lower_bound=1)
+    fd.DEFINE_integer("seed", 0, w("Seed of initialization, negatives and shuffling; a "
+                                      "CPU run with the same seed repeats exactly."))
+    fd.DEFINE_boolean("download_if_missing", True,
+                         w("Download (or generate, for synthetic) the dataset if missing."))
+    fd.DEFINE_string("ncf_split", None,
+                        w("Use the NCF authors' split: PREFIX.train.rating, "
+                          "PREFIX.test.rating and PREFIX.test.negative (0-based ids)."))
+    fd.DEFINE_string("pretrained_gmf", None, w("model_dir of a trained GMF run to "
+                                                  "initialize NeuMF from (with "
+                                                  "--pretrained_mlp)."))
+    fd.DEFINE_string("pretrained_mlp", None, w("model_dir of a trained MLP run to "
+                                                  "initialize NeuMF from."))
+    fd.DEFINE_integer("steps_per_call", 64,
+                      w("Training steps per compiled call: the input pipeline stacks this "
+                        "many steps, and with --jit_compile the loop over them is one XLA "
+                        "program (fewer, larger calls cost less per step)."),
+                      lower_bound=1)
+    fd.DEFINE_enum("optimizer", "adam", ["adam", "lazy_adam"],
+                   w("adam: dense Adam on all weights (the paper). lazy_adam: Adam on the "
+                     "dense layers and, for the embedding tables, only on the rows in the "
+                     "batch -- much faster at ml-20m scale (see README)."))
+    fd.DEFINE_boolean("jit_compile", True, w("Compile the training step (forward, backward, "
+                                             "Adam) with XLA; --nojit_compile to disable."))
+    fd.register_multi_flags_validator(
+        ["validation", "evaluate_test", "early_stopping_patience", "retrain_on_full"],
+        lambda f: f["validation"] or (f["evaluate_test"] and not f["early_stopping_patience"]
+                                      and not f["retrain_on_full"]),
+        message="--noevaluate_test, --early_stopping_patience and --retrain_on_full need "
+                "--validation")
+    fd.register_validator(
+        "ease_lambda", lambda v: _positive_floats(v) is not None,
+        message="--ease_lambda must be comma-separated positive numbers")
+    fd.register_validator(
+        "ials_regularization", lambda v: v > 0, message="--ials_regularization must be > 0")
+    fd.register_validator(
+        "layers", lambda v: _layers_ok(v),
+        message="--layers must be comma-separated positive integers, the first even")
+    fd.register_multi_flags_validator(
+        ["pretrained_gmf", "pretrained_mlp", "model"],
+        lambda f: (f["pretrained_gmf"] is None) == (f["pretrained_mlp"] is None)
+        and (f["pretrained_gmf"] is None or f["model"] == "neumf"),
+        message="--pretrained_gmf and --pretrained_mlp go together, with --model neumf")
+
+
+def _positive_floats(values) -> tuple[float, ...] | None:
+    try:
+        out = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        return None
+    return out if out and all(v > 0 and np.isfinite(v) for v in out) else None
+
+
+def _layers_ok(text: str) -> bool:
+    try:
+        parse_layers(text)
+        return True
+    except ValueError:
+        return False
+
+
+def config(settings: Mapping[str, Any]) -> NCFConfig:
+    """The `NCFConfig` of one training from its settings (flag values by name).
+
+    iALS trains --ials_iterations sweeps and EASE one fit per --ease_lambda
+    value, in place of --train_epochs.
+    """
+    s = types.SimpleNamespace(**settings)
+    epochs = {"ials": s.ials_iterations, "ease": len(s.ease_lambda)}.get(s.model, s.train_epochs)
+    if epochs != s.train_epochs:
+        logging.info("--model %s: %d epochs (%s), not --train_epochs %d", s.model, epochs,
+                     "sweeps" if s.model == "ials" else "one per --ease_lambda", s.train_epochs)
+    data = NCFDataConfig(None if s.ncf_split else movielens.source_from_flags(s), s.ncf_split,
+                         s.num_eval_negatives, s.seed, s.validation, s.evaluate_test)
+    train = TrainConfig(
+        model_type=s.model, num_factors=s.num_factors, layers=tuple(parse_layers(s.layers)),
+        mf_regularization=s.mf_regularization, mlp_regularization=s.mlp_regularization,
+        num_neg=s.num_neg, batch_size=s.batch_size, learning_rate=s.learning_rate,
+        beta1=s.beta1, beta2=s.beta2, epsilon=s.epsilon, seed=s.seed,
+        steps_per_call=s.steps_per_call, jit_compile=s.jit_compile, optimizer=s.optimizer,
+        lr_schedule=s.lr_schedule, warmup_epochs=s.warmup_epochs, schedule_epochs=epochs,
+        final_lr_fraction=s.final_lr_fraction, ials_alpha=s.ials_alpha,
+        ials_regularization=s.ials_regularization, ials_exponent=s.ials_frequency_scaling,
+        ials_cg_steps=s.ials_cg_steps, ease_lambdas=tuple(float(v) for v in s.ease_lambda))
+    run = flags_core.run_config(
+        s, train_epochs=epochs, stop_metrics=("HR", "HR_full"), stop_threshold=s.hr_threshold,
+        stop_flag="--hr_threshold", validation=s.validation,
+        selection_metrics=(s.selection_metric, f"{s.selection_metric}_full"),
+        early_stopping_patience=s.early_stopping_patience, retrain_on_full=s.retrain_on_full)
+    return NCFConfig(data, train, run, flags_core.distribution_config(s), s.top_k,
+                     s.eval_protocol, s.selection_metric, s.pretrained_gmf, s.pretrained_mlp,
+                     s.recipe)
+
+
+def configs(fv: flags.FlagValues) -> list[NCFConfig]:
+    """One `NCFConfig` per training the parsed flags ask for (a recipe may have stages)."""
+    return [config(v) for v in ncf_recipes.trainings(fv.flag_values_dict(),
+                                                     flags_core.given(fv))]

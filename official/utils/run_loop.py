@@ -1,0 +1,373 @@
+"""The one train / evaluate / select / checkpoint / export loop of every program.
+
+What the Estimator API gave, rebuilt on Keras 3 and `tf.distribute`, once for
+NCF, the census classifier and the MovieLens rating regressor:
+
+* `--clean` (chief only) before anything is written, then checkpoints in
+  `<model_dir>/checkpoints` restored at start: a rerun resumes;
+* cycles of `epochs_between_evals` epochs, each followed by an evaluation,
+  with a progress bar and the `--hooks` after every compiled call;
+* each cycle's metrics once to the log, to `<benchmark_log_dir>/metric.log`
+  and to TensorBoard (`<model_dir>/summaries`); the run's facts to
+  `benchmark_run.log`;
+* stop threshold; with validation, selection of the best epoch
+  (`best-<epoch>/` weights kept apart), early stopping, the selected weights
+  restored after training, an optional refit on train + validation
+  (`<model_dir>/retrain`), and the test set read once, after selection;
+* `eval_results.json` and the export, written by the chief.
+
+A program supplies a `Task` (see the protocol) and its `RunConfig`; the
+strategy comes from `distribution_utils.DistributionConfig`.
+"""
+
+import dataclasses
+import os
+import shutil
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import tensorflow as tf
+from absl import logging
+
+from official.utils.logs import hooks as hooks_lib
+from official.utils.logs import logger as logger_lib
+from official.utils.logs import progress as progress_lib
+from official.utils.misc import atomic_io, checkpoints, distribution_utils, replica_ops
+
+EVAL_RESULTS = "eval_results.json"
+RETRAIN_DIR = "retrain"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """How a run trains, evaluates, selects and writes (what the base flags hold).
+
+    Attributes:
+      model_dir: checkpoints, summaries, eval_results.json.
+      train_epochs: epochs to train in all (a resumed run trains the rest).
+      epochs_between_evals: epochs per train / evaluate cycle.
+      clean: delete model_dir first.
+      export_dir: where the chief writes the final model's export, or None.
+      hooks: names of training hooks (`hooks.get_train_hooks`).
+      benchmark_log_dir: metric.log / benchmark_run.log directory, or None.
+      benchmark_test_id: free-form id in benchmark_run.log.
+      stop_metrics: evaluation metrics compared with `stop_threshold` (the
+        first one the evaluation reports).
+      stop_threshold: stop once that metric reaches this value; None: never.
+      stop_flag: the flag that set the threshold, for the log line.
+      validation: the task's `evaluate` is a validation set: select the best
+        epoch by `selection_metrics`, restore it, then `evaluate_test`.
+      selection_metrics: validation metrics that select (the first reported).
+      early_stopping_patience: stop after this many epochs without a better
+        selection metric; 0: never.
+      retrain_on_full: after selection, train `task.refit(selected)` for the
+        selected number of epochs and report and export that one.
+    """
+
+    model_dir: str
+    train_epochs: int
+    epochs_between_evals: int = 1
+    clean: bool = False
+    export_dir: str | None = None
+    hooks: tuple[str, ...] = ()
+    benchmark_log_dir: str | None = None
+    benchmark_test_id: str | None = None
+    stop_metrics: tuple[str, ...] = ()
+    stop_threshold: float | None = None
+    stop_flag: str = "--stop_threshold"
+    validation: bool = False
+    selection_metrics: tuple[str, ...] = ()
+    early_stopping_patience: int = 0
+    retrain_on_full: bool = False
+
+
+class Task(Protocol):
+    """What a program gives the loop.
+
+    Attributes:
+      name: model name in benchmark_run.log ("ncf", "census", ...).
+      dataset_name: dataset name in benchmark_run.log.
+      trains: False for a model with nothing to train (evaluated only).
+      independent_epochs: each epoch is a fit of its own (EASE's lambda grid):
+        a refit trains only the selected epoch.
+      steps_per_epoch: progress units (steps) of one epoch.
+      examples_per_step: examples of one step, for the hooks.
+      model: what `best-<epoch>/` keeps (a `tf.train.Checkpoint(model=...)`).
+      metric_extras: extras of every metric.log record (e.g. {"top_k": 10}).
+    """
+
+    name: str
+    dataset_name: str
+    trains: bool
+    independent_epochs: bool
+    steps_per_epoch: int
+    examples_per_step: int
+    model: Any
+    metric_extras: dict
+
+    def checkpointables(self) -> dict:
+        """Trackables of the checkpoint besides the loop's epoch and selection."""
+
+    def train_epoch(self, epoch: int, progress: Callable[[int], None],
+                    prefetch_until: int) -> tuple[float, int]:
+        """Trains epoch `epoch` (0-based); returns (mean loss, examples of all workers).
+
+        `progress(n)` after every n steps; the input may prepare epochs up to
+        `prefetch_until` (exclusive) ahead.
+        """
+
+    def evaluate(self) -> dict[str, float]:
+        """Metrics of the evaluation set (the validation set under validation)."""
+
+    def evaluate_test(self) -> dict[str, float] | None:
+        """Metrics of the test set after selection; None when it is not evaluated."""
+
+    def refit(self, epochs: int) -> "Task":
+        """A fresh task on train + validation whose schedule spans `epochs` epochs."""
+
+    def export(self, export_dir: str) -> None:
+        """Writes the model's SavedModel to `export_dir`."""
+
+    def run_facts(self) -> dict:
+        """benchmark_run.log's run parameters."""
+
+    def metric_label(self, name: str) -> str:
+        """How the log names metric `name` (e.g. "HR@10")."""
+
+
+def remove_model_dir(model_dir: str) -> None:
+    """`--clean`: deletes model_dir."""
+    if os.path.isdir(model_dir):
+        logging.info("--clean: removing %s", model_dir)
+        shutil.rmtree(model_dir)
+
+
+def run(config: RunConfig, distribution: distribution_utils.DistributionConfig,
+        build_task: Callable[[Any, distribution_utils.Cluster], Task]) -> dict:
+    """Chooses the strategy, cleans, builds the task and runs the loop.
+
+    Args:
+      config: the run's settings.
+      distribution: the strategy's settings (settled before any other
+        TensorFlow operation).
+      build_task: (strategy, cluster) -> Task; it builds its variables under
+        the strategy's scope.
+
+    Returns:
+      As `train_and_report`.
+    """
+    strategy, cluster = distribution_utils.make_strategy(distribution)
+    if config.clean and cluster.is_chief:
+        remove_model_dir(config.model_dir)
+    task = build_task(strategy, cluster)
+    return train_and_report(task, config, strategy, cluster)
+
+
+@dataclasses.dataclass
+class _Run:
+    """What one run of the loop holds."""
+
+    task: Task
+    config: RunConfig
+    strategy: Any
+    cluster: distribution_utils.Cluster
+    epoch: Any  # tf.Variable: completed epochs
+    selection: checkpoints.Selection
+    manager: checkpoints.WorkerCheckpoints
+    best: checkpoints.BestWeights
+    logger: logger_lib.BenchmarkLogger
+    writer: Any
+
+
+def train_and_report(task: Task, config: RunConfig, strategy=None,
+                     cluster: distribution_utils.Cluster = distribution_utils.SINGLE) -> dict:
+    """Trains `task` in cycles, selects, reports and exports as `config` says.
+
+    Returns:
+      Without validation: the last evaluation's metrics (with the last cycle's
+      loss and examples_per_second when this process trained) and "epoch".
+      With validation: the test metrics (when evaluated), validation_*
+      metrics of the selected epoch, "selected_epoch", "epoch" (the last
+      trained), "retrained_epochs" after a refit and "loss" (the last
+      training loss, when this process trained).
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = cluster.is_chief
+    os.makedirs(config.model_dir, exist_ok=True)
+    with strategy.scope():
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    selection = checkpoints.Selection()
+    checkpoint = tf.train.Checkpoint(epoch=epoch, selection=selection, **task.checkpointables())
+    run_state = _Run(
+        task, config, strategy, cluster, epoch, selection,
+        checkpoints.WorkerCheckpoints(checkpoint, config.model_dir, chief),
+        checkpoints.BestWeights(task.model, config.model_dir, chief),
+        logger_lib.BenchmarkLogger(config.benchmark_log_dir, write=chief),
+        tf.summary.create_file_writer(os.path.join(config.model_dir, "summaries")) if chief
+        else tf.summary.create_noop_writer())
+    facts = {**task.run_facts(), "train_epochs": config.train_epochs,
+             "epochs_between_evals": config.epochs_between_evals}
+    run_state.logger.log_run_info(task.name, task.dataset_name, facts,
+                                  config.benchmark_test_id)
+    with replica_ops.worker_failures(cluster):
+        last_cycle = _train_cycles(run_state)
+        result, final = _report(run_state, last_cycle)
+    if chief:
+        atomic_io.write_json(os.path.join(config.model_dir, EVAL_RESULTS), result)
+    if config.export_dir and chief:
+        final.export(config.export_dir)
+    return result
+
+
+def _first(metrics: dict, names: tuple[str, ...]) -> tuple[str, float] | None:
+    for name in names:
+        if name in metrics:
+            return name, metrics[name]
+    return None
+
+
+def _train_cycles(r: _Run) -> dict | None:
+    """Train / evaluate cycles until train_epochs, early stopping or the threshold.
+
+    Returns:
+      The last cycle's metrics (evaluation, loss, examples_per_second), or
+      None when this process trained nothing.
+    """
+    task, config = r.task, r.config
+    if not task.trains:
+        logging.info("%s has nothing to train: evaluating only", task.name)
+        r.epoch.assign(config.train_epochs)
+        return None
+    hooks = hooks_lib.get_train_hooks(config.hooks if r.cluster.is_chief else [],
+                                      model_dir=config.model_dir, metric_logger=r.logger)
+    epoch = int(r.epoch.numpy())
+    for hook in hooks:
+        hook.on_train_begin()
+    step = first_step = epoch * task.steps_per_epoch
+
+    def progress(n: int, bar) -> None:
+        nonlocal step
+        step += n
+        bar.update(n)
+        for hook in hooks:
+            hook.on_steps_end(step, (step - first_step) * task.examples_per_step, {})
+
+    prefix = "validation_" if config.validation else ""
+    metrics = None
+    while epoch < config.train_epochs and not int(r.selection.stopped.numpy()):
+        cycle = min(config.epochs_between_evals, config.train_epochs - epoch)
+        start, examples = time.perf_counter(), 0
+        desc = f"epoch {epoch + 1}" if cycle == 1 else f"epochs {epoch + 1}-{epoch + cycle}"
+        with progress_lib.bar(cycle * task.steps_per_epoch, desc, "steps",
+                              enabled=r.cluster.is_chief) as bar:
+            for e in range(epoch, epoch + cycle):
+                loss, n = task.train_epoch(e, lambda n, bar=bar: progress(n, bar),
+                                           config.train_epochs)
+                examples += n
+        train_s = time.perf_counter() - start
+        epoch += cycle
+        eval_start = time.perf_counter()
+        result = task.evaluate()
+        eval_s = time.perf_counter() - eval_start
+        r.epoch.assign(epoch)
+        selected = _first(result, config.selection_metrics) if config.validation else None
+        if selected and r.selection.update(epoch, selected[1]):
+            r.best.save(epoch)
+        stop = _stop_reason(r, epoch, result)
+        if stop:
+            logging.info("%s; stopping after epoch %d", stop, epoch)
+            r.selection.stopped.assign(1)
+        r.manager.save(epoch)
+        r.best.prune(int(r.selection.best_epoch.numpy()))
+        metrics = {f"{prefix}{k}": v for k, v in result.items()}
+        metrics.update(loss=loss, examples_per_second=examples / train_s)
+        _log_cycle(r, metrics, epoch, step, train_s, eval_s)
+    for hook in hooks:
+        hook.on_train_end()
+    return metrics
+
+
+def _stop_reason(r: _Run, epoch: int, result: dict) -> str | None:
+    config = r.config
+    reached = _first(result, config.stop_metrics)
+    if config.stop_threshold is not None and reached and reached[1] >= config.stop_threshold:
+        what = ("validation " if config.validation else "") + reached[0]
+        return (f"{what} {reached[1]:.4f} reached {config.stop_flag} "
+                f"{config.stop_threshold:.4f}")
+    patience = config.early_stopping_patience
+    if config.validation and patience and r.selection.epochs_since_best(epoch) >= patience:
+        return (f"no better validation {config.selection_metrics[0]} for {patience} epochs "
+                f"(best {float(r.selection.best_value.numpy()):.4f} at epoch "
+                f"{int(r.selection.best_epoch.numpy())})")
+    return None
+
+
+def _log_cycle(r: _Run, metrics: dict, epoch: int, step: int, train_s: float,
+               eval_s: float) -> None:
+    def label(name: str) -> str:
+        bare = name.removeprefix("validation_")
+        return name[:len(name) - len(bare)] + r.task.metric_label(bare)
+
+    logging.info("Epoch %d: %s (train %.1fs, eval %.2fs)", epoch, ", ".join(
+        f"{label(n)} = {v:.4f}" for n, v in metrics.items()), train_s, eval_s)
+    logger_lib.log_cycle(r.logger, r.writer, metrics, step,
+                         {"epoch": epoch, **r.task.metric_extras},
+                         {"examples_per_second": "examples/s"})
+
+
+def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:
+    """The reported metrics, and the task whose model is exported."""
+    task, config = r.task, r.config
+    epoch = int(r.epoch.numpy())
+    if not config.validation:
+        return {**(last_cycle or task.evaluate()), "epoch": epoch}, task
+    selected = int(r.selection.best_epoch.numpy()) if task.trains else 0
+    if selected:
+        r.best.restore(selected)
+    result = {"epoch": epoch, "selected_epoch": selected}
+    validation = task.evaluate()
+    result.update({f"validation_{k}": v for k, v in validation.items()})
+    final = task
+    if config.retrain_on_full and selected:
+        final = _retrain(r, selected)
+        result["retrained_epochs"] = selected
+    test = final.evaluate_test()
+    if test is not None:
+        result.update(test)
+    reported = ({f"test_{k}": v for k, v in (test or {}).items()}
+                | {f"selected_validation_{k}": v for k, v in validation.items()})
+    logger_lib.log_cycle(r.logger, r.writer, reported | {"selected_epoch": selected},
+                         selected * task.steps_per_epoch,
+                         {"selected_epoch": selected, **task.metric_extras,
+                          "retrained_on_full": final is not task})
+    logging.info("Selected epoch %d by validation %s: %s", selected,
+                 config.selection_metrics[0] if config.selection_metrics else "-",
+                 ", ".join(f"{n} = {v:.4f}" for n, v in reported.items()))
+    if last_cycle is not None:
+        result["loss"] = last_cycle["loss"]
+    return result, final
+
+
+def _retrain(r: _Run, epochs: int) -> Task:
+    """A fresh model trained on train + validation for the selected number of epochs."""
+    refit = r.task.refit(epochs)
+    model_dir = os.path.join(r.config.model_dir, RETRAIN_DIR)
+    os.makedirs(model_dir, exist_ok=True)
+    with r.strategy.scope():
+        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    manager = checkpoints.WorkerCheckpoints(
+        tf.train.Checkpoint(epoch=epoch_var, **refit.checkpointables()), model_dir,
+        r.cluster.is_chief)
+    epoch = int(epoch_var.numpy())
+    if refit.independent_epochs:  # EASE: only the selected lambda's fit matters
+        epoch = max(epoch, epochs - 1)
+    logging.info("Retraining on train + validation for %d epochs in %s", epochs, model_dir)
+    with progress_lib.bar((epochs - epoch) * refit.steps_per_epoch, "retrain", "steps",
+                          enabled=r.cluster.is_chief) as bar:
+        while epoch < epochs:
+            refit.train_epoch(epoch, bar.update, epochs)
+            epoch += 1
+            epoch_var.assign(epoch)
+            manager.save(epoch)
+    return refit
