@@ -3,6 +3,7 @@
 from absl import flags
 
 from official.utils.flags._conventions import help_wrap
+from official.utils.logs.hooks import HOOKS
 
 # name: (DEFINE function, default, short name, help, extra keyword arguments).
 _BASE_FLAGS = {
@@ -73,4 +74,9 @@ def define_base(
         flags.register_validator("batch_size", lambda v: v is not None and v > 0,
                                  message="--batch_size must be a positive integer",
                                  flag_values=flag_values)
+    if hooks:
+        flags.register_validator(
+            "hooks", lambda v: all(n.strip().lower() in HOOKS for n in v if n.strip()),
+            message="--hooks must name LoggingHook, ExamplesPerSecondHook or ProfilerHook",
+            flag_values=flag_values)
     return names

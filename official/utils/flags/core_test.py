@@ -28,6 +28,7 @@ def test_groups_register_expected_flags():
     (["--batch_size", "-5"], "batch_size"),
     (["--train_epochs", "0"], "train_epochs"),
     (["--num_gpus", "-1"], "num_gpus"),
+    (["--hooks", "LoggingHook,NoSuchHook"], "--hooks must name"),
 ])
 def test_validators_reject_bad_values(argv, flag):
     values = flags.FlagValues()
