@@ -74,8 +74,10 @@ def import_tensorflow_quietly() -> str:
     features) to the process's stderr before its log level applies, so they
     are captured at the file-descriptor level while TensorFlow is imported
     and lists its devices; `TF_CPP_MIN_LOG_LEVEL` is set to 2 (warnings and
-    info off) for the rest of the run. A user who sets `TF_CPP_MIN_LOG_LEVEL`
-    gets everything as TensorFlow prints it.
+    info off) for the rest of the run, and TensorFlow's Python logger shows
+    warnings and errors only (not its saver and SavedModel info lines). A
+    user who sets `TF_CPP_MIN_LOG_LEVEL` gets everything as TensorFlow prints
+    it.
     """
     if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
         return ""
@@ -88,6 +90,7 @@ def import_tensorflow_quietly() -> str:
             import tensorflow as tf
 
             tf.config.list_physical_devices()
+            tf.get_logger().setLevel("WARNING")
         finally:
             os.dup2(saved, 2)
             os.close(saved)

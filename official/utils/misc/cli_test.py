@@ -1,4 +1,5 @@
 import importlib
+import os
 import pathlib
 import re
 import subprocess
@@ -70,3 +71,41 @@ def test_help_text_is_wrapped_once():
     ncf_flags.define_ncf_flags(fv)
     texts = [f.help for f in fv.flags_by_module_dict()[ncf_flags.__name__]]
     assert len(texts) > 30 and not [t for t in texts if "\n" in t]
+
+
+STARTUP_SCRIPT = """
+import sys
+from official.utils.misc import cli
+captured = cli.import_tensorflow_quietly()
+import tensorflow as tf
+print("captured", len(captured.splitlines()))
+print("level", tf.get_logger().level)
+"""
+
+
+def test_startup_messages_are_captured_unless_the_user_sets_the_log_level():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert quiet.stderr == ""  # nothing of TensorFlow's start-up reaches the terminal
+    assert "level 30" in quiet.stdout  # TensorFlow's Python logger: WARNING and up
+    loud = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT], capture_output=True, text=True,
+                          env=dict(env, TF_CPP_MIN_LOG_LEVEL="0"), timeout=120)
+    assert loud.returncode == 0 and "captured 0" in loud.stdout
+    assert "level 30" not in loud.stdout
+
+
+def test_help_imports_no_tensorflow():
+    # --help must answer at once: no program imports TensorFlow before its flags parse.
+    for target in _scripts().values():
+        module, function = target.split(":")
+        script = ("import atexit, sys\n"
+                  "atexit.register(lambda: print('tensorflow' in sys.modules))\n"
+                  f"sys.argv = ['{module}', '--help']\n"
+                  f"import {module} as program\n"
+                  f"program.{function}()\n")
+        res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             timeout=120)
+        assert res.returncode == 0, (module, res.stderr[-2000:])
+        assert res.stdout.strip().splitlines()[-1] == "False", module
