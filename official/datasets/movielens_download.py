@@ -26,10 +26,10 @@ from official.datasets.movielens_schema import (
 from official.datasets.movielens_synthetic import SyntheticSpec, generate_synthetic, write_zip
 from official.utils.data import download as dl
 from official.utils.errors import DataError, UserError
-from official.utils.misc import atomic_io
+from official.utils.misc import atomic_io, integrity
 
 DEFAULT_DATA_URL = "https://files.grouplens.org/datasets/movielens/"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: content checksums (CRC-32C) of the normalized files
 
 
 def _manifest_ok(dataset_dir: str, dataset: str, synthetic: SyntheticSpec | None) -> bool:
@@ -41,11 +41,14 @@ def _manifest_ok(dataset_dir: str, dataset: str, synthetic: SyntheticSpec | None
     expected_spec = synthetic.__dict__ if synthetic is not None else None
     if manifest.get("synthetic") != expected_spec:
         return False
-    for name, info in (manifest.get("files") or {}).items():
-        path = os.path.join(dataset_dir, name)
-        if not os.path.isfile(path) or os.path.getsize(path) != info.get("bytes"):
-            return False
-    return set(manifest.get("files") or {}) == {RATINGS_FILE, MOVIES_FILE}
+    files = manifest.get("files") or {}
+    if set(files) != {RATINGS_FILE, MOVIES_FILE}:
+        return False
+    changed = integrity.first_mismatch(dataset_dir, files)
+    if changed:
+        logging.warning("%s: %s since it was normalized; normalizing again", dataset_dir,
+                        changed)
+    return changed is None
 
 
 def is_complete(data_dir: str, dataset: str, synthetic: SyntheticSpec | None = None) -> bool:
@@ -75,7 +78,7 @@ def _ensure_zip(dataset: str, dataset_dir: str, data_url: str,
         logging.info("Generating synthetic MovieLens (%d users, %d items, %d ratings, "
                      "seed %d)", synthetic.num_users, synthetic.num_items,
                      synthetic.num_ratings, synthetic.seed)
-        with tempfile.TemporaryDirectory(prefix=".raw" + atomic_io.TMP_MARKER,
+        with tempfile.TemporaryDirectory(prefix=atomic_io.temp_prefix("raw"),
                                          dir=dataset_dir) as raw:
             names = generate_synthetic(raw, synthetic, schema.LAYOUT_CSV)
             movielens_zip = os.path.join(raw, zip_name)
@@ -150,13 +153,15 @@ def download(dataset: str, data_dir: str, data_url: str = DEFAULT_DATA_URL,
     try:
         zip_path = _ensure_zip(dataset, dataset_dir, data_url, synthetic)
         layout = schema.LAYOUTS[dataset]
-        with tempfile.TemporaryDirectory(prefix=".extract" + atomic_io.TMP_MARKER,
+        with tempfile.TemporaryDirectory(prefix=atomic_io.temp_prefix("extract"),
                                          dir=dataset_dir) as raw:
             members = _find_members(zip_path, dataset, layout)
             logging.info("Extracting %s from %s", ", ".join(members), zip_path)
             dl.safe_extract(zip_path, raw, members)
             raw_dir = os.path.dirname(os.path.join(raw, *members[0].split("/")))
             files = normalize_raw(raw_dir, dataset_dir, layout, os.path.basename(zip_path))
+            for name, checksum in integrity.describe(dataset_dir, files).items():
+                files[name].update(checksum)
         atomic_io.write_json(os.path.join(dataset_dir, MANIFEST_FILE), {
             "format": FORMAT_VERSION,
             "dataset": dataset,

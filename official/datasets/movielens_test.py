@@ -381,3 +381,18 @@ def test_killed_run_never_leaves_accepted_files(tmp_path):
     assert len(movielens.ratings_csv_to_dataframe(str(data_dir), "synthetic")) == 600000
     leftovers = [n for n in os.listdir(data_dir / "synthetic") if ".tmp-" in n]
     assert leftovers == []
+
+
+def test_same_size_edit_is_found_by_content_and_rebuilt(tmp_path, server):
+    server.files["/ml-1m.zip"] = layout_zip(tmp_path, "ml-1m")
+    data_dir = str(tmp_path / "data")
+    movielens.download("ml-1m", data_dir, server.url)
+    path = tmp_path / "data" / "ml-1m" / "ratings.csv"
+    good = path.read_bytes()
+    lines = good.split(b"\n")
+    lines[1] = lines[1][:-1] + (b"1" if lines[1][-1:] != b"1" else b"2")  # same size
+    path.write_bytes(b"\n".join(lines))
+    assert len(path.read_bytes()) == len(good)
+    assert not movielens.is_complete(data_dir, "ml-1m")
+    movielens.download("ml-1m", data_dir, server.url)
+    assert path.read_bytes() == good

@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -31,9 +32,9 @@ from absl import logging
 from official.datasets import movielens
 from official.utils.data import csv_errors, file_io
 from official.utils.errors import DataError
-from official.utils.misc import array_ops, atomic_io
+from official.utils.misc import array_ops, atomic_io, integrity
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: content checksums, metadata checked against the arrays
 MIN_RATINGS = 20
 
 
@@ -210,20 +211,55 @@ def cache_dir(data_dir: str, dataset: str, num_eval_negatives: int, seed: int) -
 
 
 def _load_cache(path: str) -> NCFData | None:
+    """The cached data if the cache is complete, intact and consistent, else None."""
+    if not os.path.isdir(path):
+        return None
     meta = atomic_io.read_json(os.path.join(path, "meta.json"))
-    if not meta or meta.get("version") != CACHE_VERSION:
+    if not isinstance(meta, dict) or meta.get("version") != CACHE_VERSION:
+        logging.warning("NCF cache %s has no valid meta.json; rebuilding it", path)
+        return None
+    damage = integrity.first_mismatch(path, meta.get("files"))
+    if damage:
+        logging.warning("NCF cache %s: %s; rebuilding it", path, damage)
         return None
     try:
         with np.load(os.path.join(path, "train.npz")) as z:
             arrays = {k: z[k] for k in z.files}
         evaluation = file_io.read_all(os.path.join(path, "eval"))
-    except (OSError, ValueError, KeyError):
+        data = NCFData(num_users=meta["num_users"], num_items=meta["num_items"],
+                       train_users=arrays["train_users"], train_items=arrays["train_items"],
+                       eval_users=evaluation["user"], eval_items=evaluation["items"],
+                       user_ids=arrays["user_ids"], item_ids=arrays["item_ids"],
+                       train_times=arrays["train_times"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        logging.warning("NCF cache %s cannot be read (%s); rebuilding it", path, e)
         return None
-    return NCFData(num_users=meta["num_users"], num_items=meta["num_items"],
-                   train_users=arrays["train_users"], train_items=arrays["train_items"],
-                   eval_users=evaluation["user"], eval_items=evaluation["items"],
-                   user_ids=arrays["user_ids"], item_ids=arrays["item_ids"],
-                   train_times=arrays["train_times"])
+    problem = _inconsistency(data, meta)
+    if problem:
+        logging.warning("NCF cache %s: %s; rebuilding it", path, problem)
+        return None
+    return data
+
+
+def _inconsistency(data: NCFData, meta: dict) -> str | None:
+    """What in the cached arrays disagrees with meta.json (or itself), else None."""
+    checks = [
+        (len(data.user_ids) == data.num_users, "num_users differs from the user id map"),
+        (len(data.item_ids) == data.num_items, "num_items differs from the item id map"),
+        (len(data.train_users) == len(data.train_items) == len(data.train_times)
+         == meta.get("train_positives"), "training arrays disagree in length"),
+        (len(data.eval_users) == len(data.eval_items), "evaluation arrays disagree"),
+        (not len(data.train_users) or (data.train_users.min() >= 0
+                                       and data.train_users.max() < data.num_users),
+         "a training user is out of range"),
+        (not len(data.train_items) or (data.train_items.min() >= 0
+                                       and data.train_items.max() < data.num_items),
+         "a training item is out of range"),
+        (not data.eval_items.size or (data.eval_items.min() >= 0
+                                      and data.eval_items.max() < data.num_items),
+         "an evaluation item is out of range"),
+    ]
+    return next((what for ok, what in checks if not ok), None)
 
 
 def _write_cache(path: str, data: NCFData) -> None:
@@ -235,12 +271,14 @@ def _write_cache(path: str, data: NCFData) -> None:
         file_io.write_to_buffer(frame, os.path.join(tmp, "eval"), ["user", "items"])
         atomic_io.write_json(os.path.join(tmp, "meta.json"), {
             "version": CACHE_VERSION, "num_users": data.num_users,
-            "num_items": data.num_items, "train_positives": int(len(data.train_users))})
+            "num_items": data.num_items, "train_positives": int(len(data.train_users)),
+            "files": integrity.describe(tmp, ["train.npz"])})
 
 
 def load_movielens(data_dir: str, dataset: str, num_eval_negatives: int = 100,
                    seed: int = 0) -> NCFData:
-    """Preprocessed NCF data for a normalized dataset, from cache when valid."""
+    """Preprocessed NCF data for a normalized dataset, from cache when intact."""
+    atomic_io.remove_stale_temporaries(os.path.join(data_dir, dataset))  # killed cache builds
     path = cache_dir(data_dir, dataset, num_eval_negatives, seed)
     data = _load_cache(path)
     if data is not None:

@@ -1,4 +1,9 @@
+import glob
+import json
 import os
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -122,3 +127,55 @@ def test_split_missing_file_and_bad_ids(tmp_path):
         f.write("x\t1\t5\t9\n")
     with pytest.raises(DataError, match=r"train.rating line 5: expected tab-separated"):
         md.read_ncf_split(prefix)
+
+
+def _flip_byte(path, offset):
+    data = bytearray(pathlib.Path(path).read_bytes())
+    data[offset] ^= 0x01
+    pathlib.Path(path).write_bytes(bytes(data))
+
+
+def _edit_meta(path, **values):
+    meta = json.loads(pathlib.Path(path).read_text())
+    meta.update(values)
+    pathlib.Path(path).write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("damage", ["truncate train.npz", "flip train.npz", "flip eval shard",
+                                    "edit num_items", "garbage meta.json"])
+def test_a_damaged_cache_is_rebuilt_never_used(tmp_path, damage):
+    spec = synth.SyntheticSpec(100, 150, 4000, seed=0)
+    movielens.download("synthetic", str(tmp_path), synthetic=spec)
+    good = md.load_movielens(str(tmp_path), "synthetic", 50, seed=0)
+    path = md.cache_dir(str(tmp_path), "synthetic", 50, 0)
+    npz, meta = os.path.join(path, "train.npz"), os.path.join(path, "meta.json")
+    shard = sorted(glob.glob(os.path.join(path, "eval", "shard-*")))[0]
+    if damage == "truncate train.npz":
+        os.truncate(npz, os.path.getsize(npz) // 2)
+    elif damage == "flip train.npz":
+        _flip_byte(npz, os.path.getsize(npz) // 2)
+    elif damage == "flip eval shard":
+        _flip_byte(shard, os.path.getsize(shard) // 2)
+    elif damage == "edit num_items":
+        _edit_meta(meta, num_items=5000)
+    else:
+        with open(meta, "w") as f:
+            f.write("{garbage")
+    again = md.load_movielens(str(tmp_path), "synthetic", 50, seed=0)
+    assert again.num_items == good.num_items == 150
+    for name in ("train_users", "train_items", "eval_users", "eval_items", "item_ids"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(good, name))
+    assert json.loads(pathlib.Path(meta).read_text())["num_items"] == 150  # rewritten whole
+    assert md._load_cache(path) is not None  # the rebuilt cache is intact
+
+
+def test_temporaries_of_a_killed_cache_build_are_removed(tmp_path):
+    spec = synth.SyntheticSpec(100, 150, 4000, seed=0)
+    movielens.download("synthetic", str(tmp_path), synthetic=spec)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    leftover = tmp_path / "synthetic" / f".ncf-abc.tmp-{dead.pid}-xyz"
+    leftover.mkdir()
+    (leftover / "train.npz").write_bytes(b"partial")
+    md.load_movielens(str(tmp_path), "synthetic", 50, seed=0)
+    assert not leftover.exists()

@@ -21,7 +21,6 @@ JSON output: one line per user, `{"user_id": 42, "rated": 58,
 """
 
 import json
-import os
 import sys
 
 import numpy as np
@@ -82,12 +81,9 @@ def read_user_ids(path: str) -> np.ndarray:
 
 def load_export(export_dir: str):
     """The exported object, checked to have the endpoints `recommend` uses."""
-    import tensorflow as tf
+    from official.utils.misc import saved_model_export
 
-    if not os.path.isfile(os.path.join(export_dir, "saved_model.pb")):
-        raise UserError(f"--export_dir {export_dir}: no SavedModel there (export one with "
-                        "ncf_main --export_dir)")
-    obj = tf.saved_model.load(export_dir)
+    obj = saved_model_export.load(export_dir)
     if not hasattr(obj, "recommend") or not hasattr(obj, "id_maps"):
         raise UserError(f"--export_dir {export_dir}: this SavedModel has no recommend "
                         "endpoint; re-export it with the current ncf_main")

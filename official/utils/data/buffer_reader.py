@@ -9,23 +9,41 @@ deciding whether to reuse a buffer) knows a buffer is complete.
 import os
 
 import numpy as np
+from absl import logging
 
-from official.utils.misc import atomic_io
+from official.utils.misc import atomic_io, integrity
 
-WRITER_VERSION = 1
+WRITER_VERSION = 2  # 2: a CRC-32C of every shard file in the manifest
 MANIFEST = "manifest.json"
 
 
-def read_manifest(buffer_path: str) -> dict | None:
-    """The buffer's manifest if the buffer is complete (all shards intact), else None."""
+def read_manifest(buffer_path: str, verify_content: bool = False) -> dict | None:
+    """The buffer's manifest if the buffer is complete, else None.
+
+    Args:
+      buffer_path: the buffer directory.
+      verify_content: also check every shard's CRC-32C (a read of the
+        buffer; done once per run where a buffer is reused, not per epoch).
+        Without it, shard sizes are checked.
+    """
     manifest = atomic_io.read_json(os.path.join(buffer_path, MANIFEST))
     if not isinstance(manifest, dict) or manifest.get("writer_version") != WRITER_VERSION:
         return None
-    for shard in manifest.get("shards", []):
-        path = os.path.join(buffer_path, shard["file"])
-        if not os.path.isfile(path) or os.path.getsize(path) != shard["bytes"]:
-            return None
-    return manifest if manifest.get("shards") else None
+    shards = manifest.get("shards") or []
+    if not shards or not all(isinstance(s, dict) for s in shards):
+        return None
+    recorded = {s.get("file"): {"bytes": s.get("bytes"), "crc32c": s.get("crc32c")}
+                for s in shards}
+    if verify_content:
+        changed = integrity.first_mismatch(buffer_path, recorded)
+    else:
+        changed = next((n for n, r in recorded.items()
+                        if not os.path.isfile(os.path.join(buffer_path, n))
+                        or os.path.getsize(os.path.join(buffer_path, n)) != r["bytes"]), None)
+    if changed:
+        logging.warning("Buffer %s: %s", buffer_path, changed)
+        return None
+    return manifest
 
 
 def read_buffer(buffer_path: str, batch_size: int, shuffle: bool = False,
@@ -95,10 +113,11 @@ def read_buffer(buffer_path: str, batch_size: int, shuffle: bool = False,
 
 
 def read_all(buffer_path: str) -> dict[str, np.ndarray]:
-    """Reads a whole buffer into numpy arrays (row order), for small buffers and tests."""
-    manifest = read_manifest(buffer_path)
+    """Reads a whole, content-verified buffer into numpy arrays (row order)."""
+    manifest = read_manifest(buffer_path, verify_content=True)
     if manifest is None:
-        raise FileNotFoundError(f"{buffer_path}: no complete buffer (missing or bad manifest)")
+        raise FileNotFoundError(f"{buffer_path}: no intact buffer (missing or bad manifest, "
+                                "or a shard changed)")
     parts = [b for b in read_buffer(buffer_path, batch_size=max(1, manifest["rows"]))
              .as_numpy_iterator()]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

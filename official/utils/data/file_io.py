@@ -13,7 +13,7 @@ manifest is written last and the directory renamed into place, so a killed
 writer never leaves a buffer that a later run accepts. An existing buffer is
 reused only if its manifest matches what would be written (same data
 fingerprint, columns, dtypes, shapes and writer version) and every shard has
-its recorded size; otherwise it is rebuilt.
+its recorded size and CRC-32C; otherwise it is rebuilt.
 
 Reading (`read_buffer`, in `buffer_reader`, re-exported here) is
 `TFRecordDataset -> parse + decode_raw per block
@@ -46,7 +46,7 @@ from official.utils.data.buffer_reader import (  # noqa: F401  (the seeds' API, 
     read_buffer,
     read_manifest,
 )
-from official.utils.misc import atomic_io
+from official.utils.misc import atomic_io, integrity
 
 DEFAULT_ROWS_PER_RECORD = 16384
 DEFAULT_ROWS_PER_SHARD = 1_000_000
@@ -218,7 +218,7 @@ def write_to_buffer(
         raise ValueError("rows_per_record and rows_per_shard must be positive")
     arrays = _arrays(dataframe, columns)
     expected = _expected_manifest(arrays, rows_per_record)
-    existing = read_manifest(buffer_path)
+    existing = read_manifest(buffer_path, verify_content=True)
     if existing is not None and {k: existing.get(k) for k in expected} == expected:
         logging.info("Reusing buffer %s (%d rows; manifest matches)", buffer_path,
                      expected["rows"])
@@ -257,8 +257,10 @@ def write_to_buffer(
                 stats = [None] * len(bounds)
                 for i, s in zip(order, unordered, strict=True):
                     stats[i] = s
+        checksums = integrity.describe(tmp, names)
         manifest = dict(expected, shards=[
-            dict(file=name, **s) for name, s in zip(names, stats, strict=True)])
+            dict(file=name, **s, crc32c=checksums[name]["crc32c"])
+            for name, s in zip(names, stats, strict=True)])
         atomic_io.write_json(os.path.join(tmp, MANIFEST), manifest)
     logging.info("Buffer %s complete (%d bytes)", buffer_path,
                  sum(s["bytes"] for s in manifest["shards"]))

@@ -1,4 +1,7 @@
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -45,7 +48,21 @@ def test_json_and_stale_temporaries(tmp_path):
     assert atomic_io.read_json(str(tmp_path / "missing.json")) is None
     (tmp_path / "bad.json").write_text("{not json")
     assert atomic_io.read_json(str(tmp_path / "bad.json")) is None
-    (tmp_path / ".x.tmp-123").write_text("partial")
-    (tmp_path / ".y.tmp-456").mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / f".x.tmp-{dead.pid}-ab").write_text("partial")  # a killed writer's
+    (tmp_path / f".y.tmp-{dead.pid}-cd").mkdir()
+    live = tmp_path / f".z.tmp-{os.getpid()}-ef"  # a live writer's: kept
+    live.mkdir()
+    unknown = tmp_path / ".w.tmp-old"  # no pid: removed only once a day old
+    unknown.write_text("?")
     assert atomic_io.remove_stale_temporaries(str(tmp_path)) == 2
+    assert sorted(os.listdir(tmp_path)) == [".w.tmp-old", live.name, "bad.json", "m.json"]
+    day_later = time.time() + atomic_io.STALE_AFTER_S + 1
+    assert atomic_io.remove_stale_temporaries(str(tmp_path), now=day_later) == 2
     assert sorted(os.listdir(tmp_path)) == ["bad.json", "m.json"]
+
+
+def test_temporaries_carry_the_writers_pid(tmp_path):
+    path = atomic_io.temp_path_for(str(tmp_path / "f.csv"))
+    assert os.path.basename(path).startswith(f".f.csv.tmp-{os.getpid()}-")

@@ -8,6 +8,7 @@ import tensorflow as tf
 from absl import logging
 
 from official.utils.errors import UserError
+from official.utils.misc import atomic_io
 
 
 def restore_latest(checkpoint: tf.train.Checkpoint, model_dir: str, max_to_keep: int = 3
@@ -111,7 +112,7 @@ class BestWeights:
 
     def save(self, epoch: int) -> None:
         """Writes the model's current weights as epoch `epoch`'s (chief only lands)."""
-        scratch = tempfile.mkdtemp(prefix=f".{self.PREFIX}{epoch}.tmp-",
+        scratch = tempfile.mkdtemp(prefix=atomic_io.temp_prefix(f"{self.PREFIX}{epoch}"),
                                    dir=self.model_dir if self.is_chief else None)
         try:
             self.checkpoint.write(os.path.join(scratch, "weights"))

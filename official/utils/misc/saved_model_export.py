@@ -1,11 +1,23 @@
-"""SavedModel export pieces shared by the programs: raw-id lookups and atomic writes."""
+"""SavedModel export pieces shared by the programs: raw-id lookups, atomic writes, loading.
+
+An export directory holds the SavedModel and `official_export.json`, written
+last: the size and CRC-32C of every file. `load` checks them before
+TensorFlow reads anything, so a truncated, flipped or missing file ends in
+one line naming the directory instead of a TensorFlow traceback; `write_archive`
+replaces only an export of this package (never another directory).
+"""
+
+import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from official.utils.misc import atomic_io
+from official.utils.errors import UserError
+from official.utils.misc import atomic_io, integrity
+
+EXPORT_MANIFEST = "official_export.json"
 
 
 def index_table(raw_ids: np.ndarray) -> tf.lookup.StaticHashTable:
@@ -15,9 +27,55 @@ def index_table(raw_ids: np.ndarray) -> tf.lookup.StaticHashTable:
     return tf.lookup.StaticHashTable(init, default_value=-1)
 
 
+def check_replaceable(export_dir: str) -> None:
+    """Raises unless `export_dir` is absent, empty, or an export of this package.
+
+    Raises:
+      UserError: it is a file, or a directory holding something else.
+    """
+    if os.path.lexists(export_dir) and not os.path.isdir(export_dir):
+        raise UserError(f"--export_dir {export_dir} is a file, not a directory")
+    if (os.path.isdir(export_dir) and os.listdir(export_dir)
+            and not os.path.isfile(os.path.join(export_dir, EXPORT_MANIFEST))):
+        raise UserError(f"--export_dir {export_dir} holds files that are not an export of "
+                        "this package; choose an empty or new directory")
+
+
 def write_archive(archive: keras.export.ExportArchive, export_dir: str) -> str:
     """Writes `archive` to `export_dir` atomically (temp dir, then rename); returns the dir."""
+    check_replaceable(export_dir)
+    parent, name = os.path.split(os.path.abspath(export_dir))
+    atomic_io.remove_stale_temporaries(parent, name)
     with atomic_io.atomic_directory(export_dir) as tmp:
         archive.write_out(tmp, verbose=False)
+        files = sorted(os.path.relpath(os.path.join(root, f), tmp)
+                       for root, _, names in os.walk(tmp) for f in names)
+        atomic_io.write_json(os.path.join(tmp, EXPORT_MANIFEST),
+                             {"files": integrity.describe(tmp, files)})
     logging.info("Exported SavedModel to %s", export_dir)
     return export_dir
+
+
+def load(export_dir: str):
+    """`tf.saved_model.load` of an export whose files are intact.
+
+    Raises:
+      UserError: no export there, a file missing or changed, or a SavedModel
+        TensorFlow cannot load; the message names the directory.
+    """
+    manifest = atomic_io.read_json(os.path.join(export_dir, EXPORT_MANIFEST))
+    if not isinstance(manifest, dict):
+        if not os.path.isfile(os.path.join(export_dir, "saved_model.pb")):
+            raise UserError(f"--export_dir {export_dir}: no SavedModel there (export one "
+                            "with --export_dir)")
+        raise UserError(f"--export_dir {export_dir}: {EXPORT_MANIFEST} is missing or "
+                        "unreadable, so the export cannot be checked; export it again")
+    damage = integrity.first_mismatch(export_dir, manifest.get("files"))
+    if damage:
+        raise UserError(f"--export_dir {export_dir}: the export is damaged ({damage}); "
+                        "export it again")
+    try:
+        return tf.saved_model.load(export_dir)
+    except (OSError, ValueError, IndexError, tf.errors.OpError) as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise UserError(f"--export_dir {export_dir}: TensorFlow cannot load it ({first})") from e

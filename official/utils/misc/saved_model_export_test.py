@@ -1,7 +1,11 @@
+import re
+
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from official.utils.errors import UserError
 from official.utils.misc import saved_model_export
 
 
@@ -11,17 +15,59 @@ def test_index_table_maps_raw_ids_and_marks_unknown_ones():
     np.testing.assert_array_equal(found, [1, 2, 0, -1])
 
 
-def test_write_archive_replaces_the_directory_with_a_loadable_model(tmp_path):
+def _archive():
     table = saved_model_export.index_table(np.array([10, 20], np.int64))
     archive = keras.export.ExportArchive()
     archive.track(table)
     archive.add_endpoint("lookup", lambda ids: table.lookup(ids),
                          input_signature=[tf.TensorSpec([None], tf.int64)])
+    return archive
+
+
+def test_write_archive_replaces_an_earlier_export_with_a_loadable_model(tmp_path):
     target = tmp_path / "export"
-    target.mkdir()
-    (target / "stale.txt").write_text("old")
-    assert saved_model_export.write_archive(archive, str(target)) == str(target)
+    saved_model_export.write_archive(_archive(), str(target))
+    (target / "stale.txt").write_text("old")  # in an export of ours: replaced with it
+    assert saved_model_export.write_archive(_archive(), str(target)) == str(target)
     assert not (target / "stale.txt").exists()
-    loaded = tf.saved_model.load(str(target))
+    loaded = saved_model_export.load(str(target))
     np.testing.assert_array_equal(loaded.lookup(tf.constant([20, 3], tf.int64)).numpy(), [1, -1])
     assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no temp dir left behind
+
+
+def test_a_directory_that_is_not_an_export_is_never_replaced(tmp_path):
+    target = tmp_path / "mine"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="not an export of this package"):
+        saved_model_export.write_archive(_archive(), str(target))
+    assert (target / "notes.txt").read_text() == "keep me"
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]
+
+
+def _flip(path, offset=-20):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage, what", [
+    (lambda d: (d / "saved_model.pb").write_bytes((d / "saved_model.pb").read_bytes()[:100]),
+     "saved_model.pb (size changed)"),
+    (lambda d: _flip(next((d / "variables").glob("variables.data-*"))), "content changed"),
+    (lambda d: (d / "variables" / "variables.index").unlink(),
+     "variables/variables.index (missing)"),
+    (lambda d: (d / saved_model_export.EXPORT_MANIFEST).unlink(), "is missing or unreadable"),
+])
+def test_a_damaged_export_is_one_clear_error_naming_the_directory(tmp_path, damage, what):
+    target = tmp_path / "export"
+    saved_model_export.write_archive(_archive(), str(target))
+    damage(target)
+    with pytest.raises(UserError, match=re.escape(what)) as error:
+        saved_model_export.load(str(target))
+    assert str(target) in str(error.value)
+
+
+def test_no_export_at_all_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match="no SavedModel there"):
+        saved_model_export.load(str(tmp_path / "nowhere"))
