@@ -1,6 +1,7 @@
-"""model_dir checkpoints: restore at start (resume), with a clear error on mismatch."""
+"""model_dir checkpoints: restore at start (resume), fall back past damage, clear errors."""
 
 import os
+import re
 import shutil
 import tempfile
 
@@ -10,24 +11,99 @@ from absl import logging
 from official.utils.errors import UserError
 from official.utils.misc import atomic_io
 
+# Errors of reading a damaged checkpoint (flipped bytes: DataLossError; a
+# truncated index: OpError; truncated data: IndexError). A model that does not
+# match raises ValueError (shapes) or AssertionError (structure) instead.
+_DAMAGED = (tf.errors.OpError, IndexError)
+STATE_FILE = "checkpoint"
+_STATE_LINE = re.compile(
+    r'^(model_checkpoint_path|all_model_checkpoint_paths): "([^"]+)"$'
+    r"|^(all_model_checkpoint_timestamps|last_preserved_timestamp): [\d.e+-]+$")
+_CKPT_INDEX = re.compile(r"^ckpt-(\d+)\.index$")
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """An error's first line, shortened at a word boundary to about `limit` characters."""
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def repair_state_file(directory: str) -> None:
+    """Rewrites a missing, unreadable or stale `checkpoint` state file from the files present.
+
+    TensorFlow ignores a garbage state file (a run would silently start
+    over) and fails on an empty one; both are rebuilt here from the
+    `ckpt-<n>.index` files in `directory`, newest last.
+    """
+    present = sorted((int(m.group(1)) for m in map(_CKPT_INDEX.match, os.listdir(directory))
+                      if m), key=int) if os.path.isdir(directory) else []
+    if not present:
+        return
+    path = os.path.join(directory, STATE_FILE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    parsed = [_STATE_LINE.match(line) for line in lines]
+    listed = [m.group(2) for m in parsed if m and m.group(2)]
+    intact = (lines and all(parsed) and parsed[0].group(1) == "model_checkpoint_path"
+              and all(os.path.isfile(os.path.join(directory, os.path.basename(p) + ".index"))
+                      for p in listed))
+    if intact:
+        return
+    names = [f"ckpt-{n}" for n in present]
+    # Timestamps too: without them CheckpointManager treats every listed
+    # checkpoint as preserved and leaves it out of `checkpoints`.
+    stamps = [os.path.getmtime(os.path.join(directory, f"{n}.index")) for n in names]
+    text = (f'model_checkpoint_path: "{names[-1]}"\n'
+            + "".join(f'all_model_checkpoint_paths: "{n}"\n' for n in names)
+            + "".join(f"all_model_checkpoint_timestamps: {t!r}\n" for t in stamps)
+            + f"last_preserved_timestamp: {min(stamps) - 1.0!r}\n")
+    with atomic_io.atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    logging.warning("%s was missing, unreadable or stale; rebuilt it from %s", path,
+                    ", ".join(names))
+
 
 def restore_latest(checkpoint: tf.train.Checkpoint, model_dir: str, max_to_keep: int = 3
                    ) -> tf.train.CheckpointManager:
-    """Returns a manager for `<model_dir>/checkpoints`, restoring the latest checkpoint.
+    """Returns a manager for `<model_dir>/checkpoints`, restoring the newest intact checkpoint.
+
+    A damaged newest checkpoint (unreadable, truncated, flipped bytes) falls
+    back to the one before, with one warning naming both.
 
     Raises:
-      UserError: the latest checkpoint belongs to another model or data.
+      UserError: the checkpoints belong to another model or data, or none of
+        them is intact.
     """
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(model_dir, "checkpoints"),
-                                         max_to_keep=max_to_keep)
-    if manager.latest_checkpoint:
+    directory = os.path.join(model_dir, "checkpoints")
+    repair_state_file(directory)
+    manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep)
+    damaged = []
+    for path in reversed(manager.checkpoints or [manager.latest_checkpoint] * bool(
+            manager.latest_checkpoint)):
         try:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        except (ValueError, AssertionError, tf.errors.OpError) as e:
+            checkpoint.restore(path).assert_existing_objects_matched()
+        except _DAMAGED as e:
+            damaged.append((path, first_line(e, 120)))
+            continue
+        except (ValueError, AssertionError) as e:
             raise UserError(f"{model_dir} holds a checkpoint of a different model or data "
-                            f"({str(e).splitlines()[0][:200]}); use --clean or another "
-                            "--model_dir") from e
-        logging.info("Resumed from %s", manager.latest_checkpoint)
+                            f"({first_line(e)}); use --clean or another --model_dir") from e
+        if damaged:
+            logging.warning("%s is damaged (%s); resumed from %s instead",
+                            os.path.basename(damaged[0][0]), damaged[0][1],
+                            os.path.basename(path))
+        else:
+            logging.info("Resumed from %s", path)
+        return manager
+    if damaged:
+        names = ", ".join(os.path.basename(p) for p, _ in damaged)
+        raise UserError(f"{directory}: no intact checkpoint ({names} damaged: "
+                        f"{damaged[0][1]}); use --clean or another --model_dir")
     return manager
 
 
@@ -139,7 +215,7 @@ class BestWeights:
             self.checkpoint.read(prefix).assert_existing_objects_matched()
         except (ValueError, AssertionError, tf.errors.OpError) as e:
             raise UserError(f"{self.path(epoch)}: cannot restore the selected epoch's weights "
-                            f"({str(e).splitlines()[0][:200]})") from e
+                            f"({first_line(e)})") from e
 
     def prune(self, keep: int) -> None:
         """Removes every `best-<epoch>` directory but `keep`'s (chief only)."""
