@@ -211,7 +211,8 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
         ials_regularization=s.ials_regularization, ials_exponent=s.ials_frequency_scaling,
         ials_cg_steps=s.ials_cg_steps, ease_lambdas=tuple(float(v) for v in s.ease_lambda))
     run = flags_core.run_config(
-        s, train_epochs=epochs, stop_metrics=("HR", "HR_full"), stop_threshold=s.hr_threshold,
+        s, data_dir=None if s.ncf_split else s.data_dir, train_epochs=epochs,
+        stop_metrics=("HR", "HR_full"), stop_threshold=s.hr_threshold,
         stop_flag="--hr_threshold", validation=s.validation,
         selection_metrics=(s.selection_metric, f"{s.selection_metric}_full"),
         early_stopping_patience=s.early_stopping_patience, retrain_on_full=s.retrain_on_full)

@@ -22,15 +22,21 @@ def run(configs: Sequence[NCFConfig], clean_dir: str | None = None) -> dict:
 
     Args:
       configs: from `ncf_flags.configs`.
-      clean_dir: a recipe's --model_dir, which the chief removes before stage 1.
+      clean_dir: a recipe's --model_dir, which the chief empties before stage 1
+        (only if the package created it).
     """
     from official.recommendation.ncf_task import NCFTask
     from official.utils import run_loop
-    from official.utils.misc import distribution_utils
+    from official.utils.misc import distribution_utils, run_dirs
 
-    if clean_dir and distribution_utils.cluster_from_tf_config(
-            distribution_utils.tf_config_from_env()).is_chief:
-        run_loop.remove_model_dir(clean_dir)
+    chief = distribution_utils.cluster_from_tf_config(
+        distribution_utils.tf_config_from_env()).is_chief
+    if len(configs) > 1 and chief:  # the recipe's model_dir holds every stage's
+        top = configs[-1].run.model_dir
+        run_dirs.check_writable(top, "--model_dir")
+        if clean_dir:
+            run_dirs.clean(top)
+        run_dirs.claim(top)
     result = {}
     for number, config in enumerate(configs, 1):
         if len(configs) > 1:

@@ -22,7 +22,6 @@ strategy comes from `distribution_utils.DistributionConfig`.
 
 import dataclasses
 import os
-import shutil
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -33,7 +32,15 @@ from absl import logging
 from official.utils.logs import hooks as hooks_lib
 from official.utils.logs import logger as logger_lib
 from official.utils.logs import progress as progress_lib
-from official.utils.misc import atomic_io, checkpoints, distribution_utils, replica_ops
+from official.utils.misc import (
+    atomic_io,
+    checkpoints,
+    distribution_utils,
+    locks,
+    replica_ops,
+    run_dirs,
+    saved_model_export,
+)
 
 EVAL_RESULTS = "eval_results.json"
 RETRAIN_DIR = "retrain"
@@ -45,6 +52,7 @@ class RunConfig:
 
     Attributes:
       model_dir: checkpoints, summaries, eval_results.json.
+      data_dir: where the task writes its data (checked writable), or None.
       train_epochs: epochs to train in all (a resumed run trains the rest).
       epochs_between_evals: epochs per train / evaluate cycle.
       clean: delete model_dir first.
@@ -68,6 +76,7 @@ class RunConfig:
     model_dir: str
     train_epochs: int
     epochs_between_evals: int = 1
+    data_dir: str | None = None
     clean: bool = False
     export_dir: str | None = None
     hooks: tuple[str, ...] = ()
@@ -136,16 +145,31 @@ class Task(Protocol):
         """How the log names metric `name` (e.g. "HR@10")."""
 
 
-def remove_model_dir(model_dir: str) -> None:
-    """`--clean`: deletes model_dir."""
-    if os.path.isdir(model_dir):
-        logging.info("--clean: removing %s", model_dir)
-        shutil.rmtree(model_dir)
+def preflight(config: RunConfig) -> None:
+    """Checks every output location is writable before any heavy work.
+
+    Raises:
+      UserError: one line naming the location (and the flag that set it).
+    """
+    outputs = [("--model_dir", config.model_dir), ("--data_dir", config.data_dir),
+               ("--benchmark_log_dir", config.benchmark_log_dir)]
+    for flag, path in outputs:
+        if path:
+            run_dirs.check_writable(path, flag)
+    if config.export_dir:
+        saved_model_export.check_replaceable(config.export_dir)
+        run_dirs.check_writable(config.export_dir, "--export_dir")
 
 
 def run(config: RunConfig, distribution: distribution_utils.DistributionConfig,
         build_task: Callable[[Any, distribution_utils.Cluster], Task]) -> dict:
-    """Chooses the strategy, cleans, builds the task and runs the loop.
+    """Chooses the strategy, checks and claims the outputs, builds the task, runs the loop.
+
+    The chief checks every output location (`preflight`), locks model_dir for
+    the run (a second run on it fails at once, naming this process), applies
+    `--clean` (only to a directory the package created) and marks a new
+    model_dir as the package's. A run that fails before training leaves no
+    model_dir it created behind.
 
     Args:
       config: the run's settings.
@@ -158,10 +182,23 @@ def run(config: RunConfig, distribution: distribution_utils.DistributionConfig,
       As `train_and_report`.
     """
     strategy, cluster = distribution_utils.make_strategy(distribution)
-    if config.clean and cluster.is_chief:
-        remove_model_dir(config.model_dir)
-    task = build_task(strategy, cluster)
-    return train_and_report(task, config, strategy, cluster)
+    if not cluster.is_chief:
+        return train_and_report(build_task(strategy, cluster), config, strategy, cluster)
+    preflight(config)
+    created = not os.path.exists(config.model_dir)
+    os.makedirs(config.model_dir, exist_ok=True)
+    try:
+        with locks.hold(os.path.join(config.model_dir, run_dirs.LOCK),
+                        f"--model_dir {config.model_dir}"):
+            if config.clean:
+                run_dirs.clean(config.model_dir)
+            run_dirs.claim(config.model_dir)
+            task = build_task(strategy, cluster)
+            return train_and_report(task, config, strategy, cluster)
+    except BaseException:
+        if created:
+            run_dirs.remove_if_unused(config.model_dir)
+        raise
 
 
 @dataclasses.dataclass

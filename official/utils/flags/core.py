@@ -32,7 +32,8 @@ def run_config(fv, **overrides):
     """
     from official.utils.run_loop import RunConfig
 
-    values = dict(model_dir=fv.model_dir, train_epochs=fv.train_epochs,
+    values = dict(model_dir=fv.model_dir, data_dir=getattr(fv, "data_dir", None),
+                  train_epochs=fv.train_epochs,
                   epochs_between_evals=fv.epochs_between_evals, clean=fv.clean,
                   export_dir=fv.export_dir, hooks=tuple(fv.hooks),
                   benchmark_log_dir=fv.benchmark_log_dir,

@@ -1,8 +1,20 @@
-"""Runs absl entry points so that user errors end in one clear line."""
+"""Runs absl entry points so that every failure ends in one clear line.
 
+* A `UserError` (bad flag, missing or corrupt data, ...) prints `error: ...`.
+* A full disk, a read-only file system or a denied permission anywhere
+  (`OSError`, or TensorFlow's error for it) prints the path and the reason.
+* Anything else is a bug: one line naming it and a log file that holds the
+  traceback (`<tmp>/official-<program>-<pid>.log`), not the traceback itself.
+
+Each exits with status 1 (130 on Ctrl-C).
+"""
+
+import datetime
+import errno
 import os
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -10,19 +22,61 @@ from absl import app, flags, logging
 
 from official.utils.errors import UserError
 
+# OS errors a user fixes (space, permissions, a read-only mount), also as
+# TensorFlow reports them in its own errors' messages.
+_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
+_ENVIRONMENT_TEXTS = ("No space left on device", "Disk quota exceeded", "Permission denied",
+                      "Read-only file system")
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+
+
+def environment_problem(error: BaseException) -> str | None:
+    """One line for an out-of-space / permission / read-only error, else None."""
+    if isinstance(error, OSError) and error.errno in _ENVIRONMENT_ERRNOS:
+        where = error.filename or "a file"
+        return f"{where}: {error.strerror or os.strerror(error.errno)}"
+    text = str(error)
+    reason = next((t for t in _ENVIRONMENT_TEXTS if t in text), None)
+    if reason and type(error).__module__.startswith("tensorflow"):
+        return f"{reason} ({_first_line(error)})"
+    return None
+
+
+def report_bug(error: BaseException, program: str) -> str:
+    """Writes the traceback to a log file; returns the one line for the terminal."""
+    path = os.path.join(tempfile.gettempdir(), f"official-{program}-{os.getpid()}.log")
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(f"{datetime.datetime.now().isoformat()} {' '.join(sys.argv)}\n")
+            f.write("".join(traceback.format_exception(error)))
+        where = f"traceback in {path}"
+    except OSError:
+        where = "the traceback could not be written to a log file"
+    return (f"unexpected {type(error).__name__}: {_first_line(error)} ({where}; please "
+            "report it)")
+
 
 def _guard(main: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
     def wrapped(argv: list[str]) -> Any:
         try:
             return main(argv)
         except UserError as e:
-            logging.flush()
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(1)
+            message = str(e)
         except KeyboardInterrupt:
             print("error: interrupted; complete outputs are kept, partial ones removed",
                   file=sys.stderr)
             sys.exit(130)
+        except SystemExit:
+            raise
+        except Exception as e:  # noqa: BLE001  (every failure ends in one line)
+            program = os.path.basename(sys.argv[0] or "official").removesuffix(".py")
+            message = environment_problem(e) or report_bug(e, program)
+        logging.flush()
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(1)
 
     return wrapped
 

@@ -109,3 +109,38 @@ def test_help_imports_no_tensorflow():
                              timeout=120)
         assert res.returncode == 0, (module, res.stderr[-2000:])
         assert res.stdout.strip().splitlines()[-1] == "False", module
+
+
+GUARDED = """
+import errno, sys
+from official.utils.misc import cli
+
+def main(argv):
+    kind = argv[1]
+    if kind == "bug":
+        {}["missing"]
+    if kind == "full":
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/out.csv")
+    if kind == "readonly":
+        raise PermissionError(errno.EROFS, "Read-only file system", "/ro/model")
+    print("fine")
+
+sys.argv[0] = "guarded"
+cli.run(main)
+"""
+
+
+def test_every_failure_ends_in_one_line_and_bugs_leave_a_log(tmp_path):
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    for kind, expected in (("full", "error: /data/out.csv: No space left on device"),
+                           ("readonly", "error: /ro/model: Read-only file system")):
+        res = subprocess.run([sys.executable, "-c", GUARDED, kind], capture_output=True,
+                             text=True, env=env, timeout=120)
+        assert res.returncode == 1 and res.stderr.strip().splitlines()[-1] == expected
+    bug = subprocess.run([sys.executable, "-c", GUARDED, "bug"], capture_output=True,
+                         text=True, env=env, timeout=120)
+    last = bug.stderr.strip().splitlines()[-1]
+    assert bug.returncode == 1 and "Traceback" not in bug.stderr
+    assert last.startswith("error: unexpected KeyError: 'missing' (traceback in ")
+    log = last.split("traceback in ", 1)[1].split(";", 1)[0]
+    assert log.startswith(str(tmp_path)) and "Traceback" in pathlib.Path(log).read_text()
