@@ -1,13 +1,21 @@
 """The shared loop on a scripted task: known answers for selection, stopping, resume, hooks."""
 
+import contextlib
+import errno
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
 
 from official.utils import run_loop
+from official.utils.errors import UserError
 from official.utils.logs import logger as logger_lib
+from official.utils.misc import atomic_io, run_dirs
+from official.utils.misc.distribution_utils import DistributionConfig
+from official.utils.testing import small_fs
 
 STEPS = 200  # steps per epoch: ExamplesPerSecondHook logs every 100 steps
 
@@ -138,3 +146,85 @@ def test_hooks_run_for_every_task(tmp_path):
 def test_unknown_hook_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="unknown hook 'NoSuchHook'"):
         run(tmp_path, hooks=("NoSuchHook",))
+
+
+def run_cli_style(tmp_path, model_dir, **config):
+    """`run_loop.run` as a program calls it: strategy, pre-flight, lock, clean, build."""
+    config = dict(model_dir=str(model_dir), train_epochs=2) | config
+    return run_loop.run(run_loop.RunConfig(**config), DistributionConfig("default"),
+                        lambda strategy, cluster: Scripted(CURVE))
+
+
+def test_clean_removes_only_a_directory_the_package_created(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    with pytest.raises(UserError, match="was not created by this package"):
+        run_cli_style(tmp_path, mine, clean=True)
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    ours = tmp_path / "ours"
+    run_cli_style(tmp_path, ours)
+    assert (ours / run_dirs.MARKER).exists() and (ours / "checkpoints").exists()
+    (ours / "old.txt").write_text("from an earlier run")
+    run_cli_style(tmp_path, ours, clean=True)
+    assert not (ours / "old.txt").exists() and (ours / "checkpoints").exists()
+
+
+def test_a_second_run_on_a_model_dir_fails_at_once_naming_the_holder(tmp_path):
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from official.utils.misc import locks\n"
+         "with locks.hold(sys.argv[1], 'x'):\n print('held', flush=True); time.sleep(60)",
+         str(model_dir / run_dirs.LOCK)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(UserError, match=f"is in use by process {holder.pid}"):
+            run_cli_style(tmp_path, model_dir)
+        assert os.listdir(model_dir) == [run_dirs.LOCK]  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_cli_style(tmp_path, model_dir)["epoch"] == 2  # the lock died with its holder
+
+
+def test_unwritable_outputs_fail_before_any_work_leaving_nothing(tmp_path):
+    (tmp_path / "file").write_text("x")
+    cases = {"model_dir": str(tmp_path / "file" / "m"),
+             "benchmark_log_dir": str(tmp_path / "file" / "b"),
+             "export_dir": str(tmp_path / "file" / "e")}
+    for name, path in cases.items():
+        config = {"model_dir": str(tmp_path / "m2")} | {name: path}
+        with pytest.raises(UserError, match=f"--{name} {path} is not writable: a file is in "
+                                            "the way"):
+            run_cli_style(tmp_path, **config)
+        assert sorted(os.listdir(tmp_path)) == ["file"]  # nothing created, nothing trained
+
+
+def test_read_only_and_full_file_systems_are_one_line(tmp_path, monkeypatch):
+    with small_fs.mounted(str(tmp_path / "ro"), read_only=True) as mounted:
+        if not mounted:  # no tmpfs for this user: the same error, injected
+            monkeypatch.setattr(atomic_io, "temp_path_for", _raise(errno.EROFS))
+        with pytest.raises(UserError, match="is not writable: Read-only file system"):
+            run_cli_style(tmp_path, tmp_path / "ro" / "m")
+    monkeypatch.undo()
+    with small_fs.mounted(str(tmp_path / "full"), size_bytes=64 << 10) as mounted:
+        if mounted:
+            _fill(tmp_path / "full" / "filler")
+        else:
+            monkeypatch.setattr(atomic_io, "temp_path_for", _raise(errno.ENOSPC))
+        with pytest.raises(UserError, match="is not writable: No space left on device"):
+            run_cli_style(tmp_path, tmp_path / "full" / "m")
+
+
+def _fill(path):
+    """Writes `path` until its file system is full."""
+    with open(path, "wb", buffering=0) as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 4096)
+
+
+def _raise(number):
+    def fail(*_):
+        raise OSError(number, os.strerror(number))
+    return fail
