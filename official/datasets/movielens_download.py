@@ -58,9 +58,9 @@ def is_complete(data_dir: str, dataset: str, synthetic: SyntheticSpec | None = N
     return _manifest_ok(os.path.join(data_dir, dataset), dataset, synthetic)
 
 
-def _verifier(url: str, md5_text: str | None, name: str):
+def _verifier(url: str, md5_text: str | None, name: str, limits: dl.ArchiveLimits | None):
     def verify(part: str) -> None:
-        dl.verify_zip(part, name)
+        dl.verify_zip(part, name, limits)
         if md5_text is not None:
             expected = dl.parse_md5(md5_text, name)
             actual = dl.md5_of(part)
@@ -68,6 +68,12 @@ def _verifier(url: str, md5_text: str | None, name: str):
                 raise DataError(f"{name}: MD5 mismatch (expected {expected}, got {actual} "
                                 f"from {url}); the file was removed")
     return verify
+
+
+def _limits(dataset: str) -> dl.ArchiveLimits | None:
+    """The plausible archive of a GroupLens dataset (None: generated here)."""
+    size = schema.MAX_MEMBER_BYTES.get(dataset)
+    return dl.ArchiveLimits(size, schema.MAX_COMPRESSION_RATIO) if size else None
 
 
 def _ensure_zip(dataset: str, dataset_dir: str, data_url: str,
@@ -87,7 +93,7 @@ def _ensure_zip(dataset: str, dataset_dir: str, data_url: str,
         return zip_path
     if os.path.isfile(zip_path):
         try:
-            dl.verify_zip(zip_path, zip_name)
+            dl.verify_zip(zip_path, zip_name, _limits(dataset))
             logging.info("Using verified download %s", zip_path)
             return zip_path
         except DataError as e:
@@ -97,7 +103,8 @@ def _ensure_zip(dataset: str, dataset_dir: str, data_url: str,
     md5_text = dl.fetch_text(url + ".md5")
     if md5_text is None:
         logging.info("No checksum at %s.md5; relying on the zip's CRCs", url)
-    dl.download_file(url, zip_path, verify=_verifier(url, md5_text, zip_name))
+    dl.download_file(url, zip_path,
+                     verify=_verifier(url, md5_text, zip_name, _limits(dataset)))
     return zip_path
 
 

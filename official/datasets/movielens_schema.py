@@ -36,6 +36,21 @@ RAW_MEMBERS = {
     LAYOUT_100K: ("u.data", "u.item"),
 }
 
+# Largest uncompressed member a GroupLens zip of the dataset may hold: its
+# largest file (ratings) times 4, at least 64 MiB. Known sizes: ml-100k
+# u.data 2.0 MB, ml-1m ratings.dat 24.6 MB, ml-20m ratings.csv 533 MB, ml-25m
+# ratings.csv 678 MB, ml-latest-small ratings.csv 2.5 MB. A member beyond it,
+# or expanding more than MAX_COMPRESSION_RATIO times, is refused and the zip
+# removed (the synthetic dataset is generated here and not limited).
+MAX_MEMBER_BYTES = {
+    ML_100K: 64 << 20,
+    ML_1M: 128 << 20,
+    ML_20M: 2200 << 20,
+    ML_25M: 2800 << 20,
+    ML_LATEST_SMALL: 64 << 20,
+}
+MAX_COMPRESSION_RATIO = 50.0
+
 RATINGS_FILE = "ratings.csv"
 MOVIES_FILE = "movies.csv"
 MANIFEST_FILE = "manifest.json"

@@ -396,3 +396,23 @@ def test_same_size_edit_is_found_by_content_and_rebuilt(tmp_path, server):
     assert not movielens.is_complete(data_dir, "ml-1m")
     movielens.download("ml-1m", data_dir, server.url)
     assert path.read_bytes() == good
+
+
+def test_a_zip_bomb_is_refused_before_reading_and_removed(tmp_path, server):
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ml-100k/u.data", b"\0" * (20 << 20))  # 20 MiB of zeros: ~1000x
+        zf.writestr("ml-100k/u.item", b"1|A (1999)|||" + b"|0" * 19 + b"\n")
+    server.files["/ml-100k.zip"] = bomb.getvalue()
+    with pytest.raises(DataError, match=r"member 'ml-100k/u.data' expands [\d,]+x \(limit 50x\)"):
+        movielens.download("ml-100k", str(tmp_path / "data"), server.url)
+    assert not (tmp_path / "data" / "ml-100k").exists()  # nothing left, no .part either
+
+
+def test_a_member_larger_than_the_dataset_can_be_is_refused(tmp_path, server, monkeypatch):
+    monkeypatch.setitem(schema.MAX_MEMBER_BYTES, "ml-100k", 1000)
+    server.files["/ml-100k.zip"] = layout_zip(tmp_path, "ml-100k")
+    with pytest.raises(DataError, match=r"uncompressed, more than the 1,000 this dataset's "
+                                        r"files can be"):
+        movielens.download("ml-100k", str(tmp_path / "data"), server.url)
+    assert_nothing_left(str(tmp_path / "data"), "ml-100k")

@@ -8,6 +8,7 @@ it, runs a caller-supplied verification, and only then renames the file to
 """
 
 import contextlib
+import dataclasses
 import hashlib
 import http.client
 import os
@@ -242,15 +243,50 @@ def _unsafe_reason(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def verify_zip(path: str, label: str | None = None) -> None:
-    """Checks that `path` is an intact, safe zip: CRC of every member, no zip-slip.
+@dataclasses.dataclass(frozen=True)
+class ArchiveLimits:
+    """What a plausible archive of a dataset holds (documented per dataset).
+
+    Attributes:
+      max_member_bytes: largest uncompressed member.
+      max_ratio: largest uncompressed / compressed size of a member (text
+        compresses 3-6x; a member of zeros, a zip bomb, thousands of times).
+    """
+
+    max_member_bytes: int
+    max_ratio: float = 50.0
+
+
+def check_limits(path: str, label: str, limits: ArchiveLimits) -> None:
+    """Refuses an archive with a member too large or too compressible, before reading it.
 
     Raises:
-      DataError: truncated or corrupt archive, bad CRC, or an unsafe member
-        (absolute path, `..`, or a link).
+      DataError: naming the member, its size (or ratio) and the limit.
+    """
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.file_size > limits.max_member_bytes:
+                raise DataError(f"{label}: member {info.filename!r} is {info.file_size:,} bytes "
+                                f"uncompressed, more than the {limits.max_member_bytes:,} this "
+                                "dataset's files can be; refused")
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > (1 << 20) and ratio > limits.max_ratio:
+                raise DataError(f"{label}: member {info.filename!r} expands {ratio:,.0f}x "
+                                f"(limit {limits.max_ratio:g}x); refused as a likely zip bomb")
+
+
+def verify_zip(path: str, label: str | None = None, limits: ArchiveLimits | None = None
+               ) -> None:
+    """Checks that `path` is an intact, safe zip: limits, CRC of every member, no zip-slip.
+
+    Raises:
+      DataError: truncated or corrupt archive, bad CRC, an unsafe member
+        (absolute path, `..`, or a link), or one beyond `limits`.
     """
     label = label or path
     try:
+        if limits is not None:
+            check_limits(path, label, limits)
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
                 reason = _unsafe_reason(info)
