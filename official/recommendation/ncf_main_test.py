@@ -202,7 +202,7 @@ def test_cli_bad_inputs_end_in_one_line(tmp_path):
     mirror.mkdir()
     (mirror / "ml-100k.zip").write_bytes(few_ratings_zip())
     split = tmp_path / "split"
-    (tmp_path / "split.train.rating").write_text("0\t1\t5\t1\n")
+    (tmp_path / "split.train.rating").write_text("0\t1\t5\t1\n0\t3\t4\t1\n")
     (tmp_path / "split.test.rating").write_text("0\t2\t5\t2\n")
     (tmp_path / "split.test.negative").write_text("(0,2)\t3\tx\n")
     cases = [
