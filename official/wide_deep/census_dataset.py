@@ -17,6 +17,7 @@ written atomically; a malformed row is a `DataError` naming the file and line,
 and nothing is kept. A second run with both files present does nothing.
 """
 
+import contextlib
 import io
 import os
 
@@ -28,11 +29,12 @@ from official.utils.data import csv_errors
 from official.utils.data import download as dl
 from official.utils.errors import DataError, UserError
 from official.utils.flags import core as flags_core
-from official.utils.misc import atomic_io
+from official.utils.misc import atomic_io, integrity
 
 DEFAULT_DATA_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/adult"
 TRAINING_FILE = "adult.data"
 EVAL_FILE = "adult.test"
+MANIFEST = "census_manifest.json"  # sizes and CRC-32C of the cleaned files, written last
 
 CSV_COLUMNS = [
     "age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
@@ -124,16 +126,29 @@ def download(data_dir: str, data_url: str = DEFAULT_DATA_URL) -> tuple[str, str]
         os.makedirs(data_dir, exist_ok=True)
     except OSError as e:
         raise DataError(f"data_dir {data_dir!r} is not writable: {e.strerror or e}") from e
-    paths = []
-    for name in (TRAINING_FILE, EVAL_FILE):
-        path = os.path.join(data_dir, name)
-        if os.path.isfile(path):
-            logging.info("%s already present; nothing to do", path)
-        else:
-            _fetch_clean(dl.join_url(data_url, name), path)
-            logging.info("Wrote cleaned %s", path)
-        paths.append(path)
-    return paths[0], paths[1]
+    names = (TRAINING_FILE, EVAL_FILE)
+    damage = intact(data_dir)
+    if damage is None:
+        logging.info("Cleaned census files in %s are intact; nothing to do", data_dir)
+    else:
+        if any(os.path.exists(os.path.join(data_dir, n)) for n in (*names, MANIFEST)):
+            logging.warning("%s: %s; downloading and cleaning again", data_dir, damage)
+        with contextlib.suppress(FileNotFoundError):  # an old manifest must not vouch
+            os.unlink(os.path.join(data_dir, MANIFEST))
+        for name in names:
+            _fetch_clean(dl.join_url(data_url, name), os.path.join(data_dir, name))
+            logging.info("Wrote cleaned %s", os.path.join(data_dir, name))
+        atomic_io.write_json(os.path.join(data_dir, MANIFEST),
+                             {"files": integrity.describe(data_dir, names)})
+    return os.path.join(data_dir, TRAINING_FILE), os.path.join(data_dir, EVAL_FILE)
+
+
+def intact(data_dir: str) -> str | None:
+    """None if the cleaned files match their manifest; else what is wrong."""
+    manifest = atomic_io.read_json(os.path.join(data_dir, MANIFEST))
+    if not isinstance(manifest, dict):
+        return f"no {MANIFEST} vouches for the cleaned files"
+    return integrity.first_mismatch(data_dir, manifest.get("files"))
 
 
 def ensure(data_dir: str, data_url: str = DEFAULT_DATA_URL, download_if_missing: bool = True
@@ -143,10 +158,15 @@ def ensure(data_dir: str, data_url: str = DEFAULT_DATA_URL, download_if_missing:
     Raises:
       UserError: a file is missing and `download_if_missing` is False.
     """
-    paths = tuple(os.path.join(data_dir, n) for n in (TRAINING_FILE, EVAL_FILE))
-    if not all(os.path.isfile(p) for p in paths) and not download_if_missing:
-        raise UserError(f"census files missing in {data_dir} and --nodownload_if_missing "
-                        "is set")
+    if not download_if_missing:
+        damage = intact(data_dir)
+        paths = [os.path.join(data_dir, n) for n in (TRAINING_FILE, EVAL_FILE)]
+        if damage is not None and not all(map(os.path.isfile, paths)):
+            raise UserError(f"census files missing in {data_dir} and --nodownload_if_missing "
+                            "is set")
+        if damage is not None:
+            raise UserError(f"census files in {data_dir} cannot be trusted ({damage}); run "
+                            "without --nodownload_if_missing to fetch them again")
     return download(data_dir, data_url)
 
 

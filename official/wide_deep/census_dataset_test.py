@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from official.utils.errors import DataError
+from official.utils.errors import DataError, UserError
 from official.utils.testing.local_http import LocalHTTPServer
 from official.wide_deep import census_dataset as census
 
@@ -51,7 +51,19 @@ def test_download_cleans_both_files_and_is_idempotent(tmp_path, server):
     before = len(server.requests)
     census.download(data_dir, server.url)
     assert len(server.requests) == before
-    assert sorted(os.listdir(data_dir)) == ["adult.data", "adult.test"]
+    assert sorted(os.listdir(data_dir)) == ["adult.data", "adult.test", census.MANIFEST]
+
+
+def test_a_truncated_cleaned_file_is_fetched_again_never_used(tmp_path, server):
+    data_dir = tmp_path / "data"
+    train, _ = census.download(str(data_dir), server.url)
+    good = (data_dir / "adult.data").read_bytes()
+    (data_dir / "adult.data").write_bytes(good[:len(good) // 2])  # cut mid-file
+    with pytest.raises(UserError, match=r"cannot be trusted \(adult.data \(size changed\)\)"):
+        census.ensure(str(data_dir), server.url, download_if_missing=False)
+    census.ensure(str(data_dir), server.url)
+    assert (data_dir / "adult.data").read_bytes() == good
+    assert len(census.load(train)) == 300
 
 
 @pytest.mark.parametrize("line,message", [
