@@ -48,6 +48,24 @@ def split_data(config: NCFDataConfig, full: movielens_dataset.NCFData
     return train, (test if config.evaluate_test and len(test) else None)
 
 
+def check_top_k(config: NCFConfig, data: movielens_dataset.NCFData) -> None:
+    """Refuses a K at which every user's held-out item is a hit.
+
+    Raises:
+      UserError: `top_k` is not below the candidates each user is ranked
+        among (sampled: 1 + the negatives; full: the items).
+    """
+    if config.eval_protocol in ("sampled", "both") and len(data.eval_users):
+        candidates = 1 + data.num_eval_negatives
+        if config.top_k >= candidates:
+            raise UserError(f"--top_k {config.top_k} is not below the {candidates} candidates "
+                            f"each user is ranked among (1 positive + {candidates - 1} "
+                            "sampled negatives): every HR would be 1")
+    if config.eval_protocol in ("full", "both") and config.top_k >= data.num_items:
+        raise UserError(f"--top_k {config.top_k} is not below the {data.num_items} items "
+                        "every user is ranked among: every HR_full would be 1")
+
+
 def make_trainer(data: movielens_dataset.NCFData, config: TrainConfig, strategy=None,
                  cluster: Cluster = SINGLE) -> NCFTrainer:
     """`NCFTrainer`, with the settings' and the data's problems as `UserError`s."""
@@ -86,6 +104,7 @@ class NCFTask:
         """Loads and splits the data, builds the trainer under `strategy`."""
         full = load_data(config.data)
         data, test_set = split_data(config.data, full)
+        check_top_k(config, data)
         trainer = make_trainer(data, config.train, strategy, cluster)
         logging.info("Strategy %s: %d replica(s), worker %d of %d%s",
                      type(trainer.strategy).__name__, trainer.num_replicas,

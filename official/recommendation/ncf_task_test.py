@@ -17,6 +17,7 @@ from official.recommendation import (
 )
 from official.recommendation.ncf_main_test import load_data, parse, run, train_config
 from official.recommendation.ncf_trainer import NCFTrainer
+from official.utils.errors import UserError
 from official.utils.logs import logger as logger_lib
 
 
@@ -207,3 +208,11 @@ def test_ease_too_large_for_memory_is_a_user_error():
     config = TrainConfig(model_type="ease")
     with pytest.raises(UserError, match=r"EASE needs 65536.0 GiB for 2097152 items"):
         ncf_task.make_trainer(data, config, None, distribution_utils.SINGLE)
+
+
+def test_top_k_beyond_the_candidates_is_refused_before_training(data_dir, tmp_path):
+    with pytest.raises(UserError, match=r"--top_k 500 is not below the 101 candidates"):
+        run(data_dir, tmp_path / "m", "--top_k=500")
+    with pytest.raises(UserError, match=r"--top_k 300 is not below the 300 items"):
+        run(data_dir, tmp_path / "m", "--top_k=300", "--eval_protocol=full")
+    assert not (tmp_path / "m").exists()

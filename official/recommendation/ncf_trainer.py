@@ -14,6 +14,7 @@ XLA lowers `searchsorted` to a dense comparison against every key.
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from official.recommendation import ease_model, ncf_full_ranking, ncf_input, ncf_schedule
 from official.recommendation.baseline_models import MF, Popularity
@@ -53,6 +54,28 @@ def make_model(num_users: int, num_items: int, config: TrainConfig,
     return model
 
 
+def positives_per_step(batch_size: int, num_neg: int, num_replicas: int) -> int:
+    """Positives of one global step: batch_size // (1 + num_neg), a multiple of the replicas.
+
+    Rounded down to a multiple of `num_replicas` (logged when it changes), so
+    the default batch runs on 1, 2, 4, 8, ... replicas unchanged.
+
+    Raises:
+      ValueError: fewer positives than replicas.
+    """
+    per_step = batch_size // (1 + num_neg)
+    rounded = per_step - per_step % num_replicas
+    if rounded < num_replicas:
+        raise ValueError(f"batch_size {batch_size} gives {per_step} positives per step "
+                         f"(batch_size // (1 + num_neg)), fewer than the {num_replicas} "
+                         "replicas")
+    if rounded != per_step:
+        logging.info("Positives per step: %d rounded down to %d, a multiple of the %d "
+                     "replicas (%d examples per step)", per_step, rounded, num_replicas,
+                     rounded * (1 + num_neg))
+    return rounded
+
+
 class NCFTrainer:
     """Owns the model, optimizer, training tensors and the compiled steps.
 
@@ -81,10 +104,9 @@ class NCFTrainer:
         if self.distributed and config.optimizer == "lazy_adam":
             raise ValueError("optimizer lazy_adam runs on one replica only; use adam with a "
                              "distribution strategy")
-        self.positives_per_step = config.batch_size // (1 + config.num_neg)
-        self.positives_per_replica = replica_ops.per_replica_count(
-            self.positives_per_step, self.num_replicas,
-            "positives per step (batch_size // (1 + num_neg))")
+        self.positives_per_step = positives_per_step(config.batch_size, config.num_neg,
+                                                     self.num_replicas)
+        self.positives_per_replica = self.positives_per_step // self.num_replicas
         self.num_local = replica_ops.num_local_replicas(self.strategy)
         self.first_local = cluster.worker_index * self.num_local
         keras.utils.set_random_seed(config.seed)

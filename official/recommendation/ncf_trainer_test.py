@@ -125,3 +125,12 @@ def test_steps_per_call_changes_no_update(jit_compile):
         for a, b in zip(weights, results[0][1], strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     assert np.abs(results[0][1][0]).max() > 0.02  # the tables did train
+
+
+def test_default_batch_runs_on_any_replica_count():
+    # The defaults (batch 16384, 4 negatives: 3276 positives) on 1, 2, 4, 8 replicas.
+    assert [ncf_trainer.positives_per_step(16384, 4, r) for r in (1, 2, 4, 8)] == [
+        3276, 3276, 3276, 3272]
+    assert ncf_trainer.positives_per_step(256, 4, 2) == 50  # 51 rounded down
+    with pytest.raises(ValueError, match="fewer than the 4 replicas"):
+        ncf_trainer.positives_per_step(10, 4, 4)
