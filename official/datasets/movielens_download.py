@@ -26,7 +26,7 @@ from official.datasets.movielens_schema import (
 from official.datasets.movielens_synthetic import SyntheticSpec, generate_synthetic, write_zip
 from official.utils.data import download as dl
 from official.utils.errors import DataError, UserError
-from official.utils.misc import atomic_io, integrity
+from official.utils.misc import atomic_io, integrity, locks
 
 DEFAULT_DATA_URL = "https://files.grouplens.org/datasets/movielens/"
 FORMAT_VERSION = 2  # 2: content checksums (CRC-32C) of the normalized files
@@ -146,52 +146,55 @@ def download(dataset: str, data_dir: str, data_url: str = DEFAULT_DATA_URL,
     except OSError as e:
         raise DataError(f"data_dir {data_dir!r} is not writable: "
                         f"{e.strerror or e}") from e
-    atomic_io.remove_stale_temporaries(dataset_dir)
+    # One preparer at a time: a second run waits, then finds the dataset complete.
+    with locks.hold(os.path.join(data_dir, f".{dataset}.lock"), f"dataset {dataset_dir}",
+                    wait=True):
+        atomic_io.remove_stale_temporaries(dataset_dir)
 
-    if not force and _manifest_ok(dataset_dir, dataset, synthetic):
-        logging.info("%s is already complete in %s; nothing to do", dataset, dataset_dir)
-        return dataset_dir
+        if not force and _manifest_ok(dataset_dir, dataset, synthetic):
+            logging.info("%s is already complete in %s; nothing to do", dataset, dataset_dir)
+            return dataset_dir
 
-    outputs = [os.path.join(dataset_dir, n) for n in (MANIFEST_FILE, RATINGS_FILE,
-                                                      MOVIES_FILE)]
-    for path in outputs:  # An old manifest must not vouch for new files.
-        if os.path.exists(path):
-            os.unlink(path)
-    try:
-        zip_path = _ensure_zip(dataset, dataset_dir, data_url, synthetic)
-        layout = schema.LAYOUTS[dataset]
-        with tempfile.TemporaryDirectory(prefix=atomic_io.temp_prefix("extract"),
-                                         dir=dataset_dir) as raw:
-            members = _find_members(zip_path, dataset, layout)
-            logging.info("Extracting %s from %s", ", ".join(members), zip_path)
-            dl.safe_extract(zip_path, raw, members)
-            raw_dir = os.path.dirname(os.path.join(raw, *members[0].split("/")))
-            files = normalize_raw(raw_dir, dataset_dir, layout, os.path.basename(zip_path))
-            for name, checksum in integrity.describe(dataset_dir, files).items():
-                files[name].update(checksum)
-        atomic_io.write_json(os.path.join(dataset_dir, MANIFEST_FILE), {
-            "format": FORMAT_VERSION,
-            "dataset": dataset,
-            "source": os.path.basename(zip_path),
-            "source_md5": dl.md5_of(zip_path),
-            "synthetic": synthetic.__dict__ if synthetic is not None else None,
-            "files": files,
-            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        })
-    except BaseException as e:
-        for path in outputs:
+        outputs = [os.path.join(dataset_dir, n) for n in (MANIFEST_FILE, RATINGS_FILE,
+                                                          MOVIES_FILE)]
+        for path in outputs:  # An old manifest must not vouch for new files.
             if os.path.exists(path):
                 os.unlink(path)
-        # A zip whose content cannot be normalized is as useless as a corrupt one.
-        bad_zip = os.path.join(dataset_dir, f"{dataset}.zip")
-        if os.path.exists(bad_zip) and (isinstance(e, DataError) or not _zip_usable(bad_zip)):
-            os.unlink(bad_zip)
-        if created and not os.listdir(dataset_dir):
-            os.rmdir(dataset_dir)
-        raise
-    logging.info("Normalized %s: %d ratings, %d movies -> %s", dataset,
-                 files[RATINGS_FILE]["rows"], files[MOVIES_FILE]["rows"], dataset_dir)
-    return dataset_dir
+        try:
+            zip_path = _ensure_zip(dataset, dataset_dir, data_url, synthetic)
+            layout = schema.LAYOUTS[dataset]
+            with tempfile.TemporaryDirectory(prefix=atomic_io.temp_prefix("extract"),
+                                             dir=dataset_dir) as raw:
+                members = _find_members(zip_path, dataset, layout)
+                logging.info("Extracting %s from %s", ", ".join(members), zip_path)
+                dl.safe_extract(zip_path, raw, members)
+                raw_dir = os.path.dirname(os.path.join(raw, *members[0].split("/")))
+                files = normalize_raw(raw_dir, dataset_dir, layout, os.path.basename(zip_path))
+                for name, checksum in integrity.describe(dataset_dir, files).items():
+                    files[name].update(checksum)
+            atomic_io.write_json(os.path.join(dataset_dir, MANIFEST_FILE), {
+                "format": FORMAT_VERSION,
+                "dataset": dataset,
+                "source": os.path.basename(zip_path),
+                "source_md5": dl.md5_of(zip_path),
+                "synthetic": synthetic.__dict__ if synthetic is not None else None,
+                "files": files,
+                "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            })
+        except BaseException as e:
+            for path in outputs:
+                if os.path.exists(path):
+                    os.unlink(path)
+            # A zip whose content cannot be normalized is as useless as a corrupt one.
+            bad_zip = os.path.join(dataset_dir, f"{dataset}.zip")
+            if os.path.exists(bad_zip) and (isinstance(e, DataError) or not _zip_usable(bad_zip)):
+                os.unlink(bad_zip)
+            if created and not os.listdir(dataset_dir):
+                os.rmdir(dataset_dir)
+            raise
+        logging.info("Normalized %s: %d ratings, %d movies -> %s", dataset,
+                     files[RATINGS_FILE]["rows"], files[MOVIES_FILE]["rows"], dataset_dir)
+        return dataset_dir
 
 
 def ensure(dataset: str, data_dir: str, data_url: str = DEFAULT_DATA_URL,

@@ -416,3 +416,16 @@ def test_a_member_larger_than_the_dataset_can_be_is_refused(tmp_path, server, mo
                                         r"files can be"):
         movielens.download("ml-100k", str(tmp_path / "data"), server.url)
     assert_nothing_left(str(tmp_path / "data"), "ml-100k")
+
+
+def test_two_first_runs_at_once_on_one_data_dir_both_succeed(tmp_path):
+    args = [sys.executable, "-m", "official.datasets.movielens", "--dataset=synthetic",
+            f"--data_dir={tmp_path}", "--synthetic_users=300", "--synthetic_items=200",
+            "--synthetic_ratings=30000"]
+    runs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outs = [r.communicate(timeout=180) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], [o[1][-1500:] for o in outs]
+    spec = synth.SyntheticSpec(300, 200, 30000)
+    assert movielens.is_complete(str(tmp_path), "synthetic", spec)
+    assert not [n for n in os.listdir(tmp_path / "synthetic") if ".tmp-" in n]
