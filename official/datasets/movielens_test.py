@@ -1,5 +1,6 @@
 """Tests of the MovieLens downloader/normalizer against a real local HTTP server."""
 
+import errno
 import hashlib
 import io
 import os
@@ -18,6 +19,7 @@ from official.datasets import movielens_schema as schema
 from official.datasets import movielens_synthetic as synth
 from official.utils.data import download as dl
 from official.utils.errors import DataError
+from official.utils.testing import small_fs
 from official.utils.testing.local_http import Faults, LocalHTTPServer
 
 SMALL = synth.SyntheticSpec(num_users=60, num_items=120, num_ratings=2400, seed=3)
@@ -429,3 +431,33 @@ def test_two_first_runs_at_once_on_one_data_dir_both_succeed(tmp_path):
     spec = synth.SyntheticSpec(300, 200, 30000)
     assert movielens.is_complete(str(tmp_path), "synthetic", spec)
     assert not [n for n in os.listdir(tmp_path / "synthetic") if ".tmp-" in n]
+
+
+def test_a_full_disk_during_normalization_is_one_line_and_leaves_nothing(tmp_path,
+                                                                          monkeypatch):
+    data_dir = tmp_path / "small"
+    with small_fs.mounted(str(data_dir), size_bytes=1 << 20) as mounted:
+        args = [sys.executable, "-m", "official.datasets.movielens", "--dataset=synthetic",
+                f"--data_dir={data_dir}", "--synthetic_users=400", "--synthetic_items=300",
+                "--synthetic_ratings=60000"]  # a 1.3 MB ratings.csv on a 1 MiB disk
+        if mounted:
+            res = subprocess.run(args, capture_output=True, text=True, timeout=180)
+            assert res.returncode == 1, res.stderr[-1500:]
+            last = res.stderr.strip().splitlines()[-1]
+            assert last.startswith("error: ") and last.endswith("No space left on device")
+            assert "Traceback" not in res.stderr
+        else:  # no tmpfs for this user: the same error at the write call, in-process
+            real_write = movielens_normalize.atomic_io.atomic_write
+
+            def full(path, *a, **k):
+                if path.endswith("ratings.csv"):
+                    raise OSError(errno.ENOSPC, "No space left on device", path)
+                return real_write(path, *a, **k)
+
+            monkeypatch.setattr(movielens_normalize.atomic_io, "atomic_write", full)
+            with pytest.raises(OSError, match="No space left on device"):
+                movielens.download("synthetic", str(data_dir),
+                                   synthetic=synth.SyntheticSpec(400, 300, 60000))
+        left = [n for n in os.listdir(data_dir / "synthetic")] if (
+            data_dir / "synthetic").exists() else []
+        assert [n for n in left if n != "synthetic.zip"] == []  # no half-written output

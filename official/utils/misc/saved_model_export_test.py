@@ -1,4 +1,6 @@
 import re
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -71,3 +73,15 @@ def test_a_damaged_export_is_one_clear_error_naming_the_directory(tmp_path, dama
 def test_no_export_at_all_is_one_clear_error(tmp_path):
     with pytest.raises(UserError, match="no SavedModel there"):
         saved_model_export.load(str(tmp_path / "nowhere"))
+
+
+def test_a_killed_exports_temporary_is_removed_by_the_next_export(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    leftover = tmp_path / f".export.tmp-{dead.pid}-abc"
+    leftover.mkdir()
+    (leftover / "saved_model.pb").write_bytes(b"half")
+    other = tmp_path / f".other.tmp-{dead.pid}-abc"  # not this export's: left alone
+    other.mkdir()
+    saved_model_export.write_archive(_archive(), str(tmp_path / "export"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "export"]
