@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from official.datasets.movielens import MovieLensSource
 from official.utils.misc.distribution_utils import DistributionConfig
+from official.utils.run_api import RunConfig
 
 NEUMF_TYPES = ("neumf", "gmf", "mlp")
 # Fitted by exact solves (a solver object), not by SGD on sampled negatives.
@@ -125,7 +126,7 @@ class NCFConfig:
     Attributes:
       data: data, split and evaluation sets.
       train: model and optimization.
-      run: the shared loop's settings (`run_loop.RunConfig`).
+      run: the shared loop's settings.
       distribution: the strategy's settings.
       top_k: K of HR@K and NDCG@K.
       eval_protocol: one of EVAL_PROTOCOLS.
@@ -136,7 +137,7 @@ class NCFConfig:
 
     data: NCFDataConfig
     train: TrainConfig
-    run: object  # run_loop.RunConfig (imported lazily: it pulls in TensorFlow)
+    run: RunConfig
     distribution: DistributionConfig = DistributionConfig()
     top_k: int = 10
     eval_protocol: str = "sampled"

@@ -12,7 +12,7 @@ import numpy as np
 from absl import logging
 
 from official.datasets import movielens
-from official.recommendation import movielens_dataset, ncf_export, ncf_validation
+from official.recommendation import movielens_dataset, ncf_export, ncf_split, ncf_validation
 from official.recommendation.ncf_config import RANKING_METRICS, NCFConfig, NCFDataConfig
 from official.recommendation.ncf_trainer import NCFTrainer, TrainConfig
 from official.utils.errors import UserError
@@ -22,7 +22,7 @@ from official.utils.misc.distribution_utils import SINGLE, Cluster
 def load_data(config: NCFDataConfig) -> movielens_dataset.NCFData:
     """The NCF data the config names (downloading if allowed and needed)."""
     if config.ncf_split:
-        return movielens_dataset.read_ncf_split(
+        return ncf_split.read_ncf_split(
             config.ncf_split, with_test=not config.validation or config.evaluate_test)
     source = config.source
     movielens.ensure_source(source)

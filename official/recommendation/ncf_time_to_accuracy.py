@@ -35,7 +35,7 @@ import time
 
 from absl import app, flags
 
-from official.recommendation import ials_peer, movielens_dataset, ncf_validation
+from official.recommendation import ials_peer, ncf_split, ncf_validation
 from official.utils.logs import logger
 
 DEFAULT_RECIPES = ("default", "paper", "mf_tuned", "neumf_pretrained", "ials", "ease")
@@ -114,10 +114,10 @@ def main(_):
     logger.emit_benchmark_result(result, f.output)
 
 
-def peer_comparison(ncf_split: str, factors: int, alpha: float, regularization: float,
+def peer_comparison(split_prefix: str, factors: int, alpha: float, regularization: float,
                     iterations: int) -> dict:
     """`ials_peer.compare` on the validation split ncf_main carves (99 negatives, seed 0)."""
-    full = movielens_dataset.read_ncf_split(ncf_split, with_test=False)
+    full = ncf_split.read_ncf_split(split_prefix, with_test=False)
     train, _ = ncf_validation.split(full, 99, 0)
     return ials_peer.compare(train, factors, alpha, regularization, iterations)
 

@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from official.recommendation import movielens_dataset_test
+from official.recommendation import ncf_split_test
 from official.recommendation import ncf_time_to_accuracy as tta
 
 
@@ -33,7 +33,7 @@ def write_split(prefix, num_users=80, num_items=60, seed=0):
         others = np.setdiff1d(np.arange(num_items), items)
         negs = rng.choice(others, 20, replace=False)
         neg.append(f"({u},{items[-1]})\t" + "\t".join(map(str, negs)) + "\n")
-    movielens_dataset_test.write_split(prefix, "".join(neg), "".join(train), "".join(test))
+    ncf_split_test.write_split(prefix, "".join(neg), "".join(train), "".join(test))
 
 
 def test_run_recipe_times_its_own_metric_log(tmp_path):

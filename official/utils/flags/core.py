@@ -30,7 +30,7 @@ def run_config(fv, **overrides):
       fv: parsed flags, or settings with the same names (a recipe's).
       **overrides: RunConfig fields the program sets itself.
     """
-    from official.utils.run_loop import RunConfig
+    from official.utils.run_api import RunConfig
 
     values = dict(model_dir=fv.model_dir, data_dir=getattr(fv, "data_dir", None),
                   train_epochs=fv.train_epochs,
