@@ -139,7 +139,7 @@ def cli_main() -> None:
 
     define_data_download_flags()
     flags.DEFINE_boolean("force", False, help="Normalize again even if complete files exist.")
-    cli.run(main)
+    cli.run(main, tensorflow=False)
 
 
 if __name__ == "__main__":

@@ -269,7 +269,7 @@ def cli_main() -> None:
     from official.utils.misc import cli
 
     define_census_flags()
-    cli.run(main)
+    cli.run(main, tensorflow=False)
 
 
 if __name__ == "__main__":

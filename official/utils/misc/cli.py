@@ -152,13 +152,14 @@ def import_tensorflow_quietly() -> str:
         return captured.read().decode(errors="replace")
 
 
-def run(main: Callable[[list[str]], Any]) -> None:
+def run(main: Callable[[list[str]], Any], tensorflow: bool = True) -> None:
     """Like `absl.app.run(main)`, but a `UserError` prints `error: ...` and exits 1.
 
     `--help` prints `program_help` and `--helpfull` every flag, both to
     stdout with exit status 0 (absl exits 1 after help); neither imports
     TensorFlow. Once the flags parse, TensorFlow is imported quietly
-    (`import_tensorflow_quietly`; the captured messages are logged at DEBUG).
+    (`import_tensorflow_quietly`; the captured messages are logged at DEBUG)
+    unless `tensorflow` is False (a program that needs none).
     """
     args = sys.argv[1:]
     if any(a in FULL_HELP_FLAGS for a in args):
@@ -169,7 +170,8 @@ def run(main: Callable[[list[str]], Any]) -> None:
                            (main.__module__, sys.argv[0])), end="")
         sys.exit(0)
     def main_after_startup(argv: list[str]) -> Any:
-        startup = import_tensorflow_quietly()  # after the flags parsed: bad ones fail fast
+        # After the flags parsed (bad ones fail fast); not at all for data-only programs.
+        startup = import_tensorflow_quietly() if tensorflow else ""
         if startup:
             logging.debug("TensorFlow start-up messages:\n%s", startup)
         return main(argv)

@@ -126,7 +126,7 @@ def main(argv):
     print("fine")
 
 sys.argv[0] = "guarded"
-cli.run(main)
+cli.run(main, tensorflow=False)
 """
 
 
