@@ -31,6 +31,8 @@ class RunConfig:
       validation: the task's `evaluate` is a validation set: select the best
         epoch by `selection_metrics`, restore it, then `evaluate_test`.
       selection_metrics: validation metrics that select (the first reported).
+      selection_lower_is_better: select the lowest value (a loss, RMSE), not
+        the highest.
       early_stopping_patience: stop after this many epochs without a better
         selection metric; 0: never.
       retrain_on_full: after selection, train `task.refit(selected)` for the
@@ -51,6 +53,7 @@ class RunConfig:
     stop_flag: str = "--stop_threshold"
     validation: bool = False
     selection_metrics: tuple[str, ...] = ()
+    selection_lower_is_better: bool = False
     early_stopping_patience: int = 0
     retrain_on_full: bool = False
 

@@ -211,7 +211,8 @@ def _train_cycles(r: _Run) -> dict | None:
         eval_s = time.perf_counter() - eval_start
         r.epoch.assign(epoch)
         selected = _first(result, config.selection_metrics) if config.validation else None
-        if selected and r.selection.update(epoch, selected[1]):
+        sign = -1.0 if config.selection_lower_is_better else 1.0
+        if selected and r.selection.update(epoch, sign * selected[1]):
             r.best.save(epoch)
         stop = _stop_reason(r, epoch, result)
         if stop:
@@ -236,8 +237,10 @@ def _stop_reason(r: _Run, epoch: int, result: dict) -> str | None:
                 f"{config.stop_threshold:.4f}")
     patience = config.early_stopping_patience
     if config.validation and patience and r.selection.epochs_since_best(epoch) >= patience:
+        best = float(r.selection.best_value.numpy()) * (
+            -1.0 if config.selection_lower_is_better else 1.0)
         return (f"no better validation {config.selection_metrics[0]} for {patience} epochs "
-                f"(best {float(r.selection.best_value.numpy()):.4f} at epoch "
+                f"(best {best:.4f} at epoch "
                 f"{int(r.selection.best_epoch.numpy())})")
     return None
 
@@ -264,16 +267,16 @@ def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:
     selected = int(r.selection.best_epoch.numpy()) if task.trains else 0
     if selected:
         r.best.restore(selected)
-    result = {"epoch": epoch, "selected_epoch": selected}
     validation = task.evaluate()
-    result.update({f"validation_{k}": v for k, v in validation.items()})
     final = task
     if config.retrain_on_full and selected:
         final = _retrain(r, selected)
-        result["retrained_epochs"] = selected
     test = final.evaluate_test()
-    if test is not None:
-        result.update(test)
+    # Test metrics first (what a user reads first), then validation, then epochs.
+    result = {**(test or {}), **{f"validation_{k}": v for k, v in validation.items()},
+              "epoch": epoch, "selected_epoch": selected}
+    if final is not task:
+        result["retrained_epochs"] = selected
     reported = ({f"test_{k}": v for k, v in (test or {}).items()}
                 | {f"selected_validation_{k}": v for k, v in validation.items()})
     logger_lib.log_cycle(r.logger, r.writer, reported | {"selected_epoch": selected},

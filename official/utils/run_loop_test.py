@@ -228,3 +228,12 @@ def _raise(number):
     def fail(*_):
         raise OSError(number, os.strerror(number))
     return fail
+
+
+def test_lower_is_better_selects_the_minimum(tmp_path):
+    # An RMSE-like curve with its minimum at epoch 3: patience 2 stops at epoch 5.
+    rmse = [0.9, 0.8, 0.7, 0.75, 0.8, 0.6]
+    result = run(tmp_path, Scripted(rmse), train_epochs=6, selection_lower_is_better=True,
+                 early_stopping_patience=2)
+    assert (result["selected_epoch"], result["epoch"]) == (3, 5)
+    assert result["validation_HR"] == 0.7 and result["HR"] == 30.0  # epoch 3's weights

@@ -14,12 +14,12 @@ from absl import flags
 from official.utils.flags import core as flags_core
 from official.utils.misc import cli
 from official.wide_deep import census_dataset
-from official.wide_deep.wide_deep_flags import define_wide_deep_flags
+from official.wide_deep.wide_deep_flags import define_wide_deep_flags, selection_settings
 
 
 def define_census_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     """Registers every flag of census_main in `fv`."""
-    define_wide_deep_flags(fv=fv)
+    define_wide_deep_flags(selection_metrics=("eval_loss", "accuracy", "auc"), fv=fv)
     fd = flags_core.bind(fv)
     fd.DEFINE_string("data_url", census_dataset.DEFAULT_DATA_URL, flags_core.help_wrap(
         "Base URL or directory holding adult.data and adult.test."))
@@ -38,8 +38,9 @@ def run_from_flags(fv: flags.FlagValues) -> dict:
     from official.wide_deep.census_task import CensusConfig, CensusTask
 
     config = CensusConfig(fv.data_dir, fv.data_url, fv.download_if_missing, fv.model_type,
-                          fv.optimizer, fv.batch_size, fv.seed)
-    return run_loop.run(flags_core.run_config(fv, stop_metrics=("accuracy",)),
+                          fv.optimizer, fv.batch_size, fv.seed, fv.validation_fraction)
+    return run_loop.run(flags_core.run_config(fv, stop_metrics=("accuracy",),
+                                              **selection_settings(fv)),
                         flags_core.distribution_config(fv),
                         lambda strategy, cluster: CensusTask(config, strategy, cluster))
 

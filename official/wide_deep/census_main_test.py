@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
+from official.utils.logs import logger as logger_lib
 from official.wide_deep import census_dataset as census
 from official.wide_deep import census_features as cf
 from official.wide_deep import census_main
@@ -99,3 +100,28 @@ def test_cli_bad_inputs_end_in_one_line(mirror, tmp_path):
         assert res.returncode != 0, args
         assert message in res.stderr, (args, res.stderr[-1500:])
         assert "Traceback" not in res.stderr
+
+
+def test_selected_epoch_is_reported_and_exported(mirror, tmp_path):
+    model_dir, export = tmp_path / "m", tmp_path / "e"
+    result = run(mirror, tmp_path, f"--model_dir={model_dir}", "--train_epochs=4",
+                 "--epochs_between_evals=1", f"--export_dir={export}",
+                 f"--benchmark_log_dir={tmp_path / 'bench'}")
+    selected = result["selected_epoch"]
+    assert 1 <= selected <= 4 and result["epoch"] == 4
+    curve = [r["value"] for r in logger_lib.read_metrics(str(tmp_path / "bench"))
+             if r["name"] == "validation_eval_loss"]
+    assert len(curve) == 4 and selected == 1 + int(np.argmin(curve))  # the lowest loss
+    assert result["validation_eval_loss"] == pytest.approx(min(curve))
+    # The export is the selected epoch's weights, and so is the reported test accuracy.
+    task = CensusTask(CensusConfig(str(tmp_path / "data"), batch_size=128))
+    tf.train.Checkpoint(model=task.model).read(
+        str(model_dir / f"best-{selected}" / "weights")).expect_partial()
+    rows = census.load(str(tmp_path / "data" / census.EVAL_FILE))
+    raw = {c: tf.constant(v) for c, v in cf.raw_tensors(rows).items()}
+    loaded = tf.saved_model.load(str(export))
+    served = loaded.predict_raw(raw)["probabilities"].numpy()
+    live = tf.sigmoid(task.model(task.features(cf.raw_tensors(rows)))).numpy()
+    np.testing.assert_allclose(served, live, rtol=1e-5, atol=1e-6)
+    labels = cf.labels(rows)
+    assert ((served > 0.5) == (labels > 0.5)).mean() == pytest.approx(result["accuracy"])

@@ -41,7 +41,9 @@ class CensusConfig:
       model_type: "wide", "deep" or "wide_deep".
       optimizer: one of OPTIMIZERS.
       batch_size: global examples per step.
-      seed: initialization and shuffling.
+      seed: initialization, shuffling and the validation split.
+      validation_fraction: share of adult.data held out (seeded) for selection;
+        0: none (adult.test is evaluated every cycle).
     """
 
     data_dir: str
@@ -51,6 +53,7 @@ class CensusConfig:
     optimizer: str = "ftrl_adagrad"
     batch_size: int = 40
     seed: int = 0
+    validation_fraction: float = 0.1
 
 
 BUFFER_COLUMNS = ["wide_ids", "vocab_ids", "occupation", "numeric", "label"]
@@ -65,6 +68,16 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     if n_pos == 0 or n_neg == 0:
         return float("nan")
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def validation_split(df: pd.DataFrame, fraction: float, seed: int
+                     ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(training rows, validation rows or None): a seeded `fraction` of `df` held out."""
+    if fraction <= 0:
+        return df, None
+    order = np.random.default_rng(seed).permutation(len(df))
+    cut = int(round(fraction * len(df)))
+    return df.iloc[np.sort(order[cut:])], df.iloc[np.sort(order[:cut])]
 
 
 def feature_frame(features: cf.CensusFeatures, df: pd.DataFrame) -> pd.DataFrame:
@@ -92,18 +105,17 @@ class CensusTask(BatchTask):
                             f"{config.optimizer!r}")
         census.ensure(config.data_dir, config.data_url, config.download_if_missing)
         train_df = census.load(os.path.join(config.data_dir, census.TRAINING_FILE))
+        train_df, valid_df = validation_split(train_df, config.validation_fraction, config.seed)
         super().__init__(config.batch_size, len(train_df), config.seed, strategy, cluster)
         eval_df = census.load(os.path.join(config.data_dir, census.EVAL_FILE))
         self.config = config
         keras.utils.set_random_seed(config.seed)
-        self.features = cf.fit_features(train_df)
+        self.features = cf.fit_features(train_df)  # fitted on the training part only
         buffers = os.path.join(config.data_dir, "buffers")
-        self.train_buffer = file_io.write_to_buffer(
-            feature_frame(self.features, train_df), os.path.join(buffers, "train"),
-            BUFFER_COLUMNS)
-        self.eval_buffer = file_io.write_to_buffer(
-            feature_frame(self.features, eval_df), os.path.join(buffers, "eval"),
-            BUFFER_COLUMNS)
+        self.train_buffer, self.validation_buffer, self.eval_buffer = (
+            None if df is None else file_io.write_to_buffer(
+                feature_frame(self.features, df), os.path.join(buffers, name), BUFFER_COLUMNS)
+            for name, df in (("train", train_df), ("validation", valid_df), ("eval", eval_df)))
         with self.strategy.scope():
             self.model = CensusModel(config.model_type)
             if config.optimizer == "adam":
@@ -119,7 +131,7 @@ class CensusTask(BatchTask):
     def run_facts(self) -> dict:
         """benchmark_run.log's parameters."""
         return {k: getattr(self.config, k) for k in ("model_type", "batch_size", "seed",
-                                                     "optimizer")}
+                                                     "optimizer", "validation_fraction")}
 
     def checkpointables(self) -> dict:
         """Model and optimizer state for the checkpoint."""
@@ -158,9 +170,17 @@ class CensusTask(BatchTask):
         return tf.reduce_sum(losses), n
 
     def evaluate(self) -> dict:
-        """accuracy, auc, eval_loss and accuracy_baseline on the evaluation file."""
+        """Metrics of the validation set (of adult.test without one)."""
+        return self._metrics(self.validation_buffer or self.eval_buffer)
+
+    def evaluate_test(self) -> dict | None:
+        """Metrics of adult.test after selection (None: it was evaluated every cycle)."""
+        return None if self.validation_buffer is None else self._metrics(self.eval_buffer)
+
+    def _metrics(self, buffer: str) -> dict:
+        """accuracy, auc, eval_loss and accuracy_baseline of a buffer's rows."""
         logits, labels = [], []
-        for batch in file_io.read_buffer(self.eval_buffer, 65536):
+        for batch in file_io.read_buffer(buffer, 65536):
             logits.append(self.model(batch).numpy())
             labels.append(batch["label"].numpy())
         logit, label = np.concatenate(logits), np.concatenate(labels)

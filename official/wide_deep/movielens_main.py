@@ -14,12 +14,13 @@ from absl import flags
 from official.datasets import movielens
 from official.utils.flags import core as flags_core
 from official.utils.misc import cli
-from official.wide_deep.wide_deep_flags import define_wide_deep_flags
+from official.wide_deep.wide_deep_flags import define_wide_deep_flags, selection_settings
 
 
 def define_movielens_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     """Registers every flag of movielens_main in `fv`."""
-    define_wide_deep_flags(model_types=("deep",), default_model_type="deep", fv=fv)
+    define_wide_deep_flags(model_types=("deep",), default_model_type="deep",
+                           selection_metrics=("rmse", "mae", "eval_loss"), fv=fv)
     movielens.define_data_download_flags(data_dir=False, flag_values=fv)
     fd = flags_core.bind(fv)
     fd.DEFINE_float("learning_rate", 0.001, flags_core.help_wrap("Adam learning rate."))
@@ -37,8 +38,9 @@ def run_from_flags(fv: flags.FlagValues) -> dict:
     from official.wide_deep.movielens_task import MovieLensTask, RegressorConfig
 
     config = RegressorConfig(movielens.source_from_flags(fv), fv.batch_size, fv.learning_rate,
-                             fv.seed)
-    return run_loop.run(flags_core.run_config(fv), flags_core.distribution_config(fv),
+                             fv.seed, fv.validation_fraction)
+    return run_loop.run(flags_core.run_config(fv, **selection_settings(fv)),
+                        flags_core.distribution_config(fv),
                         lambda strategy, cluster: MovieLensTask(config, strategy, cluster))
 
 

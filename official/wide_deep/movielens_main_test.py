@@ -10,6 +10,7 @@ from absl import flags
 
 from official.datasets import movielens
 from official.datasets.movielens_synthetic import SyntheticSpec
+from official.utils.logs import logger as logger_lib
 from official.wide_deep import movielens_main
 from official.wide_deep.movielens_task import MovieLensTask, RegressorConfig
 
@@ -74,3 +75,15 @@ def test_cli_rejects_bad_flags(tmp_path):
                               f"--data_dir={tmp_path}", *args],
                              capture_output=True, text=True, timeout=120)
         assert res.returncode != 0 and message in res.stderr, res.stderr[-1500:]
+
+
+def test_the_lowest_validation_rmse_is_selected(data_dir, tmp_path):
+    bench = tmp_path / "bench"
+    result = run(data_dir, tmp_path / "m", "--train_epochs=3", f"--benchmark_log_dir={bench}")
+    curve = [r["value"] for r in logger_lib.read_metrics(str(bench))
+             if r["name"] == "validation_rmse"]
+    assert len(curve) == 3 and result["selected_epoch"] == 1 + int(np.argmin(curve))
+    assert result["validation_rmse"] == pytest.approx(min(curve))
+    assert result["rmse"] < result["rmse_baseline"]  # the test set, read once at the end
+    names = {r["name"] for r in logger_lib.read_metrics(str(bench))}
+    assert {"test_rmse", "selected_validation_rmse", "selected_epoch"} <= names

@@ -37,12 +37,15 @@ class RegressorConfig:
       batch_size: global examples per step.
       learning_rate: Adam's.
       seed: split, initialization and shuffling.
+      validation_fraction: share of the training 80% held out for selection;
+        0: none (the test 20% is evaluated every cycle).
     """
 
     source: movielens.MovieLensSource
     batch_size: int = 256
     learning_rate: float = 0.001
     seed: int = 0
+    validation_fraction: float = 0.1
 
 
 HIDDEN_UNITS = (256, 256, 256, 128)
@@ -97,7 +100,8 @@ class MovieLensTask(BatchTask):
         source = config.source
         movielens.ensure_source(source)
         self.dataset_name, self.config = source.dataset, config
-        self.data = movielens_dataset.build(source.data_dir, source.dataset, config.seed)
+        self.data = movielens_dataset.build(source.data_dir, source.dataset, config.seed,
+                                            config.validation_fraction)
         self.train_buffer = self.data.train_buffer
         super().__init__(config.batch_size, self.data.num_train, config.seed, strategy,
                          cluster)
@@ -110,7 +114,8 @@ class MovieLensTask(BatchTask):
     def run_facts(self) -> dict:
         """benchmark_run.log's parameters."""
         return {"model_type": "deep", "batch_size": self.config.batch_size,
-                "learning_rate": self.config.learning_rate, "seed": self.config.seed}
+                "learning_rate": self.config.learning_rate, "seed": self.config.seed,
+                "validation_fraction": self.config.validation_fraction}
 
     def checkpointables(self) -> dict:
         """Model, optimizer and dropout RNG state for the checkpoint.
@@ -141,9 +146,19 @@ class MovieLensTask(BatchTask):
         return tf.reduce_sum(errors), tf.cast(tf.shape(pred)[0], tf.float32)
 
     def evaluate(self) -> dict:
+        """Metrics of the validation set (of the test set without one)."""
+        return self._metrics(self.data.validation_buffer or self.data.eval_buffer)
+
+    def evaluate_test(self) -> dict | None:
+        """Metrics of the test set after selection (None: it was evaluated every cycle)."""
+        if self.data.validation_buffer is None:
+            return None
+        return self._metrics(self.data.eval_buffer)
+
+    def _metrics(self, buffer: str) -> dict:
         """RMSE, MAE (1-5 scale), eval_loss and the predict-the-mean baseline RMSE."""
         preds, labels = [], []
-        for batch in file_io.read_buffer(self.data.eval_buffer, 65536):
+        for batch in file_io.read_buffer(buffer, 65536):
             preds.append(self.model(batch).numpy())
             labels.append(batch["label"].numpy())
         pred, label = np.concatenate(preds), np.concatenate(labels)

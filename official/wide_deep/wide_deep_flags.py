@@ -7,8 +7,17 @@ from official.utils.flags import core as flags_core
 
 def define_wide_deep_flags(model_types: tuple[str, ...] = ("wide", "deep", "wide_deep"),
                            default_model_type: str = "wide_deep",
+                           selection_metrics: tuple[str, ...] = ("accuracy",),
                            fv: flags.FlagValues = flags.FLAGS) -> None:
-    """Registers the base, benchmark and distribution flags, --model_type and --seed."""
+    """Registers the base, benchmark and distribution flags, --model_type, --seed and selection.
+
+    Args:
+      model_types: choices of --model_type; the first of `selection_metrics`
+        is --selection_metric's default.
+      default_model_type: --model_type's default.
+      selection_metrics: choices of --selection_metric.
+      fv: the flag registry.
+    """
     flags_core.define_base(flag_values=fv)
     flags_core.define_benchmark(flag_values=fv)
     flags_core.define_distribution(fv)
@@ -17,5 +26,33 @@ def define_wide_deep_flags(model_types: tuple[str, ...] = ("wide", "deep", "wide
                    flags_core.help_wrap("Model: " + ", ".join(model_types) + "."))
     fd.DEFINE_boolean("download_if_missing", True,
                       flags_core.help_wrap("Download (and clean) the data if missing."))
-    fd.DEFINE_integer("seed", 0, flags_core.help_wrap("Seed of initialization and shuffling."))
+    fd.DEFINE_integer("seed", 0, flags_core.help_wrap(
+        "Seed of initialization, shuffling and the validation split."))
+    fd.DEFINE_float("validation_fraction", 0.1, flags_core.help_wrap(
+        "Share of the training data held out (seeded) as a validation set, evaluated every "
+        "cycle; the reported, logged and exported model is the best validation epoch's "
+        "(restored from best-<epoch>/), and the test set is read once, after selection. 0 "
+        "evaluates the test set every cycle and reports the last epoch."),
+        lower_bound=0.0, upper_bound=0.5)
+    fd.DEFINE_enum("selection_metric", selection_metrics[0], list(selection_metrics),
+                   flags_core.help_wrap("Validation metric that selects the epoch (eval_loss, "
+                                        "rmse and mae: the lowest; others: the highest)."))
+    fd.DEFINE_integer("early_stopping_patience", 0, flags_core.help_wrap(
+        "Stop after this many epochs without a better validation --selection_metric; 0 "
+        "trains every epoch."), lower_bound=0)
     fv.set_default("hooks", [])
+    fd.register_multi_flags_validator(
+        ["validation_fraction", "early_stopping_patience"],
+        lambda f: f["validation_fraction"] > 0 or not f["early_stopping_patience"],
+        message="--early_stopping_patience needs a validation set (--validation_fraction > 0)")
+
+
+LOWER_IS_BETTER = ("eval_loss", "rmse", "mae")
+
+
+def selection_settings(fv: flags.FlagValues) -> dict:
+    """`RunConfig` fields of validation selection, from the flags above (for `main`s)."""
+    return dict(validation=fv.validation_fraction > 0,
+                selection_metrics=(fv.selection_metric,),
+                selection_lower_is_better=fv.selection_metric in LOWER_IS_BETTER,
+                early_stopping_patience=fv.early_stopping_patience)
