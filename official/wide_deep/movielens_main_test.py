@@ -79,7 +79,8 @@ def test_cli_rejects_bad_flags(tmp_path):
 
 def test_the_lowest_validation_rmse_is_selected(data_dir, tmp_path):
     bench = tmp_path / "bench"
-    result = run(data_dir, tmp_path / "m", "--train_epochs=3", f"--benchmark_log_dir={bench}")
+    result = run(data_dir, tmp_path / "m", "--train_epochs=3", "--epochs_between_evals=1",
+                 f"--benchmark_log_dir={bench}")
     curve = [r["value"] for r in logger_lib.read_metrics(str(bench))
              if r["name"] == "validation_rmse"]
     assert len(curve) == 3 and result["selected_epoch"] == 1 + int(np.argmin(curve))
