@@ -12,6 +12,7 @@ same everywhere.
 
 from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from official.utils.data import file_io
@@ -22,9 +23,11 @@ from official.utils.misc.distribution_utils import SINGLE, Cluster
 class BatchTask:
     """Base of the Wide & Deep `run_loop.Task`s: trains `train_dataset` batches.
 
-    A subclass sets `train_buffer` (a `file_io` buffer of the training rows)
-    and provides `train_step(batch, normalizer) -> (loss sum, count)` and the
-    rest of the Task protocol (evaluate, checkpointables, export, ...).
+    A subclass sets `model` and the `file_io` buffers `train_buffer`,
+    `validation_buffer` (None without validation) and `eval_buffer` (the test
+    set), and provides `train_step(batch, normalizer) -> (loss sum, count)`,
+    `metrics(outputs, labels) -> {name: value}` of the model's outputs on a
+    buffer, and the rest of the Task protocol (checkpointables, export, ...).
     """
 
     trains = True
@@ -32,6 +35,8 @@ class BatchTask:
     metric_extras: dict = {}
 
     train_buffer: str
+    validation_buffer: str | None
+    eval_buffer: str
 
     def __init__(self, batch_size: int, num_train_rows: int, seed: int, strategy=None,
                  cluster: Cluster = SINGLE):
@@ -92,9 +97,20 @@ class BatchTask:
 
         return step
 
-    def evaluate_test(self) -> None:
-        """No separate test set: `evaluate` reads the evaluation file."""
-        return None
+    def evaluate(self) -> dict:
+        """Metrics of the validation set (of the test set without one)."""
+        return self._metrics_of(self.validation_buffer or self.eval_buffer)
+
+    def evaluate_test(self) -> dict | None:
+        """Metrics of the test set after selection (None: it was evaluated every cycle)."""
+        return None if self.validation_buffer is None else self._metrics_of(self.eval_buffer)
+
+    def _metrics_of(self, buffer: str) -> dict:
+        outputs, labels = [], []
+        for batch in file_io.read_buffer(buffer, 65536):
+            outputs.append(self.model(batch).numpy())
+            labels.append(batch["label"].numpy())
+        return self.metrics(np.concatenate(outputs), np.concatenate(labels))
 
     def refit(self, epochs: int):
         """Not offered: the Wide & Deep programs have no --retrain_on_full."""

@@ -169,21 +169,8 @@ class CensusTask(BatchTask):
         n = tf.cast(tf.shape(logits)[0], tf.float32)
         return tf.reduce_sum(losses), n
 
-    def evaluate(self) -> dict:
-        """Metrics of the validation set (of adult.test without one)."""
-        return self._metrics(self.validation_buffer or self.eval_buffer)
-
-    def evaluate_test(self) -> dict | None:
-        """Metrics of adult.test after selection (None: it was evaluated every cycle)."""
-        return None if self.validation_buffer is None else self._metrics(self.eval_buffer)
-
-    def _metrics(self, buffer: str) -> dict:
-        """accuracy, auc, eval_loss and accuracy_baseline of a buffer's rows."""
-        logits, labels = [], []
-        for batch in file_io.read_buffer(buffer, 65536):
-            logits.append(self.model(batch).numpy())
-            labels.append(batch["label"].numpy())
-        logit, label = np.concatenate(logits), np.concatenate(labels)
+    def metrics(self, logit: np.ndarray, label: np.ndarray) -> dict:
+        """accuracy, auc, eval_loss and accuracy_baseline of logits [N] and labels [N]."""
         prob = 1 / (1 + np.exp(-logit))
         bce = np.maximum(logit, 0) - logit * label + np.log1p(np.exp(-np.abs(logit)))
         return {"accuracy": float(((prob > 0.5) == (label > 0.5)).mean()),

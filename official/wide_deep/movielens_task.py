@@ -21,7 +21,6 @@ import tensorflow as tf
 from keras import ops
 
 from official.datasets import movielens
-from official.utils.data import file_io
 from official.utils.misc import saved_model_export
 from official.utils.misc.distribution_utils import SINGLE, Cluster
 from official.wide_deep import movielens_dataset
@@ -102,6 +101,8 @@ class MovieLensTask(BatchTask):
         self.dataset_name, self.config = source.dataset, config
         self.data = movielens_dataset.build(source.data_dir, source.dataset, config.seed,
                                             config.validation_fraction)
+        self.validation_buffer = self.data.validation_buffer
+        self.eval_buffer = self.data.eval_buffer
         self.train_buffer = self.data.train_buffer
         super().__init__(config.batch_size, self.data.num_train, config.seed, strategy,
                          cluster)
@@ -145,23 +146,12 @@ class MovieLensTask(BatchTask):
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return tf.reduce_sum(errors), tf.cast(tf.shape(pred)[0], tf.float32)
 
-    def evaluate(self) -> dict:
-        """Metrics of the validation set (of the test set without one)."""
-        return self._metrics(self.data.validation_buffer or self.data.eval_buffer)
+    def metrics(self, pred: np.ndarray, label: np.ndarray) -> dict:
+        """RMSE, MAE (1-5 scale), eval_loss and the predict-the-mean baseline RMSE.
 
-    def evaluate_test(self) -> dict | None:
-        """Metrics of the test set after selection (None: it was evaluated every cycle)."""
-        if self.data.validation_buffer is None:
-            return None
-        return self._metrics(self.data.eval_buffer)
-
-    def _metrics(self, buffer: str) -> dict:
-        """RMSE, MAE (1-5 scale), eval_loss and the predict-the-mean baseline RMSE."""
-        preds, labels = [], []
-        for batch in file_io.read_buffer(buffer, 65536):
-            preds.append(self.model(batch).numpy())
-            labels.append(batch["label"].numpy())
-        pred, label = np.concatenate(preds), np.concatenate(labels)
+        Args:
+          pred: predicted rating / 5, float32 [N]; label: true rating / 5, [N].
+        """
         scale = movielens.schema.MAX_RATING
         err = (pred - label) * scale
         base = (self.data.train_label_mean - label) * scale
