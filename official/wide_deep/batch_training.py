@@ -25,9 +25,10 @@ class BatchTask:
 
     A subclass sets `model` and the `file_io` buffers `train_buffer`,
     `validation_buffer` (None without validation) and `eval_buffer` (the test
-    set), and provides `train_step(batch, normalizer) -> (loss sum, count)`,
-    `metrics(outputs, labels) -> {name: value}` of the model's outputs on a
-    buffer, and the rest of the Task protocol (checkpointables, export, ...).
+    set; None when it is not evaluated), and provides `train_step(batch,
+    normalizer) -> (loss sum, count)`, `metrics(outputs, labels) -> {name:
+    value}` of the model's outputs on a buffer, and the rest of the Task
+    protocol (checkpointables, export, ...).
     """
 
     trains = True
@@ -36,7 +37,7 @@ class BatchTask:
 
     train_buffer: str
     validation_buffer: str | None
-    eval_buffer: str
+    eval_buffer: str | None
 
     def __init__(self, batch_size: int, num_train_rows: int, seed: int, strategy=None,
                  cluster: Cluster = SINGLE):
@@ -103,7 +104,9 @@ class BatchTask:
 
     def evaluate_test(self) -> dict | None:
         """Metrics of the test set after selection (None: it was evaluated every cycle)."""
-        return None if self.validation_buffer is None else self._metrics_of(self.eval_buffer)
+        if self.validation_buffer is None or self.eval_buffer is None:
+            return None
+        return self._metrics_of(self.eval_buffer)
 
     def _metrics_of(self, buffer: str) -> dict:
         outputs, labels = [], []

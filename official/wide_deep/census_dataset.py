@@ -112,11 +112,13 @@ def _fetch_clean(url: str, path: str) -> None:
         os.unlink(raw_path)
 
 
-def download(data_dir: str, data_url: str = DEFAULT_DATA_URL) -> tuple[str, str]:
-    """Makes cleaned `adult.data` and `adult.test` exist in `data_dir`.
+def download(data_dir: str, data_url: str = DEFAULT_DATA_URL, with_test: bool = True
+             ) -> tuple[str, str]:
+    """Makes cleaned `adult.data` and (`with_test`) `adult.test` exist in `data_dir`.
 
     Returns:
-      (training file path, evaluation file path).
+      (training file path, evaluation file path); without `with_test` the
+      evaluation file may not exist.
 
     Raises:
       DataError: unwritable data_dir, download failure or malformed rows;
@@ -126,8 +128,8 @@ def download(data_dir: str, data_url: str = DEFAULT_DATA_URL) -> tuple[str, str]
         os.makedirs(data_dir, exist_ok=True)
     except OSError as e:
         raise DataError(f"data_dir {data_dir!r} is not writable: {e.strerror or e}") from e
-    names = (TRAINING_FILE, EVAL_FILE)
-    damage = intact(data_dir)
+    names = (TRAINING_FILE, EVAL_FILE) if with_test else (TRAINING_FILE,)
+    damage = intact(data_dir, names)
     if damage is None:
         logging.info("Cleaned census files in %s are intact; nothing to do", data_dir)
     else:
@@ -143,31 +145,42 @@ def download(data_dir: str, data_url: str = DEFAULT_DATA_URL) -> tuple[str, str]
     return os.path.join(data_dir, TRAINING_FILE), os.path.join(data_dir, EVAL_FILE)
 
 
-def intact(data_dir: str) -> str | None:
-    """None if the cleaned files match their manifest; else what is wrong."""
+def intact(data_dir: str, names: tuple[str, ...] = (TRAINING_FILE, EVAL_FILE)) -> str | None:
+    """None if cleaned files `names` are all vouched for by the manifest; else what is wrong."""
     manifest = atomic_io.read_json(os.path.join(data_dir, MANIFEST))
     if not isinstance(manifest, dict):
         return f"no {MANIFEST} vouches for the cleaned files"
-    return integrity.first_mismatch(data_dir, manifest.get("files"))
+    files = manifest.get("files") or {}
+    missing = [n for n in names if n not in files]
+    if missing:
+        return f"{missing[0]} (not yet cleaned)"
+    return integrity.first_mismatch(data_dir, files)
 
 
-def ensure(data_dir: str, data_url: str = DEFAULT_DATA_URL, download_if_missing: bool = True
-           ) -> tuple[str, str]:
+def ensure(data_dir: str, data_url: str = DEFAULT_DATA_URL, download_if_missing: bool = True,
+           with_test: bool = True) -> tuple[str, str]:
     """Paths of the cleaned files, downloading first if allowed and needed.
+
+    Args:
+      data_dir, data_url: as `download`.
+      download_if_missing: False: a missing or damaged file is an error.
+      with_test: also adult.test (False: tuning on a validation split while
+        the test file is withheld).
 
     Raises:
       UserError: a file is missing and `download_if_missing` is False.
     """
+    names = (TRAINING_FILE, EVAL_FILE) if with_test else (TRAINING_FILE,)
     if not download_if_missing:
-        damage = intact(data_dir)
-        paths = [os.path.join(data_dir, n) for n in (TRAINING_FILE, EVAL_FILE)]
+        damage = intact(data_dir, names)
+        paths = [os.path.join(data_dir, n) for n in names]
         if damage is not None and not all(map(os.path.isfile, paths)):
             raise UserError(f"census files missing in {data_dir} and --nodownload_if_missing "
                             "is set")
         if damage is not None:
             raise UserError(f"census files in {data_dir} cannot be trusted ({damage}); run "
                             "without --nodownload_if_missing to fetch them again")
-    return download(data_dir, data_url)
+    return download(data_dir, data_url, with_test)
 
 
 def load(path: str) -> pd.DataFrame:

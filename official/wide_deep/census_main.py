@@ -38,7 +38,8 @@ def run_from_flags(fv: flags.FlagValues) -> dict:
     from official.wide_deep.census_task import CensusConfig, CensusTask
 
     config = CensusConfig(fv.data_dir, fv.data_url, fv.download_if_missing, fv.model_type,
-                          fv.optimizer, fv.batch_size, fv.seed, fv.validation_fraction)
+                          fv.optimizer, fv.batch_size, fv.seed, fv.validation_fraction,
+                          fv.evaluate_test)
     return run_loop.run(flags_core.run_config(fv, stop_metrics=("accuracy",),
                                               **selection_settings(fv)),
                         flags_core.distribution_config(fv),

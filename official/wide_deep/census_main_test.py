@@ -1,5 +1,6 @@
 """End-to-end census runs on small synthetic data (real TensorFlow, real files)."""
 
+import pathlib
 import subprocess
 import sys
 
@@ -125,3 +126,20 @@ def test_selected_epoch_is_reported_and_exported(mirror, tmp_path):
     np.testing.assert_allclose(served, live, rtol=1e-5, atol=1e-6)
     labels = cf.labels(rows)
     assert ((served > 0.5) == (labels > 0.5)).mean() == pytest.approx(result["accuracy"])
+
+
+def test_noevaluate_test_tunes_without_the_test_file(mirror, tmp_path):
+    only_train = tmp_path / "train-only"
+    only_train.mkdir()
+    (only_train / census.TRAINING_FILE).write_bytes(
+        pathlib.Path(mirror, census.TRAINING_FILE).read_bytes())
+    fv = flags.FlagValues()
+    census_main.define_census_main_flags(fv)
+    fv(["census_main", f"--data_dir={tmp_path / 'data'}", f"--data_url={only_train}",
+        "--batch_size=128", "--train_epochs=2", f"--model_dir={tmp_path / 'm'}",
+        "--noevaluate_test"])
+    result = census_main.run_from_flags(fv)
+    assert "accuracy" not in result and result["validation_accuracy"] > 0.7
+    assert not (tmp_path / "data" / census.EVAL_FILE).exists()  # neither fetched nor read
+    with pytest.raises(flags.IllegalFlagValueError, match="--noevaluate_test needs"):
+        fv(["census_main", "--noevaluate_test", "--validation_fraction=0"])

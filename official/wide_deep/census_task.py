@@ -44,6 +44,8 @@ class CensusConfig:
       seed: initialization, shuffling and the validation split.
       validation_fraction: share of adult.data held out (seeded) for selection;
         0: none (adult.test is evaluated every cycle).
+      evaluate_test: read and evaluate adult.test after selection; False tunes
+        on the validation split alone (adult.test is then not needed).
     """
 
     data_dir: str
@@ -54,6 +56,7 @@ class CensusConfig:
     batch_size: int = 40
     seed: int = 0
     validation_fraction: float = 0.1
+    evaluate_test: bool = True
 
 
 BUFFER_COLUMNS = ["wide_ids", "vocab_ids", "occupation", "numeric", "label"]
@@ -103,11 +106,13 @@ class CensusTask(BatchTask):
         if config.optimizer not in OPTIMIZERS:
             raise UserError(f"--optimizer must be one of {OPTIMIZERS}, got "
                             f"{config.optimizer!r}")
-        census.ensure(config.data_dir, config.data_url, config.download_if_missing)
+        with_test = config.evaluate_test or not config.validation_fraction
+        census.ensure(config.data_dir, config.data_url, config.download_if_missing, with_test)
         train_df = census.load(os.path.join(config.data_dir, census.TRAINING_FILE))
         train_df, valid_df = validation_split(train_df, config.validation_fraction, config.seed)
         super().__init__(config.batch_size, len(train_df), config.seed, strategy, cluster)
-        eval_df = census.load(os.path.join(config.data_dir, census.EVAL_FILE))
+        eval_df = (census.load(os.path.join(config.data_dir, census.EVAL_FILE)) if with_test
+                   else None)
         self.config = config
         keras.utils.set_random_seed(config.seed)
         self.features = cf.fit_features(train_df)  # fitted on the training part only

@@ -38,7 +38,7 @@ def run_from_flags(fv: flags.FlagValues) -> dict:
     from official.wide_deep.movielens_task import MovieLensTask, RegressorConfig
 
     config = RegressorConfig(movielens.source_from_flags(fv), fv.batch_size, fv.learning_rate,
-                             fv.seed, fv.validation_fraction)
+                             fv.seed, fv.validation_fraction, fv.evaluate_test)
     return run_loop.run(flags_core.run_config(fv, **selection_settings(fv)),
                         flags_core.distribution_config(fv),
                         lambda strategy, cluster: MovieLensTask(config, strategy, cluster))

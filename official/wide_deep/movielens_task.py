@@ -38,6 +38,7 @@ class RegressorConfig:
       seed: split, initialization and shuffling.
       validation_fraction: share of the training 80% held out for selection;
         0: none (the test 20% is evaluated every cycle).
+      evaluate_test: evaluate the test 20% after selection.
     """
 
     source: movielens.MovieLensSource
@@ -45,6 +46,7 @@ class RegressorConfig:
     learning_rate: float = 0.001
     seed: int = 0
     validation_fraction: float = 0.1
+    evaluate_test: bool = True
 
 
 HIDDEN_UNITS = (256, 256, 256, 128)
@@ -102,7 +104,8 @@ class MovieLensTask(BatchTask):
         self.data = movielens_dataset.build(source.data_dir, source.dataset, config.seed,
                                             config.validation_fraction)
         self.validation_buffer = self.data.validation_buffer
-        self.eval_buffer = self.data.eval_buffer
+        self.eval_buffer = (self.data.eval_buffer if config.evaluate_test
+                            or not self.validation_buffer else None)
         self.train_buffer = self.data.train_buffer
         super().__init__(config.batch_size, self.data.num_train, config.seed, strategy,
                          cluster)

@@ -37,6 +37,9 @@ def define_wide_deep_flags(model_types: tuple[str, ...] = ("wide", "deep", "wide
     fd.DEFINE_enum("selection_metric", selection_metrics[0], list(selection_metrics),
                    flags_core.help_wrap("Validation metric that selects the epoch (eval_loss, "
                                         "rmse and mae: the lowest; others: the highest)."))
+    fd.DEFINE_boolean("evaluate_test", True, flags_core.help_wrap(
+        "Evaluate the test set after selection. --noevaluate_test tunes on the validation "
+        "split alone (census: adult.test is then neither downloaded nor read)."))
     fd.DEFINE_integer("early_stopping_patience", 0, flags_core.help_wrap(
         "Stop after this many epochs without a better validation --selection_metric; 0 "
         "trains every epoch."), lower_bound=0)
@@ -45,6 +48,10 @@ def define_wide_deep_flags(model_types: tuple[str, ...] = ("wide", "deep", "wide
         ["validation_fraction", "early_stopping_patience"],
         lambda f: f["validation_fraction"] > 0 or not f["early_stopping_patience"],
         message="--early_stopping_patience needs a validation set (--validation_fraction > 0)")
+    fd.register_multi_flags_validator(
+        ["validation_fraction", "evaluate_test"],
+        lambda f: f["validation_fraction"] > 0 or f["evaluate_test"],
+        message="--noevaluate_test needs a validation set (--validation_fraction > 0)")
 
 
 LOWER_IS_BETTER = ("eval_loss", "rmse", "mae")
