@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from official.recommendation.neumf_model import NeuMF
-from official.utils.errors import UserError
+from official.utils.errors import UserError, first_line
 from official.utils.misc import atomic_io, checkpoints
 
 ALPHA = 0.5
@@ -31,7 +31,7 @@ def _restore(template: NeuMF, model_dir: str) -> NeuMF:
             .assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as e:
         raise UserError(f"{model_dir}: checkpoint does not match a {template.model_type} "
-                        f"model of this shape ({str(e).splitlines()[0][:200]})") from e
+                        f"model of this shape ({first_line(e)})") from e
     return template
 
 

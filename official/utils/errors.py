@@ -12,3 +12,11 @@ class UserError(Exception):
 
 class DataError(UserError):
     """A data file is missing, corrupt, malformed or cannot be written."""
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """An error's first line for a one-line message, cut at a word near `limit` characters."""
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."

@@ -136,7 +136,7 @@ def train_and_report(task: Task, config: RunConfig, strategy=None,
     os.makedirs(config.model_dir, exist_ok=True)
     with strategy.scope():
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    selection = checkpoints.Selection()
+    selection = checkpoints.Selection(config.selection_lower_is_better)
     checkpoint = tf.train.Checkpoint(epoch=epoch, selection=selection, **task.checkpointables())
     run_state = _Run(
         task, config, strategy, cluster, epoch, selection,
@@ -211,8 +211,7 @@ def _train_cycles(r: _Run) -> dict | None:
         eval_s = time.perf_counter() - eval_start
         r.epoch.assign(epoch)
         selected = _first(result, config.selection_metrics) if config.validation else None
-        sign = -1.0 if config.selection_lower_is_better else 1.0
-        if selected and r.selection.update(epoch, sign * selected[1]):
+        if selected and r.selection.update(epoch, selected[1]):
             r.best.save(epoch)
         stop = _stop_reason(r, epoch, result)
         if stop:
@@ -237,10 +236,8 @@ def _stop_reason(r: _Run, epoch: int, result: dict) -> str | None:
                 f"{config.stop_threshold:.4f}")
     patience = config.early_stopping_patience
     if config.validation and patience and r.selection.epochs_since_best(epoch) >= patience:
-        best = float(r.selection.best_value.numpy()) * (
-            -1.0 if config.selection_lower_is_better else 1.0)
         return (f"no better validation {config.selection_metrics[0]} for {patience} epochs "
-                f"(best {best:.4f} at epoch "
+                f"(best {float(r.selection.best_value.numpy()):.4f} at epoch "
                 f"{int(r.selection.best_epoch.numpy())})")
     return None
 

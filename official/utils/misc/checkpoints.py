@@ -8,7 +8,7 @@ import tempfile
 import tensorflow as tf
 from absl import logging
 
-from official.utils.errors import UserError
+from official.utils.errors import UserError, first_line
 from official.utils.misc import atomic_io
 
 # Errors of reading a damaged checkpoint (flipped bytes: DataLossError; a
@@ -20,14 +20,6 @@ _STATE_LINE = re.compile(
     r'^(model_checkpoint_path|all_model_checkpoint_paths): "([^"]+)"$'
     r"|^(all_model_checkpoint_timestamps|last_preserved_timestamp): [\d.e+-]+$")
 _CKPT_INDEX = re.compile(r"^ckpt-(\d+)\.index$")
-
-
-def first_line(error: BaseException, limit: int = 200) -> str:
-    """An error's first line, shortened at a word boundary to about `limit` characters."""
-    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def repair_state_file(directory: str) -> None:
@@ -83,8 +75,10 @@ def restore_latest(checkpoint: tf.train.Checkpoint, model_dir: str, max_to_keep:
     repair_state_file(directory)
     manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep)
     damaged = []
-    for path in reversed(manager.checkpoints or [manager.latest_checkpoint] * bool(
-            manager.latest_checkpoint)):
+    newest_first = list(reversed(manager.checkpoints))
+    if not newest_first and manager.latest_checkpoint:  # a state file listing no others
+        newest_first = [manager.latest_checkpoint]
+    for path in newest_first:
         try:
             checkpoint.restore(path).assert_existing_objects_matched()
         except _DAMAGED as e:
@@ -139,18 +133,24 @@ class Selection(tf.Module):
 
     Attributes (tf.Variables): `best_epoch` (0: none yet), `best_value`,
     `stopped` (1 once early stopping or the threshold ended training).
+
+    Args:
+      lower_is_better: the best value is the lowest (a loss, an RMSE), not the
+        highest.
     """
 
-    def __init__(self):
+    def __init__(self, lower_is_better: bool = False):
         super().__init__(name="selection")
+        self.lower_is_better = lower_is_better
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_epoch")
-        self.best_value = tf.Variable(-float("inf"), dtype=tf.float64, trainable=False,
-                                      name="best_value")
+        self.best_value = tf.Variable(float("inf") if lower_is_better else -float("inf"),
+                                      dtype=tf.float64, trainable=False, name="best_value")
         self.stopped = tf.Variable(0, dtype=tf.int64, trainable=False, name="stopped")
 
     def update(self, epoch: int, value: float) -> bool:
-        """Records `value` of `epoch`; True if it is a new best (strictly higher)."""
-        if value > float(self.best_value.numpy()):
+        """Records `value` of `epoch`; True if it is a new best (strictly better)."""
+        best = float(self.best_value.numpy())
+        if value < best if self.lower_is_better else value > best:
             self.best_epoch.assign(epoch)
             self.best_value.assign(value)
             return True

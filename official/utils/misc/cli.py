@@ -20,17 +20,13 @@ from typing import Any
 
 from absl import app, flags, logging
 
-from official.utils.errors import UserError
+from official.utils.errors import UserError, first_line
 
 # OS errors a user fixes (space, permissions, a read-only mount), also as
 # TensorFlow reports them in its own errors' messages.
 _ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
 _ENVIRONMENT_TEXTS = ("No space left on device", "Disk quota exceeded", "Permission denied",
                       "Read-only file system")
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
 def environment_problem(error: BaseException) -> str | None:
@@ -41,7 +37,7 @@ def environment_problem(error: BaseException) -> str | None:
     text = str(error)
     reason = next((t for t in _ENVIRONMENT_TEXTS if t in text), None)
     if reason and type(error).__module__.startswith("tensorflow"):
-        return f"{reason} ({_first_line(error)})"
+        return f"{reason} ({first_line(error, 300)})"
     return None
 
 
@@ -55,7 +51,7 @@ def report_bug(error: BaseException, program: str) -> str:
         where = f"traceback in {path}"
     except OSError:
         where = "the traceback could not be written to a log file"
-    return (f"unexpected {type(error).__name__}: {_first_line(error)} ({where}; please "
+    return (f"unexpected {type(error).__name__}: {first_line(error, 300)} ({where}; please "
             "report it)")
 
 

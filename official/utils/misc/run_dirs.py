@@ -58,8 +58,7 @@ def check_writable(path: str, flag: str) -> None:
 
 def claim(path: str) -> None:
     """Creates `path`, marking it as the package's if it is new or empty."""
-    existed = os.path.isdir(path)
-    empty = not existed or not [n for n in os.listdir(path) if n != LOCK]
+    empty = not os.path.isdir(path) or not [n for n in os.listdir(path) if n != LOCK]
     os.makedirs(path, exist_ok=True)
     if empty and not os.path.exists(os.path.join(path, MARKER)):
         with atomic_io.atomic_write(os.path.join(path, MARKER), "w") as f:

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from official.utils.errors import UserError
+from official.utils.errors import UserError, first_line
 from official.utils.misc import atomic_io, integrity
 
 EXPORT_MANIFEST = "official_export.json"
@@ -77,5 +77,5 @@ def load(export_dir: str):
     try:
         return tf.saved_model.load(export_dir)
     except (OSError, ValueError, IndexError, tf.errors.OpError) as e:
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise UserError(f"--export_dir {export_dir}: TensorFlow cannot load it ({first})") from e
+        raise UserError(f"--export_dir {export_dir}: TensorFlow cannot load it "
+                        f"({first_line(e)})") from e
