@@ -169,6 +169,11 @@ class BestWeights:
     removed only by `prune` (call it after the run's checkpoint, which names
     the best epoch, is saved), so an interrupted run always finds the one
     its checkpoint names.
+
+    Other workers of a multi-worker run keep their own copy (identical: the
+    replicas are synchronous) in a private temporary directory and restore
+    from it, so none reads a `best-<epoch>` the chief may still be writing;
+    a best epoch from before a restart comes from `<model_dir>`, complete.
     """
 
     PREFIX = "best-"
@@ -176,6 +181,8 @@ class BestWeights:
     def __init__(self, model, model_dir: str, is_chief: bool = True):
         self.checkpoint = tf.train.Checkpoint(model=model)
         self.model_dir, self.is_chief = model_dir, is_chief
+        # Removed with this object (or at exit) on a non-chief worker.
+        self._own = None if is_chief else tempfile.TemporaryDirectory(prefix="worker-best-")
 
     @classmethod
     def weights_prefix(cls, model_dir: str, epoch: int) -> str:
@@ -188,15 +195,15 @@ class BestWeights:
 
     def save(self, epoch: int) -> None:
         """Writes the model's current weights as epoch `epoch`'s (chief only lands)."""
+        root = self.model_dir if self.is_chief else self._own.name
         scratch = tempfile.mkdtemp(prefix=atomic_io.temp_prefix(f"{self.PREFIX}{epoch}"),
-                                   dir=self.model_dir if self.is_chief else None)
+                                   dir=root)
         try:
             self.checkpoint.write(os.path.join(scratch, "weights"))
-            if self.is_chief:
-                final = self.path(epoch)
-                if os.path.isdir(final):
-                    shutil.rmtree(final)
-                os.replace(scratch, final)
+            final = os.path.dirname(self.weights_prefix(root, epoch))
+            if os.path.isdir(final):
+                shutil.rmtree(final)
+            os.replace(scratch, final)
         finally:
             if os.path.isdir(scratch):
                 shutil.rmtree(scratch, ignore_errors=True)
@@ -208,6 +215,9 @@ class BestWeights:
           UserError: they are missing or do not match the model.
         """
         prefix = self.weights_prefix(self.model_dir, epoch)
+        if self._own is not None and tf.io.gfile.exists(
+                self.weights_prefix(self._own.name, epoch) + ".index"):
+            prefix = self.weights_prefix(self._own.name, epoch)  # this worker's own copy
         if not tf.io.gfile.exists(prefix + ".index"):
             raise UserError(f"{self.path(epoch)}: the selected epoch's weights are missing; "
                             "use --clean to train again")
@@ -218,9 +228,10 @@ class BestWeights:
                             f"({first_line(e)})") from e
 
     def prune(self, keep: int) -> None:
-        """Removes every `best-<epoch>` directory but `keep`'s (chief only)."""
-        if not self.is_chief or not os.path.isdir(self.model_dir):
+        """Removes every `best-<epoch>` directory but `keep`'s (the chief's or this worker's)."""
+        root = self.model_dir if self.is_chief else self._own.name
+        if not os.path.isdir(root):
             return
-        for name in os.listdir(self.model_dir):
+        for name in os.listdir(root):
             if name.startswith(self.PREFIX) and name != f"{self.PREFIX}{keep}":
-                shutil.rmtree(os.path.join(self.model_dir, name), ignore_errors=True)
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)

@@ -85,3 +85,21 @@ def test_first_line_cuts_at_a_word():
     error = ValueError("word " * 100 + "\nsecond line")
     line = checkpoints.first_line(error, 42)
     assert line.endswith("word ...") and len(line) <= 46 and "second" not in line
+
+
+def test_a_non_chief_restores_its_own_best_copy_never_the_chiefs_in_progress(tmp_path):
+    ckpt = tf.Module()
+    ckpt.v = tf.Variable(np.zeros(500, np.float32))
+    worker = checkpoints.BestWeights(ckpt, str(tmp_path), is_chief=False)
+    ckpt.v.assign(np.full(500, 7.0, np.float32))
+    worker.save(2)
+    worker.prune(2)
+    assert not list(tmp_path.iterdir())  # nothing of the worker's in model_dir
+    ckpt.v.assign(np.zeros(500, np.float32))
+    worker.restore(2)  # the chief's best-2 does not exist (yet): the own copy is read
+    assert float(ckpt.v.numpy()[0]) == 7.0
+    chief = checkpoints.BestWeights(ckpt, str(tmp_path))
+    chief.save(1)  # from an earlier run: a restarted worker reads the chief's
+    ckpt.v.assign(np.zeros(500, np.float32))
+    checkpoints.BestWeights(ckpt, str(tmp_path), is_chief=False).restore(1)
+    assert float(ckpt.v.numpy()[0]) == 7.0 and (tmp_path / "best-1").is_dir()
