@@ -11,6 +11,7 @@ tf.Examples, `predict_raw` on raw features). See README.md for results.
 
 from absl import flags
 
+from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
 from official.utils.misc import cli
 from official.wide_deep import census_dataset
@@ -19,8 +20,12 @@ from official.wide_deep.wide_deep_flags import define_wide_deep_flags, selection
 
 def define_census_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     """Registers every flag of census_main in `fv`."""
-    define_wide_deep_flags(selection_metrics=("eval_loss", "accuracy", "auc"), fv=fv)
+    define_wide_deep_flags(model_types=("wide", "deep", "wide_deep", "gbt"),
+                           selection_metrics=("eval_loss", "accuracy", "auc"), fv=fv)
     fd = flags_core.bind(fv)
+    fd.DEFINE_integer("num_trees", 300, flags_core.help_wrap(
+        "--model_type gbt: most trees of the boosted forest (YDF stops earlier when the "
+        "validation loss stops improving)."), lower_bound=1)
     fd.DEFINE_string("data_url", census_dataset.DEFAULT_DATA_URL, flags_core.help_wrap(
         "Base URL or directory holding adult.data and adult.test."))
     fd.DEFINE_enum("optimizer", "ftrl_adagrad", ["ftrl_adagrad", "adam"], flags_core.help_wrap(
@@ -40,10 +45,24 @@ def run_from_flags(fv: flags.FlagValues) -> dict:
     config = CensusConfig(fv.data_dir, fv.data_url, fv.download_if_missing, fv.model_type,
                           fv.optimizer, fv.batch_size, fv.seed, fv.validation_fraction,
                           fv.evaluate_test)
-    return run_loop.run(flags_core.run_config(fv, stop_metrics=("accuracy",),
-                                              **selection_settings(fv)),
-                        flags_core.distribution_config(fv),
-                        lambda strategy, cluster: CensusTask(config, strategy, cluster))
+    overrides = dict(stop_metrics=("accuracy",), **selection_settings(fv))
+    if fv.model_type == "gbt":
+        from official.wide_deep.census_gbt import CensusGBTTask
+
+        given = flags_core.given(fv)
+        if "train_epochs" in given and fv.train_epochs != 1:
+            raise UserError("--model_type gbt trains the forest once (its trees stop on the "
+                            "validation loss): drop --train_epochs or set it to 1")
+        num_trees = fv.num_trees
+
+        def build(strategy, cluster):
+            return CensusGBTTask(config, strategy, cluster, num_trees)
+        overrides.update(train_epochs=1, epochs_between_evals=1)
+    else:
+        def build(strategy, cluster):
+            return CensusTask(config, strategy, cluster)
+    return run_loop.run(flags_core.run_config(fv, **overrides),
+                        flags_core.distribution_config(fv), build)
 
 
 # Console entry point (`official-census`): defines the flags, trains, prints the metrics.

@@ -83,6 +83,39 @@ def validation_split(df: pd.DataFrame, fraction: float, seed: int
     return df.iloc[np.sort(order[cut:])], df.iloc[np.sort(order[:cut])]
 
 
+def load_frames(config: CensusConfig
+                ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """(training, validation or None, test or None) rows, downloading the files if needed.
+
+    The test file is read only when `config` evaluates it (or has no
+    validation split to evaluate instead).
+
+    Raises:
+      UserError: the files are missing (and may not be downloaded) or malformed.
+    """
+    with_test = config.evaluate_test or not config.validation_fraction
+    census.ensure(config.data_dir, config.data_url, config.download_if_missing, with_test)
+    train_df = census.load(os.path.join(config.data_dir, census.TRAINING_FILE))
+    train_df, valid_df = validation_split(train_df, config.validation_fraction, config.seed)
+    eval_df = (census.load(os.path.join(config.data_dir, census.EVAL_FILE)) if with_test
+               else None)
+    return train_df, valid_df, eval_df
+
+
+def classification_metrics(logit: np.ndarray, label: np.ndarray) -> dict:
+    """accuracy, auc, eval_loss (log loss) and accuracy_baseline (majority class).
+
+    Args:
+      logit: float [N] logits of income > 50K; label: float [N] 0 / 1.
+    """
+    logit = np.asarray(logit, np.float64)
+    prob = 1 / (1 + np.exp(-logit))
+    bce = np.maximum(logit, 0) - logit * label + np.log1p(np.exp(-np.abs(logit)))
+    return {"accuracy": float(((prob > 0.5) == (label > 0.5)).mean()),
+            "auc": auc(label, prob), "eval_loss": float(bce.mean()),
+            "accuracy_baseline": float(max(label.mean(), 1 - label.mean()))}
+
+
 def feature_frame(features: cf.CensusFeatures, df: pd.DataFrame) -> pd.DataFrame:
     """Model inputs of every row (vectorized through the Keras layers) plus the label."""
     out = {k: np.asarray(v) for k, v in features(cf.raw_tensors(df)).items()}
@@ -106,13 +139,8 @@ class CensusTask(BatchTask):
         if config.optimizer not in OPTIMIZERS:
             raise UserError(f"--optimizer must be one of {OPTIMIZERS}, got "
                             f"{config.optimizer!r}")
-        with_test = config.evaluate_test or not config.validation_fraction
-        census.ensure(config.data_dir, config.data_url, config.download_if_missing, with_test)
-        train_df = census.load(os.path.join(config.data_dir, census.TRAINING_FILE))
-        train_df, valid_df = validation_split(train_df, config.validation_fraction, config.seed)
+        train_df, valid_df, eval_df = load_frames(config)
         super().__init__(config.batch_size, len(train_df), config.seed, strategy, cluster)
-        eval_df = (census.load(os.path.join(config.data_dir, census.EVAL_FILE)) if with_test
-                   else None)
         self.config = config
         keras.utils.set_random_seed(config.seed)
         self.features = cf.fit_features(train_df)  # fitted on the training part only
@@ -175,12 +203,8 @@ class CensusTask(BatchTask):
         return tf.reduce_sum(losses), n
 
     def metrics(self, logit: np.ndarray, label: np.ndarray) -> dict:
-        """accuracy, auc, eval_loss and accuracy_baseline of logits [N] and labels [N]."""
-        prob = 1 / (1 + np.exp(-logit))
-        bce = np.maximum(logit, 0) - logit * label + np.log1p(np.exp(-np.abs(logit)))
-        return {"accuracy": float(((prob > 0.5) == (label > 0.5)).mean()),
-                "auc": auc(label, prob), "eval_loss": float(bce.mean()),
-                "accuracy_baseline": float(max(label.mean(), 1 - label.mean()))}
+        """`classification_metrics` of logits [N] and labels [N]."""
+        return classification_metrics(logit, label)
 
     def export(self, export_dir: str) -> None:
         """SavedModel with `serving_default` (tf.Example) and `predict_raw` endpoints."""

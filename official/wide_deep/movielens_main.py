@@ -1,10 +1,13 @@
-"""Deep regressor of MovieLens ratings (the 2018 `DNNRegressor` recipe in Keras 3).
+"""Regressor of MovieLens ratings: biased matrix factorization, or the 2018 deep regressor.
 
     python -m official.wide_deep.movielens_main --dataset ml-1m --data_dir /tmp/movielens-data
 
 Downloads and normalizes the dataset if needed, splits the ratings 80/20
-(seeded), trains in cycles of --epochs_between_evals epochs, reports RMSE and
-MAE (1-5 scale) beside predicting the training mean, checkpoints to
+(seeded; 10% of the 80% is the validation split that selects the epoch and
+stops early), trains `--model_type mf` (biased matrix factorization with
+weight decay, the default) or `deep` (the seeds' `DNNRegressor`) in cycles
+of --epochs_between_evals epochs, reports RMSE and MAE (1-5 scale) beside
+predicting the training mean, checkpoints to
 --model_dir (a rerun resumes) and exports a SavedModel serving ratings on raw
 ids to --export_dir. See README.md for results.
 """
@@ -19,14 +22,20 @@ from official.wide_deep.wide_deep_flags import define_wide_deep_flags, selection
 
 def define_movielens_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     """Registers every flag of movielens_main in `fv`."""
-    define_wide_deep_flags(model_types=("deep",), default_model_type="deep",
+    define_wide_deep_flags(model_types=("mf", "deep"), default_model_type="mf",
                            selection_metrics=("rmse", "mae", "eval_loss"), fv=fv)
     movielens.define_data_download_flags(data_dir=False, flag_values=fv)
     fd = flags_core.bind(fv)
     fd.DEFINE_float("learning_rate", 0.001, flags_core.help_wrap("Adam learning rate."))
+    fd.DEFINE_integer("mf_dim", 32, flags_core.help_wrap(
+        "--model_type mf: dimensions of the user and item factors."), lower_bound=1)
+    fd.DEFINE_float("mf_l2", 1e-4, flags_core.help_wrap(
+        "--model_type mf: weight decay, l2 * (sum of squared entries of the factor and bias "
+        "tables) added to every step's mean squared error (ratings on the 1-5 scale)."),
+        lower_bound=0.0)
     for name, value in (("dataset", movielens.schema.ML_1M), ("model_dir", "/tmp/movie_model"),
-                        ("train_epochs", 20), ("epochs_between_evals", 2),
-                        ("batch_size", 256)):
+                        ("train_epochs", 40), ("epochs_between_evals", 1),
+                        ("early_stopping_patience", 5), ("batch_size", 256)):
         fv.set_default(name, value)
     fd.register_validator("stop_threshold", lambda v: v is None,
                           message="--stop_threshold is not supported by the rating regressor")
@@ -38,7 +47,8 @@ def run_from_flags(fv: flags.FlagValues) -> dict:
     from official.wide_deep.movielens_task import MovieLensTask, RegressorConfig
 
     config = RegressorConfig(movielens.source_from_flags(fv), fv.batch_size, fv.learning_rate,
-                             fv.seed, fv.validation_fraction, fv.evaluate_test)
+                             fv.seed, fv.validation_fraction, fv.evaluate_test, fv.model_type,
+                             fv.mf_dim, fv.mf_l2)
     return run_loop.run(flags_core.run_config(fv, **selection_settings(fv)),
                         flags_core.distribution_config(fv),
                         lambda strategy, cluster: MovieLensTask(config, strategy, cluster))

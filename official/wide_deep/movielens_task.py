@@ -1,11 +1,8 @@
-"""The MovieLens rating-regressor Task (the 2018 `DNNRegressor` recipe in Keras 3).
+"""The MovieLens rating-regressor Task: data, model (`movielens_models`), training, export.
 
-Predicts rating / 5 from a user embedding (16-d) and an item embedding (64-d),
-both clipped to norm sqrt(dim) as the seeds' `max_norm` did, the genre
-multi-hot and the standardized timestamp, through sigmoid layers of 256, 256,
-256, 128 units with dropout 0.3, trained with Adam on the squared error.
-Reports RMSE and MAE on the 1-5 scale, with `rmse_baseline` (predicting the
-training mean) beside them.
+Trains the model's rating / 5 with Adam on the squared error (plus the
+model's weight penalty). Reports RMSE and MAE on the 1-5 scale, with
+`rmse_baseline` (predicting the training mean) beside them.
 
 The export has `serving_default(user_id: int64 [N], item_id: int64 [N],
 genres: float32 [N, 19], timestamp: int64 [N]) -> {"rating"}` on raw
@@ -18,13 +15,14 @@ import dataclasses
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from official.datasets import movielens
+from official.utils.errors import UserError
 from official.utils.misc import saved_model_export
 from official.utils.misc.distribution_utils import SINGLE, Cluster
 from official.wide_deep import movielens_dataset
 from official.wide_deep.batch_training import BatchTask
+from official.wide_deep.movielens_models import MODEL_TYPES, FactorizationModel, RatingModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +34,9 @@ class RegressorConfig:
       batch_size: global examples per step.
       learning_rate: Adam's.
       seed: split, initialization and shuffling.
+      model_type: one of `movielens_models.MODEL_TYPES`.
+      dim: factor dimensions of the `mf` model.
+      l2: weight decay of the `mf` model's embeddings (`FactorizationModel`).
       validation_fraction: share of the training 80% held out for selection;
         0: none (the test 20% is evaluated every cycle).
       evaluate_test: evaluate the test 20% after selection.
@@ -47,48 +48,9 @@ class RegressorConfig:
     seed: int = 0
     validation_fraction: float = 0.1
     evaluate_test: bool = True
-
-
-HIDDEN_UNITS = (256, 256, 256, 128)
-USER_DIM, ITEM_DIM = 16, 64
-
-
-def _clip_norm(x, max_norm: float):
-    norm = ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True))
-    return x * ops.minimum(1.0, max_norm / ops.maximum(norm, 1e-12))
-
-
-@keras.saving.register_keras_serializable(package="official")
-class RatingModel(keras.Model):
-    """rating / 5 [B] from {"user", "item", "genres" [B, 19], "timestamp"}."""
-
-    def __init__(self, num_users: int, num_items: int, dropout: float = 0.3, **kwargs):
-        super().__init__(**kwargs)
-        self.num_users, self.num_items, self.dropout_rate = num_users, num_items, dropout
-        self.user_embedding = keras.layers.Embedding(num_users, USER_DIM, name="user_emb")
-        self.item_embedding = keras.layers.Embedding(num_items, ITEM_DIM, name="item_emb")
-        layers = []
-        for units in HIDDEN_UNITS:
-            layers += [keras.layers.Dense(units, activation="sigmoid"),
-                       keras.layers.Dropout(dropout)]
-        self.tower = keras.Sequential([*layers, keras.layers.Dense(1)], name="tower")
-        self.user_embedding.build((None,))
-        self.item_embedding.build((None,))
-        self.tower.build((None, USER_DIM + ITEM_DIM + movielens.N_GENRE + 1))
-        self.built = True
-
-    def call(self, inputs, training=False):
-        """Predicted rating / 5, float32 [B]."""
-        u = _clip_norm(self.user_embedding(inputs["user"]), np.sqrt(USER_DIM))
-        i = _clip_norm(self.item_embedding(inputs["item"]), np.sqrt(ITEM_DIM))
-        x = ops.concatenate([u, i, ops.cast(inputs["genres"], "float32"),
-                             ops.expand_dims(ops.cast(inputs["timestamp"], "float32"), 1)], 1)
-        return self.tower(x, training=training)[:, 0]
-
-    def get_config(self):
-        """Constructor arguments, for Keras serialization."""
-        return {**super().get_config(), "num_users": self.num_users,
-                "num_items": self.num_items, "dropout": self.dropout_rate}
+    model_type: str = "mf"
+    dim: int = 32
+    l2: float = 1e-4
 
 
 class MovieLensTask(BatchTask):
@@ -98,6 +60,9 @@ class MovieLensTask(BatchTask):
 
     def __init__(self, config: RegressorConfig, strategy=None, cluster: Cluster = SINGLE):
         """Downloads the data if needed, writes the buffers, builds the model in scope."""
+        if config.model_type not in MODEL_TYPES:
+            raise UserError(f"--model_type must be one of {MODEL_TYPES}, got "
+                            f"{config.model_type!r}")
         source = config.source
         movielens.ensure_source(source)
         self.dataset_name, self.config = source.dataset, config
@@ -111,15 +76,24 @@ class MovieLensTask(BatchTask):
                          cluster)
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
-            self.model = RatingModel(len(self.data.user_ids), len(self.data.item_ids))
+            num_users, num_items = len(self.data.user_ids), len(self.data.item_ids)
+            if config.model_type == "mf":
+                self.model = FactorizationModel(
+                    num_users, num_items, self.data.train_label_mean * movielens.schema.MAX_RATING,
+                    config.dim, config.l2)
+            else:
+                self.model = RatingModel(num_users, num_items)
             self.optimizer = keras.optimizers.Adam(config.learning_rate)
             self.optimizer.build(self.model.trainable_variables)
 
     def run_facts(self) -> dict:
         """benchmark_run.log's parameters."""
-        return {"model_type": "deep", "batch_size": self.config.batch_size,
-                "learning_rate": self.config.learning_rate, "seed": self.config.seed,
-                "validation_fraction": self.config.validation_fraction}
+        facts = {k: getattr(self.config, k) for k in ("model_type", "batch_size",
+                                                      "learning_rate", "seed",
+                                                      "validation_fraction")}
+        if self.config.model_type == "mf":
+            facts.update(dim=self.config.dim, l2=self.config.l2)
+        return facts
 
     def checkpointables(self) -> dict:
         """Model, optimizer and dropout RNG state for the checkpoint.
@@ -132,7 +106,10 @@ class MovieLensTask(BatchTask):
         return {"model": self.model, "optimizer": self.optimizer, "dropout_seeds": seeds}
 
     def train_step(self, batch, normalizer):
-        """One Adam step on the squared error of rating / 5, summed / `normalizer`.
+        """One Adam step on the squared error of rating / 5, summed / `normalizer`, plus penalty.
+
+        The model's weight penalty is split over the replicas (their
+        gradients are summed), so a step adds it once.
 
         Args:
           batch: this replica's rows.
@@ -144,7 +121,8 @@ class MovieLensTask(BatchTask):
         with tf.GradientTape() as tape:
             pred = self.model(batch, training=True)
             errors = tf.square(pred - batch["label"])
-            loss = tf.reduce_sum(errors) / normalizer
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            loss = tf.reduce_sum(errors) / normalizer + self.model.penalty() / replicas
         grads = tape.gradient(loss, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return tf.reduce_sum(errors), tf.cast(tf.shape(pred)[0], tf.float32)

@@ -8,6 +8,7 @@ replaces only an export of this package (never another directory).
 """
 
 import os
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -43,11 +44,25 @@ def check_replaceable(export_dir: str) -> None:
 
 def write_archive(archive: keras.export.ExportArchive, export_dir: str) -> str:
     """Writes `archive` to `export_dir` atomically (temp dir, then rename); returns the dir."""
+    return write_saved_model(lambda tmp: archive.write_out(tmp, verbose=False), export_dir)
+
+
+def write_saved_model(write: Callable[[str], None], export_dir: str) -> str:
+    """Runs `write(tmp)` into a temporary directory, adds the manifest, renames to `export_dir`.
+
+    Args:
+      write: writes a SavedModel into the (empty, existing) directory it is given.
+      export_dir: the export's final directory; replaced only if it is an
+        export of this package (`check_replaceable`).
+
+    Returns:
+      `export_dir`.
+    """
     check_replaceable(export_dir)
     parent, name = os.path.split(os.path.abspath(export_dir))
     atomic_io.remove_stale_temporaries(parent, name)
     with atomic_io.atomic_directory(export_dir) as tmp:
-        archive.write_out(tmp, verbose=False)
+        write(tmp)
         files = sorted(os.path.relpath(os.path.join(root, f), tmp)
                        for root, _, names in os.walk(tmp) for f in names)
         atomic_io.write_json(os.path.join(tmp, EXPORT_MANIFEST),
