@@ -55,6 +55,8 @@ RELATIONSHIP = ["Husband", "Not-in-family", "Wife", "Own-child", "Unmarried",
                 "Other-relative"]
 WORKCLASS = ["Self-emp-not-inc", "Private", "State-gov", "Federal-gov", "Local-gov", "?",
              "Self-emp-inc", "Without-pay", "Never-worked"]
+GENDER = ["Male", "Female"]
+RACE = ["White", "Black", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other"]
 OCCUPATIONS = ["Tech-support", "Craft-repair", "Other-service", "Sales", "Exec-managerial",
                "Prof-specialty", "Handlers-cleaners", "Machine-op-inspct", "Adm-clerical",
                "Farming-fishing", "Transport-moving", "Priv-house-serv", "Protective-serv",

@@ -19,8 +19,14 @@ def test_known_bucket_and_vocabulary_ids():
     assert vocab[:, 0].tolist() == [3, 1, 10, 4]  # 11th, Bachelors, Doctorate, Masters
     assert vocab[:, 1].tolist() == [4, 2, 1, 7]  # marital status
     assert vocab[:, 3].tolist() == [2, 6, 7, 0]  # workclass: "Unknown-class" -> OOV
+    assert vocab[:, 4].tolist() == [1, 2, 1, 2]  # gender
+    assert vocab[:, 5].tolist() == [1, 2, 1, 1]  # race
+    # capital_gain 0, 5, 99999, 0 and capital_loss 0, 1, 0, 0: zero is bucket 0.
+    assert vocab[:, 6].tolist() == [0, 1, 13, 0] and vocab[:, 7].tolist() == [0, 1, 0, 0]
     wide = np.asarray(out["wide_ids"]) - cf.WIDE_OFFSETS
-    assert wide[:, 5].tolist() == [0, 1, 10, 5]  # age buckets: <18, [18,25), >=65, [40,45)
+    assert wide[:, 7].tolist() == [0, 1, 10, 5]  # age buckets: <18, [18,25), >=65, [40,45)
+    assert wide[:, 12].tolist() == [1, 4, 8, 4]  # hours 20, 40, 60, 40 (bounds 20 ... 60)
+    assert vocab.shape == (4, len(cf.ONE_HOT_SIZES)) and (vocab < cf.ONE_HOT_SIZES).all()
     assert ((wide >= 0) & (wide < np.array(cf.WIDE_SIZES))).all()
     assert np.asarray(out["wide_ids"]).max() < cf.WIDE_VOCAB
 
@@ -28,14 +34,15 @@ def test_known_bucket_and_vocabulary_ids():
 def test_crosses_and_hash_are_deterministic_functions_of_their_inputs():
     out = np.asarray(cf.CensusFeatures()(cf.raw_tensors(ROWS))["wide_ids"]) - cf.WIDE_OFFSETS
     # Rows 0 and 3 share occupation (Sales) but not education: same hash, other crosses.
-    assert out[0, 4] == out[3, 4]
-    assert out[0, 6] != out[3, 6]
+    assert out[0, 6] == out[3, 6]
+    assert out[0, 8] != out[3, 8]
+    assert out[0, 13] != out[3, 13]  # native countries United-States and ?
     again = np.asarray(cf.CensusFeatures()(cf.raw_tensors(ROWS))["wide_ids"]) - cf.WIDE_OFFSETS
     np.testing.assert_array_equal(out, again)
     swapped = ROWS.copy()
     swapped.loc[0, "age"] = 19  # another age bucket changes only the 3-way cross
     moved = np.asarray(cf.CensusFeatures()(cf.raw_tensors(swapped))["wide_ids"]) - cf.WIDE_OFFSETS
-    assert (moved[0] != out[0]).tolist() == [False] * 5 + [True, False, True]
+    assert (moved[0] != out[0]).tolist() == [False] * 7 + [True, False, True] + [False] * 4
 
 
 def test_numeric_standardized_with_training_statistics():

@@ -1,12 +1,16 @@
-"""Wide, deep or wide & deep classifier of Census Income (UCI Adult).
+"""Wide, deep or wide & deep classifier of Census Income (UCI Adult), or boosted trees.
 
     python -m official.wide_deep.census_main --data_dir /tmp/census_data --model_type wide_deep
 
-Downloads and cleans adult.data / adult.test if needed, trains in cycles of
---epochs_between_evals epochs, evaluates accuracy, AUC and eval_loss on
-adult.test after each, checkpoints to --model_dir (a rerun resumes) and
-exports a SavedModel to --export_dir (`serving_default` on serialized
-tf.Examples, `predict_raw` on raw features). See README.md for results.
+Downloads and cleans adult.data / adult.test if needed, holds out a seeded
+--validation_fraction of adult.data, trains in cycles of
+--epochs_between_evals epochs with accuracy, AUC and eval_loss (log loss) on
+the validation rows after each, stops early, restores and reports the best
+validation epoch (and its adult.test metrics), checkpoints to --model_dir (a
+rerun resumes) and exports a SavedModel to --export_dir (`serving_default`
+on serialized tf.Examples, `predict_raw` on raw features). `--model_type gbt`
+trains YDF gradient-boosted trees on the same raw features and split, as a
+baseline. See README.md for results.
 """
 
 from absl import flags
@@ -32,8 +36,8 @@ def define_census_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
         "ftrl_adagrad: FTRL for the wide part, AdaGrad for the deep part (the paper); "
         "adam: Adam for both."))
     for name, value in (("data_dir", "/tmp/census_data"), ("model_dir", "/tmp/census_model"),
-                        ("train_epochs", 40), ("epochs_between_evals", 2),
-                        ("batch_size", 40)):
+                        ("train_epochs", 40), ("epochs_between_evals", 1),
+                        ("early_stopping_patience", 10), ("batch_size", 40)):
         fv.set_default(name, value)
 
 

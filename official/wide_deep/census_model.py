@@ -2,11 +2,12 @@
 
 Inputs are the outputs of `census_features.CensusFeatures`.
 
-* wide: a linear model over the wide ids (base vocabularies, hashed
-  occupation, age buckets and the two hashed crosses): one 1-wide embedding
-  summed over the 8 ids, plus a bias;
-* deep: one-hot vocabularies, an 8-d occupation embedding and the
-  standardized numerics through ReLU layers of 100, 75, 50, 25 units;
+* wide: a linear model over the wide ids (vocabularies, hashed occupation
+  and country, age / capital / hours buckets and the two hashed crosses):
+  one 1-wide embedding summed over the 14 ids, plus a bias;
+* deep: one-hot vocabularies and capital buckets, an 8-d occupation
+  embedding and the standardized numerics through ReLU layers of 100, 75,
+  50, 25 units;
 * wide_deep: the sum of both logits, trained jointly with one logistic loss.
 """
 
@@ -39,7 +40,7 @@ class CensusModel(keras.Model):
             self.deep = keras.Sequential(
                 [keras.layers.Dense(u, activation="relu") for u in HIDDEN_UNITS]
                 + [keras.layers.Dense(1)], name="deep_tower")
-            self.deep.build((None, sum(cf.VOCAB_SIZES) + 8 + len(cf.DEEP_NUMERIC)))
+            self.deep.build((None, sum(cf.ONE_HOT_SIZES) + 8 + len(cf.DEEP_NUMERIC)))
         self.build()
 
     def build(self, input_shape=None):
@@ -67,7 +68,7 @@ class CensusModel(keras.Model):
             logit = ops.sum(self.wide(features["wide_ids"])[..., 0], axis=1) + self.wide_bias
         if self.deep is not None:
             one_hots = [ops.one_hot(features["vocab_ids"][:, j], size)
-                        for j, size in enumerate(cf.VOCAB_SIZES)]
+                        for j, size in enumerate(cf.ONE_HOT_SIZES)]
             x = ops.concatenate([*one_hots, self.occupation_embedding(features["occupation"]),
                                  features["numeric"]], axis=1)
             logit = logit + self.deep(x)[:, 0]

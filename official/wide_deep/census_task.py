@@ -38,7 +38,7 @@ class CensusConfig:
       data_dir: holds (or receives) the cleaned adult.data / adult.test.
       data_url: base URL or directory of the raw files.
       download_if_missing: download and clean the files if missing.
-      model_type: "wide", "deep" or "wide_deep".
+      model_type: "wide", "deep" or "wide_deep" ("gbt" is `census_gbt.CensusGBTTask`).
       optimizer: one of OPTIMIZERS.
       batch_size: global examples per step.
       seed: initialization, shuffling and the validation split.

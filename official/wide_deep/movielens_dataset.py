@@ -38,6 +38,8 @@ class RatingData:
     timestamp_std: float
     train_label_mean: float
     num_train: int
+    train_users: np.ndarray  # int32 [num_train] user index of each training rating
+    train_items: np.ndarray  # int32 [num_train] item index of each training rating
 
 
 def build(data_dir: str, dataset: str, seed: int = 0, validation_fraction: float = 0.0
@@ -68,4 +70,5 @@ def build(data_dir: str, dataset: str, seed: int = 0, validation_fraction: float
         frame.iloc[valid], os.path.join(root, "validation"), COLUMNS) if held else None
     return RatingData(train_buffer, eval_buffer, valid_buffer, user_ids.astype(np.int64),
                       item_ids.astype(np.int64), mean, std, float(labels[train].mean()),
-                      len(train))
+                      len(train), user_idx[train].astype(np.int32),
+                      item_idx[train].astype(np.int32))

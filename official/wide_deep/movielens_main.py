@@ -4,8 +4,9 @@
 
 Downloads and normalizes the dataset if needed, splits the ratings 80/20
 (seeded; 10% of the 80% is the validation split that selects the epoch and
-stops early), trains `--model_type mf` (biased matrix factorization with
-weight decay, the default) or `deep` (the seeds' `DNNRegressor`) in cycles
+stops early), trains `--model_type svdpp` (biased matrix factorization with
+implicit feedback and weight decay, the default), `mf` (without the
+implicit term) or `deep` (the seeds' `DNNRegressor`) in cycles
 of --epochs_between_evals epochs, reports RMSE and MAE (1-5 scale) beside
 predicting the training mean, checkpoints to
 --model_dir (a rerun resumes) and exports a SavedModel serving ratings on raw
@@ -22,16 +23,19 @@ from official.wide_deep.wide_deep_flags import define_wide_deep_flags, selection
 
 def define_movielens_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     """Registers every flag of movielens_main in `fv`."""
-    define_wide_deep_flags(model_types=("mf", "deep"), default_model_type="mf",
+    define_wide_deep_flags(model_types=("svdpp", "mf", "deep"), default_model_type="svdpp",
                            selection_metrics=("rmse", "mae", "eval_loss"), fv=fv)
     movielens.define_data_download_flags(data_dir=False, flag_values=fv)
     fd = flags_core.bind(fv)
     fd.DEFINE_float("learning_rate", 0.001, flags_core.help_wrap("Adam learning rate."))
     fd.DEFINE_integer("mf_dim", 32, flags_core.help_wrap(
-        "--model_type mf: dimensions of the user and item factors."), lower_bound=1)
+        "--model_type mf / svdpp: dimensions of the user and item factors."), lower_bound=1)
     fd.DEFINE_float("mf_l2", 1e-4, flags_core.help_wrap(
-        "--model_type mf: weight decay, l2 * (sum of squared entries of the factor and bias "
-        "tables) added to every step's mean squared error (ratings on the 1-5 scale)."),
+        "--model_type mf / svdpp: weight decay, l2 * (sum of squared entries of the factor "
+        "and bias tables) added to every step's mean squared error (ratings on the 1-5 "
+        "scale)."), lower_bound=0.0)
+    fd.DEFINE_float("mf_l2_implicit", 1e-3, flags_core.help_wrap(
+        "--model_type svdpp: weight decay of the implicit-feedback factors (y)."),
         lower_bound=0.0)
     for name, value in (("dataset", movielens.schema.ML_1M), ("model_dir", "/tmp/movie_model"),
                         ("train_epochs", 40), ("epochs_between_evals", 1),
@@ -48,7 +52,7 @@ def run_from_flags(fv: flags.FlagValues) -> dict:
 
     config = RegressorConfig(movielens.source_from_flags(fv), fv.batch_size, fv.learning_rate,
                              fv.seed, fv.validation_fraction, fv.evaluate_test, fv.model_type,
-                             fv.mf_dim, fv.mf_l2)
+                             fv.mf_dim, fv.mf_l2, fv.mf_l2_implicit)
     return run_loop.run(flags_core.run_config(fv, **selection_settings(fv)),
                         flags_core.distribution_config(fv),
                         lambda strategy, cluster: MovieLensTask(config, strategy, cluster))

@@ -68,6 +68,15 @@ def test_export_serves_raw_ids(data_dir, tmp_path):
                                timestamp=tf.constant(joint["timestamp"].to_numpy()[:1]))
 
 
+def test_bias_factorization_beats_the_deep_regressor_on_planted_biases(data_dir, tmp_path):
+    # The synthetic ratings are mean + user bias + item bias + a low-rank affinity.
+    common = ("--train_epochs=8", "--epochs_between_evals=2", "--noevaluate_test")
+    mf = run(data_dir, tmp_path / "mf", "--model_type=mf", *common)
+    deep = run(data_dir, tmp_path / "deep", "--model_type=deep", *common)
+    assert mf["validation_rmse"] < deep["validation_rmse"] - 0.02, (mf, deep)
+    assert mf["validation_rmse"] < 0.9 * mf["validation_rmse_baseline"]
+
+
 def test_cli_rejects_bad_flags(tmp_path):
     for args, message in ((["--model_type=wide"], "--model_type"),
                           (["--stop_threshold=0.5"], "--stop_threshold is not supported")):

@@ -9,6 +9,11 @@
     rating = mean + b_user + b_item + <p_user, q_item>,
   with `dim`-d factors and an L2 penalty (weight decay) on every embedding
   row, `penalty()`, added to the loss by the task.
+* the same with implicit feedback (`--model_type svdpp`, Koren's SVD++,
+  KDD 2008): the user vector becomes
+    p_user + |N(user)|^-1/2 * sum of y_j over the items j in N(user),
+  N(user) being the items the user rated in the training split (which
+  items, not the ratings), with its own penalty weight on the y table.
 
 Both take {"user": int32 [B], "item": int32 [B], "genres": float32 [B, 19],
 "timestamp": float32 [B]} (the factorization ignores genres and timestamp)
@@ -17,13 +22,14 @@ and return float32 [B].
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from official.datasets import movielens
 
 HIDDEN_UNITS = (256, 256, 256, 128)
 USER_DIM, ITEM_DIM = 16, 64
-MODEL_TYPES = ("deep", "mf")
+MODEL_TYPES = ("deep", "mf", "svdpp")
 
 
 def _clip_norm(x, max_norm: float):
@@ -79,13 +85,18 @@ class FactorizationModel(keras.Model):
       l2: weight of the penalty sum(||table||^2) over the four tables, in
         rating^2 units per training step (a step's loss is the mean squared
         error of its batch).
+      num_rated: > 0 adds the implicit-feedback term (SVD++) over that many
+        (user, item) training pairs, given by `set_rated`.
+      l2_implicit: penalty weight of the implicit factors y.
     """
 
     def __init__(self, num_users: int, num_items: int, mean_rating: float = 3.5,
-                 dim: int = 32, l2: float = 1e-4, **kwargs):
+                 dim: int = 32, l2: float = 1e-4, num_rated: int = 0,
+                 l2_implicit: float = 1e-3, **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items = num_users, num_items
         self.mean_rating, self.dim, self.l2 = float(mean_rating), dim, float(l2)
+        self.num_rated, self.l2_implicit = num_rated, float(l2_implicit)
         factors = keras.initializers.RandomNormal(stddev=0.01)
         self.user_factors = keras.layers.Embedding(num_users, dim, embeddings_initializer=factors,
                                                    name="user_factors")
@@ -95,9 +106,38 @@ class FactorizationModel(keras.Model):
                                                 name="user_bias")
         self.item_bias = keras.layers.Embedding(num_items, 1, embeddings_initializer="zeros",
                                                 name="item_bias")
+        if num_rated:
+            self.implicit_factors = keras.layers.Embedding(
+                num_items, dim, embeddings_initializer=factors, name="implicit_factors")
+            self.implicit_factors.build((None,))
+            # N(user) as a ragged [num_users, None] table: items sorted by user, row splits.
+            self.rated_items = self.add_weight(shape=(num_rated,), dtype="int32",
+                                               initializer="zeros", trainable=False,
+                                               name="rated_items")
+            self.rated_splits = self.add_weight(shape=(num_users + 1,), dtype="int64",
+                                                initializer="zeros", trainable=False,
+                                                name="rated_splits")
         for table in self.tables():
             table.build((None,))
         self.built = True
+
+    def set_rated(self, users: np.ndarray, items: np.ndarray) -> None:
+        """Sets N(user) from the training pairs: users, items int [num_rated] indices."""
+        order = np.lexsort((items, users))
+        counts = np.bincount(users, minlength=self.num_users)
+        self.rated_items.assign(np.asarray(items)[order].astype(np.int32))
+        self.rated_splits.assign(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+
+    def user_vectors(self, user):
+        """float32 [B, dim]: p_user, plus the implicit term under SVD++."""
+        vectors = self.user_factors(user)
+        if not self.num_rated:
+            return vectors
+        rated = tf.gather(tf.RaggedTensor.from_row_splits(
+            self.rated_items.value, self.rated_splits.value, validate=False), user)
+        implicit = tf.reduce_sum(tf.gather(self.implicit_factors.embeddings, rated), axis=1)
+        count = tf.cast(rated.row_lengths(), "float32")
+        return vectors + implicit / tf.sqrt(tf.maximum(count, 1.0))[:, None]
 
     def tables(self) -> list:
         """The four embedding layers (factors, then biases)."""
@@ -106,18 +146,23 @@ class FactorizationModel(keras.Model):
     def call(self, inputs, training=False):
         """Predicted rating / 5, float32 [B]."""
         user, item = inputs["user"], inputs["item"]
-        dot = ops.sum(self.user_factors(user) * self.item_factors(item), axis=1)
+        dot = ops.sum(self.user_vectors(user) * self.item_factors(item), axis=1)
         rating = (self.mean_rating + self.user_bias(user)[:, 0] + self.item_bias(item)[:, 0]
                   + dot)
         return rating / movielens.schema.MAX_RATING
 
     def penalty(self):
-        """float32 scalar: l2 * sum of squared entries of every table, on the rating / 5 scale."""
-        total = sum(ops.sum(ops.square(t.embeddings)) for t in self.tables())
-        return self.l2 * total / movielens.schema.MAX_RATING ** 2
+        """float32 scalar: l2 * squared entries of the tables (+ l2_implicit * of y), / 25.
+
+        The division puts it on the rating / 5 scale of the task's loss.
+        """
+        total = self.l2 * sum(ops.sum(ops.square(t.embeddings)) for t in self.tables())
+        if self.num_rated:
+            total += self.l2_implicit * ops.sum(ops.square(self.implicit_factors.embeddings))
+        return total / movielens.schema.MAX_RATING ** 2
 
     def get_config(self):
         """Constructor arguments, for Keras serialization."""
         return {**super().get_config(), "num_users": self.num_users,
                 "num_items": self.num_items, "mean_rating": self.mean_rating, "dim": self.dim,
-                "l2": self.l2}
+                "l2": self.l2, "num_rated": self.num_rated, "l2_implicit": self.l2_implicit}

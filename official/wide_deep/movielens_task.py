@@ -35,8 +35,9 @@ class RegressorConfig:
       learning_rate: Adam's.
       seed: split, initialization and shuffling.
       model_type: one of `movielens_models.MODEL_TYPES`.
-      dim: factor dimensions of the `mf` model.
-      l2: weight decay of the `mf` model's embeddings (`FactorizationModel`).
+      dim: factor dimensions of the `mf` and `svdpp` models.
+      l2: their weight decay of the factor and bias tables (`FactorizationModel`).
+      l2_implicit: `svdpp`'s weight decay of the implicit factors.
       validation_fraction: share of the training 80% held out for selection;
         0: none (the test 20% is evaluated every cycle).
       evaluate_test: evaluate the test 20% after selection.
@@ -51,6 +52,7 @@ class RegressorConfig:
     model_type: str = "mf"
     dim: int = 32
     l2: float = 1e-4
+    l2_implicit: float = 1e-3
 
 
 class MovieLensTask(BatchTask):
@@ -77,10 +79,14 @@ class MovieLensTask(BatchTask):
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
             num_users, num_items = len(self.data.user_ids), len(self.data.item_ids)
-            if config.model_type == "mf":
+            if config.model_type in ("mf", "svdpp"):
+                implicit = config.model_type == "svdpp"
                 self.model = FactorizationModel(
                     num_users, num_items, self.data.train_label_mean * movielens.schema.MAX_RATING,
-                    config.dim, config.l2)
+                    config.dim, config.l2, self.data.num_train if implicit else 0,
+                    config.l2_implicit)
+                if implicit:
+                    self.model.set_rated(self.data.train_users, self.data.train_items)
             else:
                 self.model = RatingModel(num_users, num_items)
             self.optimizer = keras.optimizers.Adam(config.learning_rate)
@@ -91,8 +97,10 @@ class MovieLensTask(BatchTask):
         facts = {k: getattr(self.config, k) for k in ("model_type", "batch_size",
                                                       "learning_rate", "seed",
                                                       "validation_fraction")}
-        if self.config.model_type == "mf":
+        if self.config.model_type != "deep":
             facts.update(dim=self.config.dim, l2=self.config.l2)
+        if self.config.model_type == "svdpp":
+            facts.update(l2_implicit=self.config.l2_implicit)
         return facts
 
     def checkpointables(self) -> dict:
