@@ -49,7 +49,7 @@ class RegressorConfig:
     seed: int = 0
     validation_fraction: float = 0.1
     evaluate_test: bool = True
-    model_type: str = "mf"
+    model_type: str = "svdpp"
     dim: int = 32
     l2: float = 1e-4
     l2_implicit: float = 1e-3
