@@ -86,7 +86,10 @@ class MF(FactorModel):
 
     def all_item_logits(self, users):
         """Logits float32 [n, num_items] of each user against every item."""
-        u = ops.take(self.user_table, users, axis=0)
+        return self.all_item_logits_from_rows(ops.take(self.user_table, users, axis=0))
+
+    def all_item_logits_from_rows(self, u):
+        """`all_item_logits` of user rows u float32 [n, F+1] (e.g. folded-in users)."""
         items = ops.convert_to_tensor(self.item_table)
         f = self.num_factors
         return (ops.matmul(u[:, :f], ops.transpose(items[:, :f])) + u[:, f:] + items[:, f]

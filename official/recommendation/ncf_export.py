@@ -22,6 +22,15 @@ signatures):
   those j first and then score `-inf` entries (to be dropped). k is capped at
   the number of items. Ties keep the lower internal index first, so results
   are deterministic.
+* `recommend_for_history(item_id: int64 [H], k: int32 [])` -> `{"item_id":
+  int64 [k], "score": float32 [k], "title": string [k], "genres": string
+  [k], "unknown_item_id": int64 [U], "fallback": bool []}`: the top-k items
+  for a user who is not in the training data, from the raw ids of the items
+  they rated (order and repeats do not matter), folded in with the item side
+  frozen (`ncf_fold_in`); history items are never returned. Ids the model
+  does not know are returned in `unknown_item_id` (not an error); with no
+  known item left the answer is the most popular items (training
+  positives), and `fallback` is true.
 """
 
 import dataclasses
@@ -31,8 +40,10 @@ import numpy as np
 import tensorflow as tf
 
 from official.datasets import movielens
-from official.recommendation import ncf_full_ranking
+from official.recommendation import ncf_fold_in, ncf_full_ranking
 from official.utils.misc import saved_model_export
+
+DEFAULT_FOLD_IN = ncf_fold_in.FoldInSettings()  # frozen
 
 
 @dataclasses.dataclass
@@ -66,7 +77,9 @@ def titles_and_genres(data_dir: str, dataset: str, item_ids: np.ndarray
 
 
 def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
-                  info: ItemInfo | None = None) -> keras.export.ExportArchive:
+                  info: ItemInfo | None = None,
+                  fold_in: ncf_fold_in.FoldInSettings = DEFAULT_FOLD_IN
+                  ) -> keras.export.ExportArchive:
     """An ExportArchive serving `model` on raw ids (see the module docstring)."""
     user_table = saved_model_export.index_table(user_ids)
     item_table = saved_model_export.index_table(item_ids)
@@ -78,6 +91,8 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
     seen_offsets = tf.Variable(offsets.astype(np.int64), trainable=False, name="seen_offsets")
     seen_items = tf.Variable(info.rated_items.astype(np.int32), trainable=False,
                              name="seen_items")
+    popularity = tf.Variable(np.log1p(np.bincount(info.rated_items, minlength=num_items))
+                             .astype(np.float32), trainable=False, name="popularity")
     blank = np.full(num_items, "", object)
     titles = tf.Variable(np.asarray(info.titles if info.titles is not None else blank, object)
                          .astype(str), trainable=False, name="titles")
@@ -86,7 +101,7 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
     archive = keras.export.ExportArchive()
     archive.track(model)
     for resource in (user_table, item_table, user_var, item_var, seen_offsets, seen_items,
-                     titles, genres):
+                     titles, genres, popularity):
         archive.track(resource)
 
     def serve(user_id, item_id):
@@ -126,11 +141,31 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
 
     archive.add_endpoint("recommend", recommend, input_signature=[
         tf.TensorSpec([None], tf.int64, name="user_id"), tf.TensorSpec([], tf.int32, name="k")])
+
+    def recommend_for_history(item_id, k):
+        indices = item_table.lookup(item_id)
+        known = indices >= 0
+        history = tf.unique(tf.boolean_mask(indices, known)).y
+        fallback = tf.equal(tf.size(history), 0)
+        logits = tf.cond(fallback, lambda: tf.identity(popularity),
+                         lambda: ncf_fold_in.history_logits(model, history, fold_in))
+        logits = tf.tensor_scatter_nd_update(
+            logits, history[:, None], tf.fill([tf.size(history)], float("-inf")))
+        top = tf.math.top_k(logits, tf.minimum(k, num_items))
+        return {"item_id": tf.gather(item_var, top.indices), "score": top.values,
+                "title": tf.gather(titles, top.indices),
+                "genres": tf.gather(genres, top.indices),
+                "unknown_item_id": tf.boolean_mask(item_id, tf.logical_not(known)),
+                "fallback": fallback}
+
+    archive.add_endpoint("recommend_for_history", recommend_for_history, input_signature=[
+        tf.TensorSpec([None], tf.int64, name="item_id"), tf.TensorSpec([], tf.int32, name="k")])
     return archive
 
 
 def export(model, user_ids: np.ndarray, item_ids: np.ndarray, export_dir: str,
-           info: ItemInfo | None = None) -> str:
+           info: ItemInfo | None = None,
+           fold_in: ncf_fold_in.FoldInSettings = DEFAULT_FOLD_IN) -> str:
     """Writes the SavedModel to `export_dir` atomically (temp dir, then rename)."""
-    return saved_model_export.write_archive(build_archive(model, user_ids, item_ids, info),
-                                            export_dir)
+    return saved_model_export.write_archive(
+        build_archive(model, user_ids, item_ids, info, fold_in), export_dir)

@@ -12,7 +12,13 @@ import numpy as np
 from absl import logging
 
 from official.datasets import movielens
-from official.recommendation import movielens_dataset, ncf_export, ncf_split, ncf_validation
+from official.recommendation import (
+    movielens_dataset,
+    ncf_export,
+    ncf_fold_in,
+    ncf_split,
+    ncf_validation,
+)
 from official.recommendation.ncf_config import RANKING_METRICS, NCFConfig, NCFDataConfig
 from official.recommendation.ncf_trainer import NCFTrainer, TrainConfig
 from official.utils.errors import UserError
@@ -147,8 +153,12 @@ class NCFTask:
 
     def export(self, export_dir: str) -> None:
         """SavedModel on raw ids, with what `recommend` needs (see `ncf_export`)."""
+        t = self.config.train
+        fold_in = ncf_fold_in.FoldInSettings(
+            seed=t.seed, ials_alpha=t.ials_alpha, ials_regularization=t.ials_regularization,
+            ials_exponent=t.ials_exponent)
         ncf_export.export(self.trainer.single_device_model(), self.full.user_ids,
-                          self.full.item_ids, export_dir, self._item_info())
+                          self.full.item_ids, export_dir, self._item_info(), fold_in)
 
     def _item_info(self) -> ncf_export.ItemInfo:
         """Every rated pair, titles and genres."""

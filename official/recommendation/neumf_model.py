@@ -192,7 +192,10 @@ class NeuMF(keras.Model):
         Args:
           users: int [n] user indices.
         """
-        u = ops.take(self.user_table, users, axis=0)
+        return self.all_item_logits_from_rows(ops.take(self.user_table, users, axis=0))
+
+    def all_item_logits_from_rows(self, u):
+        """`all_item_logits` of fused user rows u float32 [n, W] (e.g. folded-in users)."""
         items = ops.convert_to_tensor(self.item_table)
         mf = self.mf_dim
         head_w = self.head.kernel  # [mf + tower_out, 1]

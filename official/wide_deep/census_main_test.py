@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
+from official.utils.errors import UserError
 from official.utils.logs import logger as logger_lib
 from official.wide_deep import census_dataset as census
 from official.wide_deep import census_features as cf
@@ -143,3 +144,9 @@ def test_noevaluate_test_tunes_without_the_test_file(mirror, tmp_path):
     assert not (tmp_path / "data" / census.EVAL_FILE).exists()  # neither fetched nor read
     with pytest.raises(flags.IllegalFlagValueError, match="--noevaluate_test needs"):
         fv(["census_main", "--noevaluate_test", "--validation_fraction=0"])
+    # No validation set: the default patience is dropped, a given one is an error.
+    fresh = flags.FlagValues()
+    census_main.define_census_main_flags(fresh)
+    fresh(["census_main", "--validation_fraction=0", "--early_stopping_patience=3"])
+    with pytest.raises(UserError, match="--early_stopping_patience needs a validation set"):
+        census_main.run_from_flags(fresh)

@@ -2,6 +2,7 @@
 
 from absl import flags
 
+from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
 
 
@@ -45,10 +46,6 @@ def define_wide_deep_flags(model_types: tuple[str, ...] = ("wide", "deep", "wide
         "trains every epoch."), lower_bound=0)
     fv.set_default("hooks", [])
     fd.register_multi_flags_validator(
-        ["validation_fraction", "early_stopping_patience"],
-        lambda f: f["validation_fraction"] > 0 or not f["early_stopping_patience"],
-        message="--early_stopping_patience needs a validation set (--validation_fraction > 0)")
-    fd.register_multi_flags_validator(
         ["validation_fraction", "evaluate_test"],
         lambda f: f["validation_fraction"] > 0 or f["evaluate_test"],
         message="--noevaluate_test needs a validation set (--validation_fraction > 0)")
@@ -58,8 +55,20 @@ LOWER_IS_BETTER = ("eval_loss", "rmse", "mae")
 
 
 def selection_settings(fv: flags.FlagValues) -> dict:
-    """`RunConfig` fields of validation selection, from the flags above (for `main`s)."""
-    return dict(validation=fv.validation_fraction > 0,
-                selection_metrics=(fv.selection_metric,),
+    """`RunConfig` fields of validation selection, from the flags above (for `main`s).
+
+    Without a validation set there is no early stopping: a program's default
+    patience is then dropped, and a patience given on the command line is an
+    error.
+
+    Raises:
+      UserError: --early_stopping_patience given with --validation_fraction 0.
+    """
+    validation = fv.validation_fraction > 0
+    if (not validation and fv.early_stopping_patience
+            and "early_stopping_patience" in flags_core.given(fv)):
+        raise UserError("--early_stopping_patience needs a validation set "
+                        "(--validation_fraction > 0)")
+    return dict(validation=validation, selection_metrics=(fv.selection_metric,),
                 selection_lower_is_better=fv.selection_metric in LOWER_IS_BETTER,
-                early_stopping_patience=fv.early_stopping_patience)
+                early_stopping_patience=fv.early_stopping_patience if validation else 0)

@@ -192,8 +192,10 @@ def test_killed_writer_leaves_nothing_reusable(tmp_path):
 
 
 TEMP_SCRIPT = textwrap.dedent("""
-    import sys, time, numpy as np, pandas as pd
+    import signal, sys, time, numpy as np, pandas as pd
     from official.utils.data import file_io
+    # A shell's background job inherits SIGINT ignored; interrupt like a terminal does.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     df = pd.DataFrame({"a": np.arange(100, dtype=np.int64)})
     print(file_io.write_to_temp_buffer(df, sys.argv[1], ["a"]), flush=True)
     if sys.argv[2] == "wait":
