@@ -3,6 +3,8 @@
     python -m official.recommendation.recommend --export_dir /tmp/ncf_export --user_id 42
     python -m official.recommendation.recommend --export_dir /tmp/ncf_export
         --user_ids_file users.txt --top_k 5 --output_format json
+    python -m official.recommendation.recommend --export_dir /tmp/ncf_export
+        --rated 1193,661,914                    # a new user, from the movies they rated
 
 Needs only the export (`ncf_main --export_dir`): it carries the id maps, the
 movies each user rated (excluded from the recommendations), titles and
@@ -18,6 +20,15 @@ Text output, per user:
 JSON output: one line per user, `{"user_id": 42, "rated": 58,
 "recommendations": [{"rank": 1, "item_id": 260, "title": "...",
 "genres": ["Action", ...], "score": 4.1234}, ...]}`.
+
+A user who is not in the training data is folded in from their history
+(`--rated` ids, or `--history_file`, a CSV of one user's ratings with an
+`item_id` or `movieId` column; ratings, if any, are ignored: the models are
+implicit) by the export's `recommend_for_history` (`ncf_fold_in`): the
+report line reads `new user` and says how many history ids the model knows;
+unknown ids are listed, and a history with none known gets the most popular
+movies, marked `(popularity fallback)`. JSON adds `"history"`,
+`"unknown_item_ids"` and `"fallback"`.
 """
 
 import json
@@ -26,11 +37,12 @@ import sys
 import numpy as np
 from absl import flags
 
-from official.utils.errors import DataError, UserError
+from official.utils.errors import DataError, UserError, first_line
 from official.utils.flags import core as flags_core
 from official.utils.misc import array_ops
 
 USERS_PER_CALL = 256
+WHO = ("user_id", "user_ids_file", "rated", "history_file")  # whom to recommend for
 
 
 def define_recommend_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
@@ -42,6 +54,11 @@ def define_recommend_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_string("user_ids_file", None,
                      w("Batch mode: a text file of raw user ids, separated by whitespace or "
                        "newlines; one result per id, in file order."))
+    fd.DEFINE_string("rated", None, w("A new user: comma-separated raw ids of the movies "
+                                      "they rated (folded in; no retraining)."))
+    fd.DEFINE_string("history_file", None, w(
+        "A new user: CSV of their ratings with an item_id (or movieId) column; other "
+        "columns are ignored."))
     fd.DEFINE_integer("top_k", 10, w("Movies per user."), lower_bound=1)
     fd.DEFINE_enum("output_format", "text", ["text", "json"],
                    w("text: a readable list per user; json: one JSON object per line."))
@@ -50,9 +67,8 @@ def define_recommend_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_string("dataset", None, w("Dataset name under --data_dir (e.g. ml-1m)."))
     fd.mark_flag_as_required("export_dir")
     fd.register_multi_flags_validator(
-        ["user_id", "user_ids_file"], lambda v: (v["user_id"] is None) != (
-            v["user_ids_file"] is None),
-        message="give exactly one of --user_id and --user_ids_file")
+        list(WHO), lambda v: sum(v[name] is not None for name in WHO) == 1,
+        message="give exactly one of " + ", ".join(f"--{name}" for name in WHO))
     fd.register_multi_flags_validator(
         ["data_dir", "dataset"], lambda v: (v["data_dir"] is None) == (v["dataset"] is None),
         message="--data_dir and --dataset go together")
@@ -77,6 +93,76 @@ def read_user_ids(path: str) -> np.ndarray:
         raise UserError(f"--user_ids_file {path}: {str(tokens[bad])!r} (id number {bad + 1}) "
                         "is not an integer user id")
     return tokens.astype(np.int64)
+
+
+def parse_rated(text: str) -> np.ndarray:
+    """int64 [H] ids of a comma-separated --rated list.
+
+    Raises:
+      UserError: an empty list or a token that is not an integer.
+    """
+    tokens = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in tokens if not t.lstrip("-").isdigit()]
+    if not tokens or bad:
+        raise UserError(f"--rated {text!r}: give comma-separated integer movie ids"
+                        + (f" ({bad[0]!r} is not one)" if bad else ""))
+    return np.array(tokens, np.int64)
+
+
+def read_history(path: str) -> np.ndarray:
+    """int64 [H] movie ids of a one-user ratings CSV (column item_id or movieId).
+
+    Raises:
+      UserError: missing or unreadable file, no such column, or a non-integer id.
+    """
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype=str, skipinitialspace=True)
+    except OSError as e:
+        raise UserError(f"--history_file {path}: {e.strerror or e}") from e
+    except (ValueError, pd.errors.ParserError) as e:
+        raise UserError(f"--history_file {path}: not a CSV file ({first_line(e)})") from e
+    column = next((c for c in ("item_id", "movieId") if c in frame.columns), None)
+    if column is None:
+        raise UserError(f"--history_file {path}: no item_id or movieId column (columns: "
+                        f"{', '.join(map(str, frame.columns)) or 'none'})")
+    ids = frame[column].fillna("").str.strip()
+    ok = ids.str.fullmatch(r"-?\d+").to_numpy(bool)
+    if not ok.all():
+        row = int(np.argmin(ok))
+        raise UserError(f"--history_file {path}: line {row + 2}: {ids.iloc[row]!r} is not "
+                        "an integer movie id")
+    return ids.to_numpy().astype(np.int64)
+
+
+def recommend_for_history(export, item_ids: np.ndarray, k: int) -> dict:
+    """Top-k movies for a new user who rated `item_ids` (int64 [H] raw ids).
+
+    Returns:
+      `recommend`'s dict for one user (arrays [1, k']), with "rated" the
+      number of known history ids, plus "unknown_item_ids" (int64 [U]) and
+      "fallback" (True: no known id, popularity order).
+
+    Raises:
+      UserError: the export predates fold-in.
+    """
+    import tensorflow as tf
+
+    if not hasattr(export, "recommend_for_history"):
+        raise UserError("this export has no recommend_for_history endpoint (written before "
+                        "fold-in); re-export it with the current ncf_main")
+    out = export.recommend_for_history(item_id=tf.constant(item_ids, tf.int64),
+                                       k=tf.constant(k, tf.int32))
+    unknown = out["unknown_item_id"].numpy()
+    result = {name: out[name].numpy()[None] for name in ("item_id", "score", "title", "genres")}
+    for name in ("title", "genres"):
+        result[name] = np.char.decode(result[name].astype(bytes), "utf-8")
+    result["rated"] = np.array([len(np.unique(item_ids[~np.isin(item_ids, unknown)]))])
+    result["unknown_item_ids"] = np.unique(unknown)
+    result["fallback"] = bool(out["fallback"].numpy())
+    result["num_items"] = int(export.id_maps()["item_ids"].shape[0])
+    return result
 
 
 def load_export(export_dir: str):
@@ -137,25 +223,41 @@ def titles_from_dataset(data_dir: str, dataset: str, item_ids: np.ndarray
         raise UserError(str(e)) from e
 
 
-def format_results(user_ids: np.ndarray, result: dict, num_items: int, output_format: str
-                   ) -> str:
-    """The text or JSON-lines report of `recommend`'s result."""
+def format_results(user_ids: np.ndarray | None, result: dict, num_items: int,
+                   output_format: str, history: np.ndarray | None = None) -> str:
+    """The text or JSON-lines report of `recommend`'s (or `recommend_for_history`'s) result.
+
+    Args:
+      user_ids: int64 [N] users of the rows, or None for one new user with `history`.
+    """
     lines = []
-    for row, user in enumerate(user_ids.tolist()):
+    for row, user in enumerate(user_ids.tolist() if user_ids is not None else [None]):
         keep = np.isfinite(result["score"][row])
         items = result["item_id"][row][keep].tolist()
         scores = result["score"][row][keep].tolist()
         titles = result["title"][row][keep].tolist()
         genres = result["genres"][row][keep].tolist()
         rated = int(result["rated"][row])
+        recommendations = [{"rank": r + 1, "item_id": i, "title": t,
+                            "genres": g.split("|") if g else [], "score": round(s, 4)}
+                           for r, (i, t, g, s) in enumerate(zip(items, titles, genres, scores,
+                                                                strict=True))]
         if output_format == "json":
-            lines.append(json.dumps({"user_id": user, "rated": rated, "recommendations": [
-                {"rank": r + 1, "item_id": i, "title": t,
-                 "genres": g.split("|") if g else [], "score": round(s, 4)}
-                for r, (i, t, g, s) in enumerate(zip(items, titles, genres, scores,
-                                                     strict=True))]}, ensure_ascii=False))
+            record = ({"user_id": user} if user is not None else
+                      {"history": history.tolist(),
+                       "unknown_item_ids": result["unknown_item_ids"].tolist(),
+                       "fallback": result["fallback"]})
+            lines.append(json.dumps({**record, "rated": rated,
+                                     "recommendations": recommendations}, ensure_ascii=False))
             continue
-        lines.append(f"user {user}: top {len(items)} of {num_items} movies (rated: {rated})")
+        if user is not None:
+            lines.append(f"user {user}: top {len(items)} of {num_items} movies (rated: {rated})")
+        else:
+            unknown = result["unknown_item_ids"].tolist()
+            lines.append(
+                f"new user: top {len(items)} of {num_items} movies (rated: {rated} known"
+                + (f"; unknown ids: {', '.join(map(str, unknown))}" if unknown else "") + ")"
+                + (" (popularity fallback)" if result["fallback"] else ""))
         for r, (i, t, g, s) in enumerate(zip(items, titles, genres, scores, strict=True)):
             lines.append(f"  {r + 1:2d}. {t or '(no title)'}  [{g}]  item {i}  logit {s:.4f}")
     return "\n".join(lines)
@@ -164,14 +266,20 @@ def format_results(user_ids: np.ndarray, result: dict, num_items: int, output_fo
 def main(_) -> None:
     """Entry point."""
     f = flags.FLAGS
-    users = (np.array([f.user_id], np.int64) if f.user_ids_file is None
-             else read_user_ids(f.user_ids_file))
+    history = users = None
+    if f.rated is not None or f.history_file is not None:
+        history = parse_rated(f.rated) if f.rated is not None else read_history(f.history_file)
+    else:
+        users = (np.array([f.user_id], np.int64) if f.user_ids_file is None
+                 else read_user_ids(f.user_ids_file))
     export = load_export(f.export_dir)
-    result = recommend(export, users, f.top_k)
+    result = (recommend(export, users, f.top_k) if history is None
+              else recommend_for_history(export, history, f.top_k))
     if f.data_dir:
         result["title"], result["genres"] = titles_from_dataset(f.data_dir, f.dataset,
                                                                 result["item_id"])
-    sys.stdout.write(format_results(users, result, result["num_items"], f.output_format) + "\n")
+    sys.stdout.write(format_results(users, result, result["num_items"], f.output_format,
+                                    history) + "\n")
 
 
 def cli_main() -> None:

@@ -128,7 +128,7 @@ def test_bad_inputs_are_one_clear_line(trained, tmp_path):
         ([f"--export_dir={tmp_path / 'none'}", "--user_id=1"],
          f"error: --export_dir {tmp_path / 'none'}: no SavedModel there"),
         ([f"--export_dir={tmp / 'export'}", "--user_id=1", "--top_k=0"], "--top_k"),
-        ([f"--export_dir={tmp / 'export'}"], "give exactly one of --user_id and"),
+        ([f"--export_dir={tmp / 'export'}"], "give exactly one of --user_id, --user_ids_file"),
         ([f"--export_dir={tmp / 'export'}", f"--user_ids_file={tmp_path / 'bad.txt'}"],
          "'12x' (id number 2) is not an integer user id"),
         ([f"--export_dir={tmp / 'model'}", "--user_id=1"], "no SavedModel there"),
@@ -151,3 +151,47 @@ def test_k_beyond_the_unrated_items_returns_only_unrated(trained):
     assert finite.sum() == data.num_items - len(_rated(tmp, user))
     assert not set(out["item_id"][0][finite].tolist()) & _rated(tmp, user)
     assert pd.Series(out["item_id"][0]).is_unique
+
+
+def test_cli_new_user_from_rated_ids_and_from_a_history_file(trained, tmp_path):
+    tmp, data = trained
+    history = [int(i) for i in data.item_ids[[2, 7, 11]]]
+    rated = ",".join(map(str, [*history, 999_999]))
+    text = _cli(f"--export_dir={tmp / 'export'}", f"--rated={rated}", "--top_k=4")
+    assert text.returncode == 0, text.stderr[-2000:]
+    lines = text.stdout.strip().splitlines()
+    assert lines[0] == (f"new user: top 4 of {data.num_items} movies (rated: 3 known; "
+                        "unknown ids: 999999)")
+    csv = tmp_path / "me.csv"
+    csv.write_text("userId,movieId,rating\n" + "".join(f"1,{i},4\n" for i in history))
+    js = _cli(f"--export_dir={tmp / 'export'}", f"--history_file={csv}", "--top_k=4",
+              "--output_format=json")
+    assert js.returncode == 0, js.stderr[-2000:]
+    record = json.loads(js.stdout)
+    assert record["history"] == history and record["fallback"] is False
+    ids = [r["item_id"] for r in record["recommendations"]]
+    # The CLI shows what the export's fold-in answers, and never the history.
+    export = recommend.load_export(str(tmp / "export"))
+    direct = export.recommend_for_history(item_id=tf.constant(history, tf.int64),
+                                          k=tf.constant(4))
+    assert ids == direct["item_id"].numpy().tolist() and not set(ids) & set(history)
+    assert all(f"item {i}" in line for i, line in zip(ids, lines[1:], strict=True))
+    fallback = _cli(f"--export_dir={tmp / 'export'}", "--rated=999999", "--top_k=2")
+    assert fallback.returncode == 0 and "(popularity fallback)" in fallback.stdout
+
+
+def test_cli_bad_histories_are_one_line(trained, tmp_path):
+    tmp, _ = trained
+    no_column = tmp_path / "bad.csv"
+    no_column.write_text("user,film\n1,2\n")
+    bad_id = tmp_path / "bad_id.csv"
+    bad_id.write_text("item_id\n5\nfive\n")
+    for args, message in (
+            (["--rated=1,x"], "is not one"),
+            ([f"--history_file={no_column}"], "no item_id or movieId column"),
+            ([f"--history_file={bad_id}"], "line 3: 'five' is not an integer movie id"),
+            ([f"--history_file={tmp_path / 'none.csv'}"], "none.csv"),
+            (["--rated=1", "--user_id=1"], "give exactly one of")):
+        res = _cli(f"--export_dir={tmp / 'export'}", *args)
+        assert res.returncode != 0 and message in res.stderr, (args, res.stderr[-1500:])
+        assert "Traceback" not in res.stderr
