@@ -21,6 +21,8 @@ demo: $(STAMP)
 		--export_dir $(DEMO_DIR)/ncf_export --eval_protocol both
 	$(PY) -m official.recommendation.recommend --export_dir $(DEMO_DIR)/ncf_export --user_id 1 \
 		--top_k 5
+	$(PY) -m official.recommendation.recommend --export_dir $(DEMO_DIR)/ncf_export \
+		--rated 1193,661,914 --top_k 5
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check official

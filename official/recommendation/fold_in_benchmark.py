@@ -37,8 +37,24 @@ def define_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_integer("synthetic_users", 6040, w("Synthetic users (ml-1m size)."))
     fd.DEFINE_integer("synthetic_items", 3706, w("Synthetic items."))
     fd.DEFINE_integer("synthetic_ratings", 1_000_000, w("Synthetic ratings."))
+    defaults = ncf_fold_in_defaults()
+    fd.DEFINE_integer("fold_in_steps", defaults.steps, w("Adam steps of the gradient fold-in."),
+                      lower_bound=1)
+    fd.DEFINE_integer("fold_in_negatives", defaults.num_neg,
+                      w("Sampled negatives per history item."), lower_bound=1)
+    fd.DEFINE_float("fold_in_learning_rate", defaults.learning_rate,
+                    w("Step size of the gradient fold-in."), lower_bound=0.0)
+    fd.DEFINE_float("fold_in_l2", defaults.l2, w("Weight of |u - mean user|^2."),
+                    lower_bound=0.0)
     fd.DEFINE_string("work_dir", None, w("Data and model directories (default: a temporary "
                                          "directory, removed at the end)."))
+
+
+def ncf_fold_in_defaults():
+    """The export's fold-in settings (`ncf_fold_in.FoldInSettings()`)."""
+    from official.recommendation import ncf_fold_in
+
+    return ncf_fold_in.FoldInSettings()
 
 
 def hit_rates(model, data, users, fold_in_settings) -> dict:
@@ -102,9 +118,10 @@ def run_model(model_type: str, work_dir: str, fv: flags.FlagValues) -> dict:
                                                     min(fv.users, len(data.eval_users)),
                                                     replace=False))
     t = config.train
-    fold_in = ncf_fold_in.FoldInSettings(seed=t.seed, ials_alpha=t.ials_alpha,
-                                         ials_regularization=t.ials_regularization,
-                                         ials_exponent=t.ials_exponent)
+    fold_in = ncf_fold_in.FoldInSettings(
+        steps=fv.fold_in_steps, learning_rate=fv.fold_in_learning_rate,
+        num_neg=fv.fold_in_negatives, l2=fv.fold_in_l2, seed=t.seed, ials_alpha=t.ials_alpha,
+        ials_regularization=t.ials_regularization, ials_exponent=t.ials_exponent)
     result = hit_rates(task.trainer.single_device_model(), data, users, fold_in)
     return {**result, "train_s": train_s, "users": len(users)}
 
