@@ -43,7 +43,7 @@ class FoldInSettings:
     steps: int = 100
     learning_rate: float = 0.05
     num_neg: int = 4
-    l2: float = 1e-3
+    l2: float = 1e-2
     seed: int = 0
     ials_alpha: float = 9.0
     ials_regularization: float = 0.01
