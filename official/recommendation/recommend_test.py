@@ -176,8 +176,10 @@ def test_cli_new_user_from_rated_ids_and_from_a_history_file(trained, tmp_path):
                                           k=tf.constant(4))
     assert ids == direct["item_id"].numpy().tolist() and not set(ids) & set(history)
     assert all(f"item {i}" in line for i, line in zip(ids, lines[1:], strict=True))
-    fallback = _cli(f"--export_dir={tmp / 'export'}", "--rated=999999", "--top_k=2")
-    assert fallback.returncode == 0 and "(popularity fallback)" in fallback.stdout
+    # No known id: the popularity fallback, marked (the export's answer: ncf_fold_in_test).
+    out = recommend.recommend_for_history(export, np.array([999_999]), 2)
+    text = recommend.format_results(None, out, out["num_items"], "text", np.array([999_999]))
+    assert text.splitlines()[0].endswith("(popularity fallback)")
 
 
 def test_cli_bad_histories_are_one_line(trained, tmp_path):
