@@ -26,7 +26,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check official
-	$(PY) -m pytest official
+	$(PY) -m pytest -n 2 --dist loadfile official
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check official
