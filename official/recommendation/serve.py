@@ -20,10 +20,10 @@ the first opens a window of --batch_window_ms (default 2 ms) and the call
 runs when it closes or when --max_batch requests wait, whichever is first
 (--batch_window_ms 0: one call per request). Model calls run on a thread
 (--model_threads), never on the event loop. A bad request (malformed JSON,
-wrong types, k <= 0 or too large, too many items, unknown ids, a body over
---max_body_bytes) gets 400 and `{"error": "<one line>"}`; the server goes
-on. SIGTERM or SIGINT stops accepting connections, lets in-flight requests
-finish (up to 30 s), then exits 0.
+wrong types, k <= 0 or too large, too many items, unknown ids) gets 400
+and `{"error": "<one line>"}`, a body over --max_body_bytes 413 with the
+same shape; the server goes on. SIGTERM or SIGINT stops accepting
+connections, lets in-flight requests finish (up to 30 s), then exits 0.
 """
 
 import asyncio
