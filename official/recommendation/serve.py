@@ -259,7 +259,18 @@ def build_app(server: Server, max_body_bytes: int):
     async def health(_):
         return {"status": "ok"}
 
-    app = web.Application(client_max_size=max_body_bytes)
+    @web.middleware
+    async def json_http_errors(request, handler):
+        """The server's own HTTP errors (no such route, wrong method) as JSON lines too."""
+        try:
+            return await handler(request)
+        except web.HTTPException as e:
+            if e.status < 400:
+                raise
+            return web.json_response({"error": f"{e.reason}: {request.method} {request.path}"},
+                                     status=e.status)
+
+    app = web.Application(client_max_size=max_body_bytes, middlewares=[json_http_errors])
     app.router.add_get("/healthz", json_route(health))
     app.router.add_get("/v1/models/{name}", json_route(status))
     app.router.add_post("/v1/models/{name}:predict", json_route(predict))

@@ -109,6 +109,7 @@ def test_every_bad_request_is_a_400_and_the_server_goes_on(served):
         assert "\n" not in answer["error"]
     status, answer = _call(f"{base}/recommend", raw=b"[" + b"1," * 600_000 + b"1]")
     assert status == 413 and "request body over" in answer["error"]
+    assert _call(f"{base}/nowhere") == (404, {"error": "Not Found: GET /nowhere"})
     assert _call(f"{base}/healthz") == (200, {"status": "ok"})
 
 
