@@ -14,7 +14,6 @@ top 10. Writes `{model: {"HR_trained", "HR_folded", "gap", "fold_in_ms"
 (mean per user), "train_s"}}` as JSON (and prints it).
 """
 
-import json
 import os
 import tempfile
 import time
@@ -22,6 +21,7 @@ import time
 from absl import app, flags, logging
 
 from official.utils.flags import core as flags_core
+from official.utils.logs import logger
 
 
 def define_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
@@ -37,7 +37,9 @@ def define_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_integer("synthetic_users", 6040, w("Synthetic users (ml-1m size)."))
     fd.DEFINE_integer("synthetic_items", 3706, w("Synthetic items."))
     fd.DEFINE_integer("synthetic_ratings", 1_000_000, w("Synthetic ratings."))
-    defaults = ncf_fold_in_defaults()
+    from official.recommendation.ncf_fold_in import FoldInSettings
+
+    defaults = FoldInSettings()  # the export's fold-in
     fd.DEFINE_integer("fold_in_steps", defaults.steps, w("Adam steps of the gradient fold-in."),
                       lower_bound=1)
     fd.DEFINE_integer("fold_in_negatives", defaults.num_neg,
@@ -48,13 +50,6 @@ def define_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                     lower_bound=0.0)
     fd.DEFINE_string("work_dir", None, w("Data and model directories (default: a temporary "
                                          "directory, removed at the end)."))
-
-
-def ncf_fold_in_defaults():
-    """The export's fold-in settings (`ncf_fold_in.FoldInSettings()`)."""
-    from official.recommendation import ncf_fold_in
-
-    return ncf_fold_in.FoldInSettings()
 
 
 def hit_rates(model, data, users, fold_in_settings) -> dict:
@@ -76,13 +71,9 @@ def hit_rates(model, data, users, fold_in_settings) -> dict:
         t0 = time.perf_counter()
         folded = score(tf.constant(history, tf.int32)).numpy()
         fold_s += time.perf_counter() - t0
-        for scores, hit in ((trained, "trained"), (folded, "folded")):
-            scores[history] = -np.inf
-            better = int((scores > scores[held_out]).sum())
-            if hit == "trained":
-                trained_hits += better < 10
-            else:
-                folded_hits += better < 10
+        trained[history] = folded[history] = -np.inf
+        trained_hits += int((trained > trained[held_out]).sum()) < 10
+        folded_hits += int((folded > folded[held_out]).sum()) < 10
     n = len(users)
     logging.info("%d users in %.1fs", n, time.perf_counter() - start)
     return {"HR_trained": trained_hits / n, "HR_folded": folded_hits / n,
@@ -117,26 +108,20 @@ def run_model(model_type: str, work_dir: str, fv: flags.FlagValues) -> dict:
     users = np.sort(np.random.default_rng(0).choice(len(data.eval_users),
                                                     min(fv.users, len(data.eval_users)),
                                                     replace=False))
-    t = config.train
-    fold_in = ncf_fold_in.FoldInSettings(
-        steps=fv.fold_in_steps, learning_rate=fv.fold_in_learning_rate,
-        num_neg=fv.fold_in_negatives, l2=fv.fold_in_l2, seed=t.seed, ials_alpha=t.ials_alpha,
-        ials_regularization=t.ials_regularization, ials_exponent=t.ials_exponent)
+    fold_in = ncf_fold_in.settings_for(
+        config.train, steps=fv.fold_in_steps, learning_rate=fv.fold_in_learning_rate,
+        num_neg=fv.fold_in_negatives, l2=fv.fold_in_l2)
     result = hit_rates(task.trainer.single_device_model(), data, users, fold_in)
     return {**result, "train_s": train_s, "users": len(users)}
 
 
 def main(_) -> None:
     """Entry point."""
-    from official.utils.misc import atomic_io
-
     fv = flags.FLAGS
     with tempfile.TemporaryDirectory() as tmp:
         work = fv.work_dir or tmp
         results = {m: run_model(m, work, fv) for m in fv.models}
-    print(json.dumps(results, indent=2))
-    if fv.output:
-        atomic_io.write_json(fv.output, results)
+    logger.emit_benchmark_result(results, fv.output)
 
 
 if __name__ == "__main__":

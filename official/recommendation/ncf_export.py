@@ -24,11 +24,13 @@ signatures):
   are deterministic.
 * `recommend_for_history(item_id: int64 [H], k: int32 [])` -> `{"item_id":
   int64 [k], "score": float32 [k], "title": string [k], "genres": string
-  [k], "unknown_item_id": int64 [U], "fallback": bool []}`: the top-k items
+  [k], "unknown_item_id": int64 [U], "rated": int32 [], "fallback": bool
+  []}`: the top-k items
   for a user who is not in the training data, from the raw ids of the items
   they rated (order and repeats do not matter), folded in with the item side
-  frozen (`ncf_fold_in`); history items are never returned. Ids the model
-  does not know are returned in `unknown_item_id` (not an error); with no
+  frozen (`ncf_fold_in`); history items are never returned. `rated` counts
+  the distinct history items the model knows; the others are returned once
+  each in `unknown_item_id` (not an error); with no
   known item left the answer is the most popular items (training
   positives), and `fallback` is true.
 """
@@ -155,8 +157,8 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
         return {"item_id": tf.gather(item_var, top.indices), "score": top.values,
                 "title": tf.gather(titles, top.indices),
                 "genres": tf.gather(genres, top.indices),
-                "unknown_item_id": tf.boolean_mask(item_id, tf.logical_not(known)),
-                "fallback": fallback}
+                "unknown_item_id": tf.unique(tf.boolean_mask(item_id, ~known)).y,
+                "rated": tf.size(history), "fallback": fallback}
 
     archive.add_endpoint("recommend_for_history", recommend_for_history, input_signature=[
         tf.TensorSpec([None], tf.int64, name="item_id"), tf.TensorSpec([], tf.int32, name="k")])

@@ -50,6 +50,16 @@ class FoldInSettings:
     ials_exponent: float = 1.0
 
 
+def settings_for(train, **overrides) -> FoldInSettings:
+    """The fold-in of a model trained with `train` (an `ncf_config.TrainConfig`).
+
+    Its seed and iALS objective; `overrides` set other fields.
+    """
+    return FoldInSettings(**{"seed": train.seed, "ials_alpha": train.ials_alpha,
+                             "ials_regularization": train.ials_regularization,
+                             "ials_exponent": train.ials_exponent, **overrides})
+
+
 def ials_user_row(item_table: tf.Tensor, items: tf.Tensor, settings: FoldInSettings
                   ) -> tf.Tensor:
     """Exact iALS row float32 [k] of a history (int32 item indices [H], no repeats)."""

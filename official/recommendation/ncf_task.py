@@ -153,12 +153,9 @@ class NCFTask:
 
     def export(self, export_dir: str) -> None:
         """SavedModel on raw ids, with what `recommend` needs (see `ncf_export`)."""
-        t = self.config.train
-        fold_in = ncf_fold_in.FoldInSettings(
-            seed=t.seed, ials_alpha=t.ials_alpha, ials_regularization=t.ials_regularization,
-            ials_exponent=t.ials_exponent)
         ncf_export.export(self.trainer.single_device_model(), self.full.user_ids,
-                          self.full.item_ids, export_dir, self._item_info(), fold_in)
+                          self.full.item_ids, export_dir, self._item_info(),
+                          ncf_fold_in.settings_for(self.config.train))
 
     def _item_info(self) -> ncf_export.ItemInfo:
         """Every rated pair, titles and genres."""

@@ -154,12 +154,9 @@ def recommend_for_history(export, item_ids: np.ndarray, k: int) -> dict:
                         "fold-in); re-export it with the current ncf_main")
     out = export.recommend_for_history(item_id=tf.constant(item_ids, tf.int64),
                                        k=tf.constant(k, tf.int32))
-    unknown = out["unknown_item_id"].numpy()
-    result = {name: out[name].numpy()[None] for name in ("item_id", "score", "title", "genres")}
-    for name in ("title", "genres"):
-        result[name] = np.char.decode(result[name].astype(bytes), "utf-8")
-    result["rated"] = np.array([len(np.unique(item_ids[~np.isin(item_ids, unknown)]))])
-    result["unknown_item_ids"] = np.unique(unknown)
+    result = _decoded({name: out[name].numpy()[None]
+                       for name in ("item_id", "score", "title", "genres", "rated")})
+    result["unknown_item_ids"] = np.sort(out["unknown_item_id"].numpy())
     result["fallback"] = bool(out["fallback"].numpy())
     result["num_items"] = int(export.id_maps()["item_ids"].shape[0])
     return result
@@ -204,12 +201,17 @@ def recommend(export, user_ids: np.ndarray, k: int) -> dict[str, np.ndarray]:
     parts = [export.recommend(user_id=tf.constant(user_ids[lo:lo + USERS_PER_CALL]),
                               k=tf.constant(k, tf.int32))
              for lo in range(0, len(user_ids), USERS_PER_CALL)]
-    out = {name: np.concatenate([p[name].numpy() for p in parts])
-           for name in ("item_id", "score", "title", "genres", "rated")}
-    for name in ("title", "genres"):
-        out[name] = np.char.decode(out[name].astype(bytes), "utf-8")
+    out = _decoded({name: np.concatenate([p[name].numpy() for p in parts])
+                    for name in ("item_id", "score", "title", "genres", "rated")})
     out["num_items"] = int(maps["item_ids"].shape[0])
     return out
+
+
+def _decoded(result: dict) -> dict:
+    """`result` with its "title" and "genres" bytes decoded to str."""
+    for name in ("title", "genres"):
+        result[name] = np.char.decode(result[name].astype(bytes), "utf-8")
+    return result
 
 
 def titles_from_dataset(data_dir: str, dataset: str, item_ids: np.ndarray

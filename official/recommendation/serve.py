@@ -41,6 +41,7 @@ from official.utils.errors import first_line
 from official.utils.flags import core as flags_core
 
 SHUTDOWN_TIMEOUT_S = 30.0
+ANNOUNCEMENT = "Serving"  # the first stdout line: "Serving <name> on <base URL> ..."
 
 
 def define_serve_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
@@ -183,10 +184,9 @@ class Server:
         k = protocol.positive_k(k, self.num_items)
         out = await asyncio.get_running_loop().run_in_executor(
             self.executor, self._recommend_history, items, k)
-        unknown = np.unique(out["unknown_item_id"])
-        return {"history": items.tolist(), "unknown_item_ids": unknown.tolist(),
-                "fallback": bool(out["fallback"]),
-                "rated": int(len(np.setdiff1d(np.unique(items), unknown))),
+        return {"history": items.tolist(),
+                "unknown_item_ids": np.sort(out["unknown_item_id"]).tolist(),
+                "fallback": bool(out["fallback"]), "rated": int(out["rated"]),
                 "recommendations": self.recommendations(out)}
 
     async def predict(self, request):
@@ -207,6 +207,14 @@ class Server:
         """TF Serving's GET /v1/models/<name> answer."""
         return {"model_version_status": [{"version": "1", "state": "AVAILABLE",
                                           "status": {"error_code": "OK", "error_message": ""}}]}
+
+
+def announced_url(line: str) -> str | None:
+    """The base URL of the server's first stdout line (None: not that line)."""
+    words = line.split()
+    if len(words) < 4 or words[0] != ANNOUNCEMENT or words[2] != "on":
+        return None
+    return words[3]
 
 
 def tf_error_line(message: str) -> str:
@@ -293,7 +301,8 @@ async def serve(server: Server, host: str, port: int, max_body_bytes: int) -> No
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"Serving {server.model_name} on http://{host}:{bound} (Ctrl-C stops)", flush=True)
+    print(f"{ANNOUNCEMENT} {server.model_name} on http://{host}:{bound} (Ctrl-C stops)",
+          flush=True)
     await stop.wait()
     logging.info("Stopping: finishing in-flight requests")
     await runner.cleanup()

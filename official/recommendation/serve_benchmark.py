@@ -19,9 +19,7 @@ the machine's cores. Printed as JSON and written to --output.
 """
 
 import asyncio
-import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -31,7 +29,9 @@ import time
 import numpy as np
 from absl import app, flags, logging
 
+from official.recommendation.serve import announced_url
 from official.utils.flags import core as flags_core
+from official.utils.logs import logger
 
 
 def define_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
@@ -70,11 +70,11 @@ def start_server(export: str, *args: str) -> tuple[subprocess.Popen, str]:
                              f"--export_dir={export}", "--port=0", *args],
                             stdout=subprocess.PIPE, text=True,
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    match = re.search(r"http://[\d.]+:(\d+)", proc.stdout.readline())
-    if not match:
+    url = announced_url(proc.stdout.readline())
+    if url is None:
         proc.kill()
         raise RuntimeError("the server did not start")
-    return proc, f"http://127.0.0.1:{match.group(1)}"
+    return proc, url
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -120,7 +120,6 @@ async def drive(base: str, kind: str, clients: int, duration_s: float, user_ids,
 def main(_) -> None:
     """Entry point."""
     from official.recommendation import recommend
-    from official.utils.misc import atomic_io
 
     fv = flags.FLAGS
     levels = [int(c) for c in fv.concurrency]
@@ -149,9 +148,7 @@ def main(_) -> None:
             stop_server(proc)
     results["batching_speedup"] = (results["by_id"][top]["requests_per_s"]
                                    / results["by_id_unbatched"][top]["requests_per_s"])
-    print(json.dumps(results, indent=2))
-    if fv.output:
-        atomic_io.write_json(fv.output, results)
+    logger.emit_benchmark_result(results, fv.output)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,19 @@
 """The HTTP server as a real process on 127.0.0.1: answers, bad requests, load, SIGTERM."""
 
 import json
-import re
 import signal
 import subprocess
 import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from official.recommendation import recommend
+from official.recommendation import recommend, serve
 from official.recommendation.recommend_test import _train
 
 
@@ -22,9 +22,10 @@ def _start(export_dir, *args):
                              f"--export_dir={export_dir}", "--port=0", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-    assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
-    return proc, f"http://127.0.0.1:{match.group(1)}"
+    base = serve.announced_url(line)
+    assert base, (line, proc.stderr.read() if proc.poll() is not None else "")
+    assert urllib.parse.urlsplit(base).hostname == "127.0.0.1"  # the default --host
+    return proc, base
 
 
 def _call(url, body=None, raw=None):

@@ -13,13 +13,6 @@ from official.wide_deep import census_gbt, census_main
 from official.wide_deep.census_main_test import example_bytes
 
 
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
-    path = tmp_path_factory.mktemp("mirror")
-    census.generate_synthetic(str(path), num_train=3000, num_test=1500, seed=0)
-    return str(path)
-
-
 def run(mirror, tmp_path, *args):
     fv = flags.FlagValues()
     census_main.define_census_main_flags(fv)

@@ -129,8 +129,8 @@ class MovieLensTask(BatchTask):
         with tf.GradientTape() as tape:
             pred = self.model(batch, training=True)
             errors = tf.square(pred - batch["label"])
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            loss = tf.reduce_sum(errors) / normalizer + self.model.penalty() / replicas
+            loss = (tf.reduce_sum(errors) / normalizer
+                    + self.model.penalty() / self.strategy.num_replicas_in_sync)
         grads = tape.gradient(loss, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return tf.reduce_sum(errors), tf.cast(tf.shape(pred)[0], tf.float32)
