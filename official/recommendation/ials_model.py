@@ -244,7 +244,7 @@ class IALSSolver:
     def __init__(self, model: IALS, users: np.ndarray, items: np.ndarray, alpha: float,
                  regularization: float, exponent: float, cg_steps: int = 0,
                  block_floats: int = BLOCK_FLOATS):
-        if alpha < 0 or regularization <= 0 or exponent < 0:
+        if not (0 <= alpha < np.inf and 0 < regularization < np.inf and 0 <= exponent < np.inf):
             raise ValueError(f"iALS needs alpha >= 0, regularization > 0 and exponent >= 0, "
                              f"got {alpha}, {regularization}, {exponent}")
         if cg_steps < 0:

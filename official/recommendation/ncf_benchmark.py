@@ -38,6 +38,7 @@ from absl import app, flags, logging
 
 from official.datasets import movielens
 from official.datasets.movielens_synthetic import SyntheticSpec
+from official.utils.flags import core as flags_core
 from official.utils.logs import logger
 from official.utils.misc import memory
 
@@ -254,15 +255,16 @@ def main(_):
 
 
 if __name__ == "__main__":
+    fd = flags_core.bind(flags.FLAGS)  # float flags get the shared finite check
     flags.DEFINE_string("output", None, "Write the JSON result to this file.")
     flags.DEFINE_enum("scale", "ml-1m", list(SCALES), "Size of the synthetic data.")
     flags.DEFINE_string("work_dir", "/tmp/ncf-benchmark", "Cache for generated data.")
     flags.DEFINE_integer("batch_size", 16384, "Training batch size (examples per step).")
-    flags.DEFINE_float("learning_rate", 0.004, "Adam learning rate at --batch_size.")
+    fd.DEFINE_float("learning_rate", 0.004, "Adam learning rate at --batch_size.")
     flags.DEFINE_enum("optimizer", None, ["adam", "lazy_adam"],
                       "Optimizer of the fast path (default: adam at ml-1m, lazy_adam at "
                       "ml-20m).")
-    flags.DEFINE_float("keras_seconds", 10.0, "Seconds of model.fit per batch size.")
+    fd.DEFINE_float("keras_seconds", 10.0, "Seconds of model.fit per batch size.")
     flags.DEFINE_integer("accuracy_epochs", None,
                          "Epochs of the fast-vs-paper-recipe HR check (default 4 at ml-1m, "
                          "0 at ml-20m).")

@@ -5,8 +5,9 @@ can order models differently from ranking against the whole catalogue
 (Krichene & Rendle, KDD 2020). Here every item is scored for every test
 user; the user's training items are excluded; the held-out item's rank is
 the number of remaining items scored at least as high (ties count against
-it, as in the sampled protocol). Then, with one held-out item per user
-(leave-one-out):
+it, as in the sampled protocol; a non-finite score counts as above it, and a
+non-finite score of the held-out item is a miss). Then, with one held-out
+item per user (leave-one-out):
 
   HR@K = mean(rank < K), NDCG@K = mean(1 / log2(rank + 2) if rank < K).
 
@@ -29,6 +30,8 @@ import dataclasses
 from collections.abc import Callable
 
 import numpy as np
+
+from official.recommendation import ncf_metrics
 
 # Scored pairs per chunk: bounds the [users, items] score matrix and the
 # model's per-pair activations (NeuMF: 2M pairs x 32 floats = 256 MB).
@@ -67,17 +70,22 @@ def positive_ranks(scores: np.ndarray, positives: np.ndarray, seen_rows: np.ndar
       top_k: K of `recommended`.
 
     Returns:
-      int64 [c]: items other than the held-out one scored >= it.
+      int64 [c]: items other than the held-out one scored >= it or not
+      finite; `ncf_metrics.MISS` (a miss at any K) where the held-out item's
+      score is not finite.
     """
+    rows = np.arange(len(positives))
+    finite_target = np.isfinite(scores[rows, positives])
+    # A non-finite score ranks above the held-out item (and in the top K).
+    np.copyto(scores, np.inf, where=~np.isfinite(scores))
     scores[seen_rows, seen_items] = -np.inf
     if recommended is not None:
         k = min(top_k, scores.shape[1])
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         recommended += np.bincount(top.ravel(), minlength=scores.shape[1])
-    rows = np.arange(len(positives))
     target = scores[rows, positives].copy()
     scores[rows, positives] = -np.inf  # not counted against itself
-    return (scores >= target[:, None]).sum(axis=1)
+    return np.where(finite_target, (scores >= target[:, None]).sum(axis=1), ncf_metrics.MISS)
 
 
 @dataclasses.dataclass

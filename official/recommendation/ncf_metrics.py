@@ -5,9 +5,15 @@ negatives. The positive's rank is the number of negatives scored **at least**
 as high (ties count against the positive); a negative that is the positive
 item itself is ignored. HR@K = mean(rank < K); NDCG@K = mean(1/log2(rank + 2)
 if rank < K else 0).
+
+Metrics never reward a diverged model: a non-finite score of the positive
+(nan, +-inf) is a miss at any K (rank `MISS`), and a non-finite negative
+counts as scored above the positive.
 """
 
 import numpy as np
+
+MISS = np.iinfo(np.int64).max  # the rank of a positive whose score is not finite
 
 
 def positive_rank(scores: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -19,10 +25,14 @@ def positive_rank(scores: np.ndarray, items: np.ndarray) -> np.ndarray:
         the positive).
 
     Returns:
-      int64 [U]: negatives with score >= the positive's.
+      int64 [U]: negatives with score >= the positive's or not finite; `MISS`
+      where the positive's score is not finite.
     """
     valid = items[:, 1:] != items[:, :1]
-    return ((scores[:, 1:] >= scores[:, :1]) & valid).sum(axis=1)
+    negatives, positive = scores[:, 1:], scores[:, :1]
+    above = (negatives >= positive) | ~np.isfinite(negatives)
+    rank = (above & valid).sum(axis=1)
+    return np.where(np.isfinite(positive[:, 0]), rank, MISS)
 
 
 def hit_rate_and_ndcg(scores: np.ndarray, items: np.ndarray, k: int) -> tuple[float, float]:

@@ -81,6 +81,16 @@ def make_trainer(data: movielens_dataset.NCFData, config: TrainConfig, strategy=
         raise UserError(str(e)) from e
 
 
+def divergence_hint(train: TrainConfig) -> str:
+    """The likely cause of a non-finite training loss of `train`'s model, naming its flags."""
+    if train.model_type == "ials":
+        return (f"--ials_alpha {train.ials_alpha:g} may be too large or "
+                f"--ials_regularization {train.ials_regularization:g} too small")
+    if train.model_type == "ease":
+        return "an --ease_lambda may be too small for this data"
+    return f"--learning_rate {train.learning_rate:g} may be too high"
+
+
 class NCFTask:
     """One NCF training for `run_loop` (see `run_loop.Task`).
 
@@ -99,6 +109,8 @@ class NCFTask:
         self.steps_per_epoch, self.examples_per_step = (trainer.steps_per_epoch,
                                                         trainer.examples_per_step)
         self.metric_extras = {"top_k": config.top_k}
+        self.model_kind = f"ncf_main --model {config.train.model_type}"
+        self.divergence_hint = divergence_hint(config.train)
         if config.pretrained_gmf:
             from official.recommendation import ncf_pretrain
 

@@ -36,6 +36,7 @@ import time
 from absl import app, flags
 
 from official.recommendation import ials_peer, ncf_split, ncf_validation
+from official.utils.flags import core as flags_core
 from official.utils.logs import logger
 
 DEFAULT_RECIPES = ("default", "paper", "mf_tuned", "neumf_pretrained", "ials", "ease")
@@ -123,6 +124,7 @@ def peer_comparison(split_prefix: str, factors: int, alpha: float, regularizatio
 
 
 if __name__ == "__main__":
+    fd = flags_core.bind(flags.FLAGS)  # float flags get the shared finite check
     flags.DEFINE_string("ncf_split", None, "Prefix of the NCF authors' split files "
                         "(PREFIX.train.rating; the test files are used when present).")
     flags.DEFINE_list("recipes", list(DEFAULT_RECIPES),
@@ -133,9 +135,9 @@ if __name__ == "__main__":
     flags.DEFINE_boolean("peer", True, "Also fit implicit's ALS and ours at the same "
                          "settings (needs pip install .[bench]).")
     flags.DEFINE_integer("peer_factors", 64, "Peer comparison: factors.")
-    flags.DEFINE_float("peer_alpha", 10.0, "Peer comparison: implicit's alpha (ours runs "
+    fd.DEFINE_float("peer_alpha", 10.0, "Peer comparison: implicit's alpha (ours runs "
                        "with alpha - 1: the same objective).")
-    flags.DEFINE_float("peer_regularization", 0.01, "Peer comparison: L2 lambda (plain, "
+    fd.DEFINE_float("peer_regularization", 0.01, "Peer comparison: L2 lambda (plain, "
                        "no frequency scaling).")
     flags.DEFINE_integer("peer_iterations", 15, "Peer comparison: sweeps.")
     flags.mark_flag_as_required("ncf_split")

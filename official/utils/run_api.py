@@ -71,6 +71,10 @@ class Task(Protocol):
       examples_per_step: examples of one step, for the hooks.
       model: what `best-<epoch>/` keeps (a `tf.train.Checkpoint(model=...)`).
       metric_extras: extras of every metric.log record (e.g. {"top_k": 10}).
+      model_kind: what the run's checkpoint records as its model (e.g.
+        "ncf_main --model gmf"); a model_dir holding another kind is refused.
+      divergence_hint: the likely cause named when the training loss is not
+        finite (e.g. "--learning_rate 0.5 may be too high").
     """
 
     name: str
@@ -81,6 +85,8 @@ class Task(Protocol):
     examples_per_step: int
     model: Any
     metric_extras: dict
+    model_kind: str
+    divergence_hint: str
 
     def checkpointables(self) -> dict:
         """Trackables of the checkpoint besides the loop's epoch and selection."""

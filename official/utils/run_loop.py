@@ -21,6 +21,7 @@ strategy comes from `distribution_utils.DistributionConfig`.
 """
 
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from typing import Any
 import tensorflow as tf
 from absl import logging
 
+from official.utils.errors import UserError
 from official.utils.logs import hooks as hooks_lib
 from official.utils.logs import logger as logger_lib
 from official.utils.logs import progress as progress_lib
@@ -112,6 +114,7 @@ class _Run:
     strategy: Any
     cluster: distribution_utils.Cluster
     epoch: Any  # tf.Variable: completed epochs
+    info: checkpoints.RunInfo
     selection: checkpoints.Selection
     manager: checkpoints.WorkerCheckpoints
     best: checkpoints.BestWeights
@@ -137,10 +140,11 @@ def train_and_report(task: Task, config: RunConfig, strategy=None,
     with strategy.scope():
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     selection = checkpoints.Selection(config.selection_lower_is_better)
+    info = checkpoints.RunInfo(task.model_kind)
     checkpoint = tf.train.Checkpoint(epoch=epoch, selection=selection, **task.checkpointables())
     run_state = _Run(
-        task, config, strategy, cluster, epoch, selection,
-        checkpoints.WorkerCheckpoints(checkpoint, config.model_dir, chief),
+        task, config, strategy, cluster, epoch, info, selection,
+        checkpoints.WorkerCheckpoints(checkpoint, config.model_dir, chief, run_info=info),
         checkpoints.BestWeights(task.model, config.model_dir, chief),
         logger_lib.BenchmarkLogger(config.benchmark_log_dir, write=chief),
         tf.summary.create_file_writer(os.path.join(config.model_dir, "summaries")) if chief
@@ -203,6 +207,7 @@ def _train_cycles(r: _Run) -> dict | None:
             for e in range(epoch, epoch + cycle):
                 loss, n = task.train_epoch(e, lambda n, bar=bar: progress(n, bar),
                                            config.train_epochs)
+                check_finite_loss(task, e + 1, loss)
                 examples += n
         train_s = time.perf_counter() - start
         epoch += cycle
@@ -217,6 +222,8 @@ def _train_cycles(r: _Run) -> dict | None:
         if stop:
             logging.info("%s; stopping after epoch %d", stop, epoch)
             r.selection.stopped.assign(1)
+        r.info.last_loss.assign(loss)
+        r.info.last_examples_per_second.assign(examples / train_s)
         r.manager.save(epoch)
         r.best.prune(int(r.selection.best_epoch.numpy()))
         metrics = {f"{prefix}{k}": v for k, v in result.items()}
@@ -225,6 +232,30 @@ def _train_cycles(r: _Run) -> dict | None:
     for hook in hooks:
         hook.on_train_end()
     return metrics
+
+
+def check_finite_loss(task: Task, epoch: int, loss: float) -> None:
+    """Ends a diverged run: a non-finite training loss is one line, before anything is saved.
+
+    Called after every trained epoch (solvers: every sweep or fit, whose
+    loss is computed from the factors, so non-finite factors show here too),
+    before its checkpoint, `best-<epoch>` or export could be written.
+
+    Raises:
+      UserError: `loss` is nan or +-inf; names the epoch and the likely cause.
+    """
+    if not math.isfinite(loss):
+        raise UserError(f"training diverged in epoch {epoch}: the training loss is {loss} "
+                        f"({task.divergence_hint}); nothing of epoch {epoch} was saved or "
+                        "exported")
+
+
+def _last_cycle_of(r: _Run) -> dict:
+    """The last trained cycle's loss and speed as the checkpoint recorded them (resumed runs)."""
+    if not r.task.trains:
+        return {}
+    return {"loss": float(r.info.last_loss.numpy()),
+            "examples_per_second": float(r.info.last_examples_per_second.numpy())}
 
 
 def _stop_reason(r: _Run, epoch: int, result: dict) -> str | None:
@@ -260,7 +291,7 @@ def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:
     task, config = r.task, r.config
     epoch = int(r.epoch.numpy())
     if not config.validation:
-        return {**(last_cycle or task.evaluate()), "epoch": epoch}, task
+        return {**(last_cycle or {**task.evaluate(), **_last_cycle_of(r)}), "epoch": epoch}, task
     selected = int(r.selection.best_epoch.numpy()) if task.trains else 0
     if selected:
         r.best.restore(selected)
@@ -283,8 +314,8 @@ def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:
     logging.info("Selected epoch %d by validation %s: %s", selected,
                  config.selection_metrics[0] if config.selection_metrics else "-",
                  ", ".join(f"{n} = {v:.4f}" for n, v in reported.items()))
-    if last_cycle is not None:
-        result["loss"] = last_cycle["loss"]
+    if task.trains:
+        result["loss"] = (last_cycle or _last_cycle_of(r))["loss"]
     return result, final
 
 
@@ -297,7 +328,7 @@ def _retrain(r: _Run, epochs: int) -> Task:
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     manager = checkpoints.WorkerCheckpoints(
         tf.train.Checkpoint(epoch=epoch_var, **refit.checkpointables()), model_dir,
-        r.cluster.is_chief)
+        r.cluster.is_chief, run_info=checkpoints.RunInfo(refit.model_kind))
     epoch = int(epoch_var.numpy())
     if refit.independent_epochs:  # EASE: only the selected lambda's fit matters
         epoch = max(epoch, epochs - 1)
@@ -305,7 +336,7 @@ def _retrain(r: _Run, epochs: int) -> Task:
     with progress_lib.bar((epochs - epoch) * refit.steps_per_epoch, "retrain", "steps",
                           enabled=r.cluster.is_chief) as bar:
         while epoch < epochs:
-            refit.train_epoch(epoch, bar.update, epochs)
+            check_finite_loss(refit, epoch + 1, refit.train_epoch(epoch, bar.update, epochs)[0])
             epoch += 1
             epoch_var.assign(epoch)
             manager.save(epoch)

@@ -29,6 +29,7 @@ class Scripted:
 
     name, dataset_name, independent_epochs = "scripted", "none", False
     steps_per_epoch, examples_per_step, metric_extras = STEPS, 3, {"top_k": 1}
+    model_kind, divergence_hint = "scripted", "a scripted divergence"
 
     def __init__(self, curve, trains=True):
         self.curve, self.trains = list(curve), trains

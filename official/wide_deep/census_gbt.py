@@ -78,6 +78,8 @@ class CensusGBTTask:
     independent_epochs = False
     steps_per_epoch = 1
     metric_extras: dict = {}
+    model_kind = "census_main --model_type gbt"
+    divergence_hint = "the trees' log loss is not finite: check the data"
 
     def __init__(self, config: CensusConfig, strategy=None, cluster: Cluster = SINGLE,
                  num_trees: int = 300):

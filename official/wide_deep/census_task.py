@@ -111,7 +111,8 @@ def classification_metrics(logit: np.ndarray, label: np.ndarray) -> dict:
     logit = np.asarray(logit, np.float64)
     prob = 1 / (1 + np.exp(-logit))
     bce = np.maximum(logit, 0) - logit * label + np.log1p(np.exp(-np.abs(logit)))
-    return {"accuracy": float(((prob > 0.5) == (label > 0.5)).mean()),
+    correct = ((prob > 0.5) == (label > 0.5)) & np.isfinite(logit)  # nan: never right
+    return {"accuracy": float(correct.mean()),
             "auc": auc(label, prob), "eval_loss": float(bce.mean()),
             "accuracy_baseline": float(max(label.mean(), 1 - label.mean()))}
 
@@ -142,6 +143,9 @@ class CensusTask(BatchTask):
         train_df, valid_df, eval_df = load_frames(config)
         super().__init__(config.batch_size, len(train_df), config.seed, strategy, cluster)
         self.config = config
+        self.model_kind = f"census_main --model_type {config.model_type}"
+        self.divergence_hint = ("the optimizer diverged on this data: try the other "
+                                "--optimizer or a larger --batch_size")
         keras.utils.set_random_seed(config.seed)
         self.features = cf.fit_features(train_df)  # fitted on the training part only
         buffers = os.path.join(config.data_dir, "buffers")

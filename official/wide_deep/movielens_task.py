@@ -68,6 +68,8 @@ class MovieLensTask(BatchTask):
         source = config.source
         movielens.ensure_source(source)
         self.dataset_name, self.config = source.dataset, config
+        self.model_kind = f"movielens_main --model_type {config.model_type}"
+        self.divergence_hint = f"--learning_rate {config.learning_rate:g} may be too high"
         self.data = movielens_dataset.build(source.data_dir, source.dataset, config.seed,
                                             config.validation_fraction)
         self.validation_buffer = self.data.validation_buffer

@@ -2,7 +2,7 @@
 
 from absl import flags
 
-from official.utils.flags._conventions import help_wrap
+from official.utils.flags._conventions import help_wrap, register_finite
 from official.utils.logs.hooks import HOOKS
 
 # name: (DEFINE function, default, short name, help, extra keyword arguments).
@@ -70,6 +70,8 @@ def define_base(
         define, default, short, text, extra = _BASE_FLAGS[name]
         getattr(flags, define)(name, default, help_wrap(text), short_name=short,
                                flag_values=flag_values, **extra)
+        if define == "DEFINE_float":
+            register_finite(name, flag_values)
     if batch_size:
         flags.register_validator("batch_size", lambda v: v is not None and v > 0,
                                  message="--batch_size must be a positive integer",

@@ -1,6 +1,7 @@
 """Conventions shared by all flag groups."""
 
 import functools
+import math
 
 
 def help_wrap(text: str) -> str:
@@ -8,8 +9,30 @@ def help_wrap(text: str) -> str:
     return " ".join(text.split())
 
 
+def is_finite_or_unset(value) -> bool:
+    """True for None or a finite number; False for nan and +-inf."""
+    return value is None or math.isfinite(value)
+
+
+def register_finite(name: str, flag_values) -> None:
+    """The shared validator of float flags: nan and +-inf are refused, naming the flag.
+
+    absl's `lower_bound` / `upper_bound` let nan through (every comparison
+    with nan is False) and accept +-inf, so every float flag of the package
+    gets this validator (`bind` registers it with each `DEFINE_float`).
+    """
+    from absl import flags
+
+    flags.register_validator(name, is_finite_or_unset,
+                             message=f"--{name} must be a finite number (not nan or inf)",
+                             flag_values=flag_values)
+
+
 class bind:  # noqa: N801 (reads like a function at call sites)
-    """`bind(fv).DEFINE_string(...)` is `flags.DEFINE_string(..., flag_values=fv)`."""
+    """`bind(fv).DEFINE_string(...)` is `flags.DEFINE_string(..., flag_values=fv)`.
+
+    `DEFINE_float` also registers `register_finite` for the flag.
+    """
 
     def __init__(self, flag_values):
         self._flag_values = flag_values
@@ -17,4 +40,13 @@ class bind:  # noqa: N801 (reads like a function at call sites)
     def __getattr__(self, name):
         from absl import flags
 
-        return functools.partial(getattr(flags, name), flag_values=self._flag_values)
+        define = functools.partial(getattr(flags, name), flag_values=self._flag_values)
+        if name != "DEFINE_float":
+            return define
+
+        def define_finite_float(flag_name, *args, **kwargs):
+            holder = define(flag_name, *args, **kwargs)
+            register_finite(flag_name, self._flag_values)
+            return holder
+
+        return define_finite_float

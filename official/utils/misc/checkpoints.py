@@ -1,5 +1,6 @@
 """model_dir checkpoints: restore at start (resume), fall back past damage, clear errors."""
 
+import math
 import os
 import re
 import shutil
@@ -60,12 +61,59 @@ def repair_state_file(directory: str) -> None:
                     ", ".join(names))
 
 
-def restore_latest(checkpoint: tf.train.Checkpoint, model_dir: str, max_to_keep: int = 3
-                   ) -> tf.train.CheckpointManager:
+class RunInfo(tf.Module):
+    """What a run's checkpoint records about the run itself.
+
+    Attributes (tf.Variables): `model_kind` (tf.string, e.g. "ncf_main
+    --model gmf": a model_dir holding another kind is refused before
+    anything is restored), `last_loss` and `last_examples_per_second` of the
+    last trained cycle (float64, nan before one), so a resumed run that has
+    nothing left to train reports the same keys as an uninterrupted one.
+
+    Args:
+      kind: the model kind of this run.
+    """
+
+    def __init__(self, kind: str):
+        super().__init__(name="run_info")
+        self.kind = kind
+        self.model_kind = tf.Variable(kind, dtype=tf.string, trainable=False,
+                                      name="model_kind")
+        self.last_loss = tf.Variable(math.nan, dtype=tf.float64, trainable=False,
+                                     name="last_loss")
+        self.last_examples_per_second = tf.Variable(math.nan, dtype=tf.float64,
+                                                    trainable=False,
+                                                    name="last_examples_per_second")
+
+
+RUN_INFO = "run_info"  # the RunInfo's name in a run's checkpoint
+_KIND_KEY = f"{RUN_INFO}/model_kind/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def recorded_kind(path: str) -> str | None:
+    """The model kind a checkpoint records (None: written before kinds were recorded).
+
+    Raises:
+      tf.errors.OpError: the checkpoint cannot be read.
+    """
+    reader = tf.train.load_checkpoint(path)
+    return reader.get_tensor(_KIND_KEY).decode() if reader.has_tensor(_KIND_KEY) else None
+
+
+def restore_latest(checkpoint: tf.train.Checkpoint, model_dir: str, max_to_keep: int = 3,
+                   run_info: RunInfo | None = None) -> tf.train.CheckpointManager:
     """Returns a manager for `<model_dir>/checkpoints`, restoring the newest intact checkpoint.
 
     A damaged newest checkpoint (unreadable, truncated, flipped bytes) falls
     back to the one before, with one warning naming both.
+
+    Args:
+      checkpoint: what to restore and save.
+      model_dir: the run's directory.
+      max_to_keep: rolling checkpoints kept.
+      run_info: saved with the checkpoint (attached to it here); a
+        checkpoint recording another model kind is refused. A checkpoint
+        written before kinds were recorded is restored without it.
 
     Raises:
       UserError: the checkpoints belong to another model or data, or none of
@@ -80,6 +128,17 @@ def restore_latest(checkpoint: tf.train.Checkpoint, model_dir: str, max_to_keep:
         newest_first = [manager.latest_checkpoint]
     for path in newest_first:
         try:
+            kind = recorded_kind(path) if run_info is not None else None
+        except _DAMAGED as e:
+            damaged.append((path, first_line(e, 120)))
+            continue
+        if kind is not None and kind != run_info.kind:
+            raise UserError(f"--model_dir {model_dir} holds a checkpoint of {kind}, not of "
+                            f"{run_info.kind}; add --clean to start over in it, or choose "
+                            "another --model_dir")
+        if kind is not None:
+            checkpoint.run_info = run_info
+        try:
             checkpoint.restore(path).assert_existing_objects_matched()
         except _DAMAGED as e:
             damaged.append((path, first_line(e, 120)))
@@ -93,11 +152,15 @@ def restore_latest(checkpoint: tf.train.Checkpoint, model_dir: str, max_to_keep:
                             os.path.basename(path))
         else:
             logging.info("Resumed from %s", path)
+        if run_info is not None:
+            checkpoint.run_info = run_info
         return manager
     if damaged:
         names = ", ".join(os.path.basename(p) for p, _ in damaged)
         raise UserError(f"{directory}: no intact checkpoint ({names} damaged: "
                         f"{damaged[0][1]}); use --clean or another --model_dir")
+    if run_info is not None:
+        checkpoint.run_info = run_info
     return manager
 
 
@@ -111,9 +174,9 @@ class WorkerCheckpoints:
     """
 
     def __init__(self, checkpoint: tf.train.Checkpoint, model_dir: str, is_chief: bool = True,
-                 max_to_keep: int = 3):
+                 max_to_keep: int = 3, run_info: RunInfo | None = None):
         self.checkpoint, self.is_chief = checkpoint, is_chief
-        self.manager = restore_latest(checkpoint, model_dir, max_to_keep)
+        self.manager = restore_latest(checkpoint, model_dir, max_to_keep, run_info)
 
     def save(self, number: int) -> None:
         """Saves checkpoint `number` (the chief into model_dir, others into a temp dir)."""
@@ -148,7 +211,12 @@ class Selection(tf.Module):
         self.stopped = tf.Variable(0, dtype=tf.int64, trainable=False, name="stopped")
 
     def update(self, epoch: int, value: float) -> bool:
-        """Records `value` of `epoch`; True if it is a new best (strictly better)."""
+        """Records `value` of `epoch`; True if it is a new best (strictly better).
+
+        A non-finite value (nan, +-inf) is never a best.
+        """
+        if not math.isfinite(value):
+            return False
         best = float(self.best_value.numpy())
         if value < best if self.lower_is_better else value > best:
             self.best_epoch.assign(epoch)

@@ -173,7 +173,20 @@ def run(main: Callable[[list[str]], Any], tensorflow: bool = True) -> None:
         return main(argv)
 
     main_after_startup.__module__ = main.__module__
-    app.run(_guard(main_after_startup))
+    app.run(_guard(main_after_startup), flags_parser=parse_flags)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """Absl's flag parsing, with a bad flag as one `error: ...` line and exit status 1.
+
+    (absl itself prints "FATAL Flags parsing error" and a second line
+    pointing to --helpshort.)
+    """
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        print(f"error: {first_line(e, 300)} (--help lists the flags)", file=sys.stderr)
+        sys.exit(1)
 
 
 def print_metrics(result: dict) -> None:
