@@ -43,6 +43,7 @@ from official.utils.misc import array_ops
 
 USERS_PER_CALL = 256
 WHO = ("user_id", "user_ids_file", "rated", "history_file")  # whom to recommend for
+ID_RULE = "ids are decimal integers that fit in 64 bits"
 
 
 def define_recommend_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
@@ -66,6 +67,8 @@ def define_recommend_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                                          "directory's --dataset instead of the export."))
     fd.DEFINE_string("dataset", None, w("Dataset name under --data_dir (e.g. ml-1m)."))
     fd.mark_flag_as_required("export_dir")
+    fd.register_validator("user_id", lambda v: v is None or -(2 ** 63) <= v < 2 ** 63,
+                          message=f"--user_id: {ID_RULE}")
     fd.register_multi_flags_validator(
         list(WHO), lambda v: sum(v[name] is not None for name in WHO) == 1,
         message="give exactly one of " + ", ".join(f"--{name}" for name in WHO))
@@ -87,12 +90,12 @@ def read_user_ids(path: str) -> np.ndarray:
         raise UserError(f"--user_ids_file {path}: {e.strerror}") from e
     if tokens.size == 0:
         raise UserError(f"--user_ids_file {path}: no user ids")
-    ok = np.char.isdigit(np.char.lstrip(tokens, "-"))
+    values, ok = array_ops.int64_tokens(tokens)
     if not ok.all():
         bad = int(np.argmin(ok))
         raise UserError(f"--user_ids_file {path}: {str(tokens[bad])!r} (id number {bad + 1}) "
-                        "is not an integer user id")
-    return tokens.astype(np.int64)
+                        f"is not a user id ({ID_RULE})")
+    return values
 
 
 def parse_rated(text: str) -> np.ndarray:
@@ -101,12 +104,13 @@ def parse_rated(text: str) -> np.ndarray:
     Raises:
       UserError: an empty list or a token that is not an integer.
     """
-    tokens = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [t for t in tokens if not t.lstrip("-").isdigit()]
-    if not tokens or bad:
-        raise UserError(f"--rated {text!r}: give comma-separated integer movie ids"
-                        + (f" ({bad[0]!r} is not one)" if bad else ""))
-    return np.array(tokens, np.int64)
+    tokens = np.array([t.strip() for t in text.split(",") if t.strip()], dtype=str)
+    values, ok = array_ops.int64_tokens(tokens)
+    if not tokens.size or not ok.all():
+        raise UserError(f"--rated {text!r}: give comma-separated movie ids ({ID_RULE})"
+                        + (f"; {str(tokens[np.argmin(ok)])!r} is not one" if tokens.size
+                           else ""))
+    return values
 
 
 def read_history(path: str) -> np.ndarray:
@@ -128,12 +132,12 @@ def read_history(path: str) -> np.ndarray:
         raise UserError(f"--history_file {path}: no item_id or movieId column (columns: "
                         f"{', '.join(map(str, frame.columns)) or 'none'})")
     ids = frame[column].fillna("").str.strip()
-    ok = ids.str.fullmatch(r"-?\d+").to_numpy(bool)
+    values, ok = array_ops.int64_tokens(ids.to_numpy(str))
     if not ok.all():
         row = int(np.argmin(ok))
         raise UserError(f"--history_file {path}: line {row + 2}: {ids.iloc[row]!r} is not "
-                        "an integer movie id")
-    return ids.to_numpy().astype(np.int64)
+                        f"a movie id ({ID_RULE})")
+    return values
 
 
 def recommend_for_history(export, item_ids: np.ndarray, k: int) -> dict:
@@ -162,11 +166,31 @@ def recommend_for_history(export, item_ids: np.ndarray, k: int) -> dict:
     return result
 
 
+def check_ncf_export(export_dir: str, signatures: dict[str, frozenset[str]]) -> None:
+    """Refuses an export of another program, naming what it is (before TensorFlow loads it).
+
+    Raises:
+      UserError: no `recommend` signature: a census or rating-regressor export,
+        or another SavedModel.
+    """
+    if "recommend" in signatures:
+        return
+    serving = signatures.get("serving_default", frozenset())
+    if "predict_raw" in signatures:
+        what = "a census model export (census_main)"
+    elif {"user_id", "item_id", "genres", "timestamp"} <= serving:
+        what = "a rating-regressor export (movielens_main)"
+    else:
+        what = "not an ncf_main export"
+    raise UserError(f"--export_dir {export_dir} is {what}; recommend and serve need an "
+                    "ncf_main export")
+
+
 def load_export(export_dir: str):
     """The exported object, checked to have the endpoints `recommend` uses."""
     from official.utils.misc import saved_model_export
 
-    obj = saved_model_export.load(export_dir)
+    obj = saved_model_export.load(export_dir, lambda s: check_ncf_export(export_dir, s))
     if not hasattr(obj, "recommend") or not hasattr(obj, "id_maps"):
         raise UserError(f"--export_dir {export_dir}: this SavedModel has no recommend "
                         "endpoint; re-export it with the current ncf_main")

@@ -22,7 +22,12 @@ runs when it closes or when --max_batch requests wait, whichever is first
 (--model_threads), never on the event loop. A bad request (malformed JSON,
 wrong types, k <= 0 or too large, too many items, unknown ids) gets 400
 and `{"error": "<one line>"}`, a body over --max_body_bytes 413 with the
-same shape; the server goes on. SIGTERM or SIGINT stops accepting
+same shape; the server goes on. Integers are ASCII decimals that fit the
+input's dtype; JSON bodies nest at most `serve_protocol.MAX_JSON_DEPTH`
+(32) levels. A 500 is a bug: its JSON line and the log's traceback carry
+the same request id. Connection limits (--header_timeout_s,
+--keepalive_timeout_s, --max_connections) are in `serve_connections`.
+SIGTERM or SIGINT stops accepting
 connections, lets in-flight requests finish (up to 30 s), then exits 0.
 """
 
@@ -32,13 +37,16 @@ import json
 import re
 import signal
 import sys
+import uuid
 
 import numpy as np
 from absl import flags, logging
 
+from official.recommendation import serve_connections
 from official.recommendation import serve_protocol as protocol
-from official.utils.errors import first_line
+from official.utils.errors import UserError, first_line
 from official.utils.flags import core as flags_core
+from official.utils.misc import array_ops
 
 SHUTDOWN_TIMEOUT_S = 30.0
 ANNOUNCEMENT = "Serving"  # the first stdout line: "Serving <name> on <base URL> ..."
@@ -60,6 +68,14 @@ def define_serve_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_integer("model_threads", 1, w("Threads running model calls."), lower_bound=1)
     fd.DEFINE_integer("max_body_bytes", 1 << 20, w("Largest request body accepted."),
                       lower_bound=1024)
+    fd.DEFINE_integer("max_connections", 512, w(
+        "Most open connections; a new one beyond them gets 503 at once. Lowered to fit the "
+        "file-descriptor limit (`ulimit -n`)."), lower_bound=1)
+    fd.DEFINE_float("header_timeout_s", 10.0, w(
+        "Seconds a new connection has to send its request line and headers (then 408 and "
+        "closed)."), lower_bound=0.01)
+    fd.DEFINE_float("keepalive_timeout_s", 15.0, w(
+        "Seconds an idle kept-alive connection stays open."), lower_bound=0.01)
     fd.mark_flag_as_required("export_dir")
 
 
@@ -163,12 +179,10 @@ class Server:
     async def recommend_by_id(self, request):
         """GET /recommend?user_id=U&k=K."""
         query = request.query
-        raw = query.get("user_id", "")
-        if not raw.strip().lstrip("-").isdigit():
-            raise protocol.RequestError("user_id must be an integer")
-        user = int(raw)
-        if not protocol.INT64[0] <= user <= protocol.INT64[1]:
-            raise protocol.RequestError("user_id must be a 64-bit integer")
+        user = array_ops.parse_int64(query.get("user_id", ""))
+        if user is None:
+            raise protocol.RequestError(f"user_id {query.get('user_id', '')!r} is not a decimal "
+                                        "integer that fits in 64 bits")
         k = protocol.positive_k(query.get("k", "10"), self.num_items)
         pos = np.searchsorted(self.user_ids, user)
         if pos >= len(self.user_ids) or self.user_ids[pos] != user:
@@ -227,8 +241,10 @@ def tf_error_line(message: str) -> str:
 
 
 async def _json(request):
+    text = await request.text()
+    protocol.check_json_depth(text)
     try:
-        return json.loads(await request.text())
+        return json.loads(text)
     except (ValueError, UnicodeDecodeError) as e:
         raise protocol.RequestError(f"malformed JSON: {str(e).splitlines()[0]}") from None
 
@@ -247,9 +263,11 @@ def build_app(server: Server, max_body_bytes: int):
                 return web.json_response(
                     {"error": f"request body over {max_body_bytes} bytes"}, status=413)
             except Exception as e:  # noqa: BLE001 - a bug: one JSON line, the server goes on
-                logging.exception("internal error on %s %s", request.method, request.path)
-                return web.json_response({"error": f"internal error: {first_line(e)}"},
-                                         status=500)
+                request_id = uuid.uuid4().hex[:12]
+                logging.exception("internal error, request id %s, on %s %s", request_id,
+                                  request.method, request.path)
+                return web.json_response({"error": f"internal error ({first_line(e)}); request "
+                                                   f"id {request_id}"}, status=500)
         return wrapped
 
     async def status(request):
@@ -287,14 +305,17 @@ def build_app(server: Server, max_body_bytes: int):
     return app
 
 
-async def serve(server: Server, host: str, port: int, max_body_bytes: int) -> None:
+async def serve(server: Server, host: str, port: int, max_body_bytes: int,
+                limits: serve_connections.Limits) -> None:
     """Serves until SIGTERM / SIGINT, then finishes in-flight requests and returns."""
     from aiohttp import web
 
-    runner = web.AppRunner(build_app(server, max_body_bytes),
-                           shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None)
+    serve_connections.quiet_resource_errors(asyncio.get_running_loop())
+    runner = serve_connections.GuardedRunner(build_app(server, max_body_bytes), limits,
+                                             shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    site = web.TCPSite(runner, host, port, shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+                       backlog=serve_connections.BACKLOG)
     await site.start()
     bound = runner.addresses[0][1]
     stop = asyncio.Event()
@@ -319,10 +340,14 @@ def main(_) -> None:
     server = Server(export, f.model_name, f.batch_window_ms / 1000.0, f.max_batch,
                     f.model_threads)
     try:
-        asyncio.run(serve(server, f.host, f.port, f.max_body_bytes))
+        limits = serve_connections.Limits(
+            serve_connections.fitted_max_connections(f.max_connections), f.header_timeout_s,
+            f.keepalive_timeout_s)
+    except ValueError as e:
+        raise UserError(str(e)) from e
+    try:
+        asyncio.run(serve(server, f.host, f.port, f.max_body_bytes, limits))
     except OSError as e:
-        from official.utils.errors import UserError
-
         raise UserError(f"cannot listen on {f.host}:{f.port}: {e.strerror or e}") from e
     sys.stdout.flush()
 

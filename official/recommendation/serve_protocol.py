@@ -16,17 +16,36 @@ TF Serving's shapes (https://www.tensorflow.org/tfx/serving/api_rest):
 """
 
 import math
+import re
 
 import numpy as np
 
+from official.utils.misc import array_ops
+
+MAX_JSON_DEPTH = 32  # nesting levels of arrays and objects in a request body
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 MAX_INSTANCES = 10_000  # rows of one :predict request
 MAX_HISTORY = 5_000  # items of one POST /recommend history
 MAX_K = 1_000
-INT64 = (-(2 ** 63), 2 ** 63 - 1)
 
 
 class RequestError(ValueError):
     """A bad request: its message is the client's 400 error line."""
+
+
+def check_json_depth(text: str) -> None:
+    """Refuses a JSON text nested deeper than `MAX_JSON_DEPTH` (before it is parsed).
+
+    Strings are blanked first, so brackets inside them do not count.
+
+    Raises:
+      RequestError: too deep.
+    """
+    skeleton = np.frombuffer(_JSON_STRING.sub('""', text).encode("utf-8", "replace"), np.uint8)
+    step = (np.isin(skeleton, (ord("["), ord("{"))).astype(np.int32)
+            - np.isin(skeleton, (ord("]"), ord("}"))))
+    if np.cumsum(step).max(initial=0) > MAX_JSON_DEPTH:
+        raise RequestError(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
 
 
 def _array(name: str, value, dtype: str, shape: tuple) -> np.ndarray:
@@ -39,10 +58,11 @@ def _array(name: str, value, dtype: str, shape: tuple) -> np.ndarray:
             array = array.astype(str)
         elif dtype.startswith("int"):
             array = np.asarray(value, dtype=object)
-            flat = array.reshape(-1)
-            if not all(isinstance(v, int) and not isinstance(v, bool)
-                       and INT64[0] <= v <= INT64[1] for v in flat):
-                raise TypeError
+            low, high = np.iinfo(dtype).min, np.iinfo(dtype).max
+            if not all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+                       for v in array.reshape(-1)):
+                raise RequestError(f"input {name!r} must hold {dtype} values (integers from "
+                                   f"{low} to {high})")
             array = array.astype(dtype)
         else:
             array = np.asarray(value, dtype=object)
@@ -50,6 +70,8 @@ def _array(name: str, value, dtype: str, shape: tuple) -> np.ndarray:
                        and math.isfinite(v) for v in array.reshape(-1)):
                 raise TypeError
             array = array.astype(dtype)
+    except RequestError:
+        raise
     except (TypeError, ValueError):
         raise RequestError(f"input {name!r} must hold {dtype} values") from None
     if array.ndim != len(shape) or any(s is not None and s != a
@@ -80,6 +102,8 @@ def predict_inputs(body, specs: dict) -> tuple[dict, bool]:
         rows = body["instances"]
         if not isinstance(rows, list) or not rows:
             raise RequestError('"instances" must be a non-empty list')
+        if not specs:
+            raise RequestError('this signature takes no inputs: use {"inputs": {}}')
         if len(rows) > MAX_INSTANCES:
             raise RequestError(f'"instances" has {len(rows)} rows; at most {MAX_INSTANCES}')
         if any(len(shape) == 0 for _, shape in specs.values()):
@@ -136,6 +160,9 @@ def predict_response(outputs: dict, row_format: bool) -> dict:
     if len(values) == 1:
         return {"predictions": next(iter(values.values()))}
     names = list(values)
+    if len({len(v) if isinstance(v, list) else -1 for v in values.values()}) > 1:
+        raise RequestError("this signature's outputs differ in length: use the columnar "
+                           '"inputs" format')
     return {"predictions": [dict(zip(names, row, strict=True))
                             for row in zip(*(values[n] for n in names), strict=True)]}
 
@@ -150,8 +177,8 @@ def _nulls(value):
 
 def positive_k(value, num_items: int) -> int:
     """`k` of a /recommend request: an integer in 1..min(MAX_K, items)."""
-    if isinstance(value, str) and value.strip().lstrip("+").isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        value = array_ops.parse_int64(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= min(
             MAX_K, num_items):
         raise RequestError(f"k must be an integer from 1 to {min(MAX_K, num_items)}")

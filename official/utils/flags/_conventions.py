@@ -2,6 +2,7 @@
 
 import functools
 import math
+import sys
 
 
 def help_wrap(text: str) -> str:
@@ -45,6 +46,9 @@ class bind:  # noqa: N801 (reads like a function at call sites)
             return define
 
         def define_finite_float(flag_name, *args, **kwargs):
+            # absl files a flag under the module that called DEFINE_*: the caller's, not this.
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            kwargs.setdefault("module_name", sys.argv[0] if caller == "__main__" else caller)
             holder = define(flag_name, *args, **kwargs)
             register_finite(flag_name, self._flag_values)
             return holder

@@ -1,5 +1,7 @@
 """Small vectorized array helpers."""
 
+import re
+
 import numpy as np
 
 
@@ -50,3 +52,42 @@ def sorted_unique_max(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray,
         return keys, values
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     return keys[starts], np.maximum.reduceat(values, starts)
+
+
+INT64_MAX_DIGITS = str(2 ** 63 - 1)  # 19 digits; the negative limit ends in 8
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_int64(text: str) -> int | None:
+    """The integer of an ASCII decimal `text` ("42", "-7", " +3 ") that fits int64, else None.
+
+    Python's `int()` also takes other scripts' digits ("٣"), underscores
+    ("1_000") and superscripts fail only later; ids are plain ASCII decimals.
+    """
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text.strip()):
+        return None
+    value = int(text.strip())
+    return value if -(2 ** 63) <= value <= 2 ** 63 - 1 else None
+
+
+def int64_tokens(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorized `parse_int64` of string tokens.
+
+    Args:
+      tokens: str [N].
+
+    Returns:
+      (int64 [N] values, 0 where not valid; bool [N] valid: an ASCII decimal
+      integer that fits int64).
+    """
+    import pandas as pd
+
+    parts = pd.Series(np.asarray(tokens, dtype=str)).str.strip().str.extract(
+        r"^([+-]?)0*([0-9]+)$")
+    sign, digits = parts[0].fillna(""), parts[1].fillna("")
+    length = digits.str.len().to_numpy()
+    limit = np.where(sign.to_numpy() == "-", INT64_MAX_DIGITS[:-1] + "8", INT64_MAX_DIGITS)
+    ok = (length > 0) & ((length < 19) | ((length == 19) & (digits.to_numpy(str) <= limit)))
+    values = np.zeros(len(ok), np.int64)
+    values[ok] = (sign + digits).to_numpy(str)[ok].astype(np.int64)
+    return values, ok

@@ -71,8 +71,29 @@ def write_saved_model(write: Callable[[str], None], export_dir: str) -> str:
     return export_dir
 
 
-def load(export_dir: str):
+def signatures(export_dir: str) -> dict[str, frozenset[str]]:
+    """Signature name -> input names of the SavedModel in `export_dir`, read from its proto.
+
+    Nothing is loaded into TensorFlow, so an export whose ops are not
+    registered here (e.g. the census trees' YDF op) can still be told apart.
+    """
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    return {name: frozenset(sig.inputs) for graph in proto.meta_graphs
+            for name, sig in graph.signature_def.items()}
+
+
+def load(export_dir: str, check: Callable[[dict[str, frozenset[str]]], None] | None = None):
     """`tf.saved_model.load` of an export whose files are intact.
+
+    Args:
+      export_dir: the export.
+      check: called with `signatures(export_dir)` once the files are
+        verified and before TensorFlow loads anything; raises `UserError`
+        for an export of the wrong kind.
 
     Raises:
       UserError: no export there, a file missing or changed, or a SavedModel
@@ -89,8 +110,10 @@ def load(export_dir: str):
     if damage:
         raise UserError(f"--export_dir {export_dir}: the export is damaged ({damage}); "
                         "export it again")
+    if check is not None:
+        check(signatures(export_dir))
     try:
         return tf.saved_model.load(export_dir)
-    except (OSError, ValueError, IndexError, tf.errors.OpError) as e:
+    except (OSError, ValueError, IndexError, RuntimeError, tf.errors.OpError) as e:
         raise UserError(f"--export_dir {export_dir}: TensorFlow cannot load it "
                         f"({first_line(e)})") from e
