@@ -93,3 +93,31 @@ def test_popularity_percentile_known_answer():
     # A most-popular recommender recommends only the top item: coverage 1/4, percentile 100.
     out = fr.beyond_accuracy(np.array([5.0, 0, 0, 0]), pct)
     assert out == {"Coverage_full": 0.25, "PopularityPercentile_full": 100.0}
+
+
+def test_non_finite_scores_never_hit_and_rank_above_the_held_out_item():
+    rng = np.random.default_rng(1)
+    num_users, num_items = 30, 25
+    scores = rng.normal(size=(num_users, num_items))
+    spoiled = rng.random(scores.shape) < 0.15
+    scores[spoiled] = rng.choice([np.nan, np.inf, -np.inf], spoiled.sum())
+    train_users, train_items, positives = random_split(rng, num_users, num_items, 200)
+    offsets = fr.csr_offsets(train_users, num_users)
+    sums = fr.evaluate(lambda u: scores[u].copy(), np.arange(num_users), positives, offsets,
+                       train_items, num_items, k=5)
+    hr = ndcg = 0.0
+    for u in range(num_users):  # the oracle, with the non-finite rules spelled out
+        target = scores[u, positives[u]]
+        if not np.isfinite(target):
+            continue
+        seen = set(train_items[train_users == u].tolist())
+        rank = sum(not np.isfinite(scores[u, i]) or scores[u, i] >= target
+                   for i in range(num_items) if i != positives[u] and i not in seen)
+        if rank < 5:
+            hr, ndcg = hr + 1, ndcg + 1 / np.log2(rank + 2)
+    assert sums.hits == hr and sums.ndcg == pytest.approx(ndcg)
+    assert (~np.isfinite(scores[np.arange(num_users), positives])).any() and hr > 0
+    everything_nan = fr.evaluate(lambda u: np.full((len(u), num_items), np.nan),
+                                 np.arange(num_users), positives, offsets, train_items,
+                                 num_items, k=5)
+    assert everything_nan.hits == 0 and everything_nan.ndcg == 0

@@ -94,7 +94,7 @@ def read_user_ids(path: str) -> np.ndarray:
     if not ok.all():
         bad = int(np.argmin(ok))
         raise UserError(f"--user_ids_file {path}: {str(tokens[bad])!r} (id number {bad + 1}) "
-                        f"is not a user id ({ID_RULE})")
+                        f"is not an integer user id ({ID_RULE})")
     return values
 
 
@@ -136,7 +136,7 @@ def read_history(path: str) -> np.ndarray:
     if not ok.all():
         row = int(np.argmin(ok))
         raise UserError(f"--history_file {path}: line {row + 2}: {ids.iloc[row]!r} is not "
-                        f"a movie id ({ID_RULE})")
+                        f"an integer movie id ({ID_RULE})")
     return values
 
 

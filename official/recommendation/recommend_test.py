@@ -197,3 +197,26 @@ def test_cli_bad_histories_are_one_line(trained, tmp_path):
         res = _cli(f"--export_dir={tmp / 'export'}", *args)
         assert res.returncode != 0 and message in res.stderr, (args, res.stderr[-1500:])
         assert "Traceback" not in res.stderr
+
+
+def test_ids_that_are_not_decimal_int64_name_the_flag_and_the_value(tmp_path):
+    from official.utils.errors import UserError
+
+    for text, bad in (("99999999999999999999,12", "99999999999999999999"), ("²,12", "²"),
+                      ("--5", "--5"), ("١٢", "١٢")):
+        with pytest.raises(UserError) as error:
+            recommend.parse_rated(text)
+        assert str(error.value) == (f"--rated {text!r}: give comma-separated movie ids (ids "
+                                    f"are decimal integers that fit in 64 bits); {bad!r} is "
+                                    "not one")
+    assert recommend.parse_rated(" 7, -9223372036854775808,+3").tolist() == [
+        7, -(2 ** 63), 3]
+    ids = tmp_path / "ids.txt"
+    ids.write_text("5\n9223372036854775808\n")
+    with pytest.raises(UserError, match=r"'9223372036854775808' \(id number 2\) is not an "
+                                        "integer user id"):
+        recommend.read_user_ids(str(ids))
+    res = _cli("--export_dir=unused", "--user_id=99999999999999999999")
+    assert res.returncode == 1 and res.stderr.splitlines() == [
+        "error: flag --user_id=99999999999999999999: --user_id: ids are decimal integers that "
+        "fit in 64 bits (--help lists the flags)"]

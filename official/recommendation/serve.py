@@ -181,8 +181,8 @@ class Server:
         query = request.query
         user = array_ops.parse_int64(query.get("user_id", ""))
         if user is None:
-            raise protocol.RequestError(f"user_id {query.get('user_id', '')!r} is not a decimal "
-                                        "integer that fits in 64 bits")
+            raise protocol.RequestError("user_id must be an integer (ASCII decimal digits that "
+                                        f"fit in 64 bits), got {query.get('user_id', '')!r}")
         k = protocol.positive_k(query.get("k", "10"), self.num_items)
         pos = np.searchsorted(self.user_ids, user)
         if pos >= len(self.user_ids) or self.user_ids[pos] != user:

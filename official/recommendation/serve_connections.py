@@ -124,6 +124,11 @@ class GuardedHandler(web_protocol.RequestHandler):
     def connection_made(self, transport) -> None:
         """Starts the deadline of the request head."""
         super().connection_made(transport)
+        # aiohttp also starts its keep-alive timer here; the first request's head has this
+        # deadline instead (its timer would close the connection without an answer).
+        if self._keepalive_handle is not None:
+            self._keepalive_handle.cancel()
+            self._keepalive_handle = None
         self._head_timer = self._loop.call_later(self._header_timeout_s, self._head_too_slow)
 
     def data_received(self, data: bytes) -> None:

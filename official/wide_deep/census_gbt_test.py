@@ -50,6 +50,26 @@ def test_gbt_beats_the_majority_and_its_export_answers_raw_requests(mirror, tmp_
     assert again["accuracy"] == result["accuracy"] and again["epoch"] == 1
 
 
+def test_recommend_and_serve_name_a_census_export_in_one_line(mirror, tmp_path):
+    import subprocess
+    import sys
+
+    from official.recommendation import recommend
+
+    run(mirror, tmp_path, f"--export_dir={tmp_path / 'e'}", "--num_trees=5",
+        "--noevaluate_test")
+    message = (f"--export_dir {tmp_path / 'e'} is a census model export (census_main); "
+               "recommend and serve need an ncf_main export")
+    with pytest.raises(UserError) as error:
+        recommend.load_export(str(tmp_path / "e"))
+    assert str(error.value) == message
+    proc = subprocess.run([sys.executable, "-m", "official.recommendation.serve",
+                           f"--export_dir={tmp_path / 'e'}", "--port=0"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and proc.stderr.splitlines()[-1] == f"error: {message}"
+    assert "Traceback" not in proc.stderr and "please report" not in proc.stderr
+
+
 def test_gbt_trains_once(mirror, tmp_path):
     with pytest.raises(UserError, match="trains the forest once"):
         run(mirror, tmp_path, "--train_epochs=3")

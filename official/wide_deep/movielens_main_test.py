@@ -98,3 +98,23 @@ def test_the_lowest_validation_rmse_is_selected(data_dir, tmp_path):
     test = [r for r in records if r["name"] == "test_rmse"]  # the test set, read once
     assert len(test) == 1 and test[0]["value"] == pytest.approx(result["rmse"])
     assert test[0]["extras"]["selected_epoch"] == result["selected_epoch"]
+
+
+def test_a_diverged_regressor_stops_in_one_line_with_nothing_exported(data_dir, tmp_path):
+    from official.utils.errors import UserError
+
+    with pytest.raises(UserError, match=r"training diverged in epoch 1: .*\(--learning_rate "
+                                        r"1e\+38 may be too high\)"):
+        run(data_dir, tmp_path / "m", "--learning_rate=1e38", "--train_epochs=2",
+            f"--export_dir={tmp_path / 'e'}")
+    assert not (tmp_path / "e").exists()
+    assert not [n for n in (tmp_path / "m").iterdir() if n.name.startswith("best-")]
+
+
+@pytest.mark.parametrize("flag", ["--learning_rate=nan", "--mf_l2=inf", "--mf_l2_implicit=nan",
+                                  "--validation_fraction=nan"])
+def test_non_finite_float_flags_are_refused(flag):
+    fv = flags.FlagValues()
+    movielens_main.define_movielens_main_flags(fv)
+    with pytest.raises(flags.IllegalFlagValueError, match="must be a finite number"):
+        fv(["movielens_main", flag])
