@@ -182,8 +182,12 @@ def test_pretrained_gmf_and_mlp_initialize_neumf(data_dir, tmp_path):
 
 def test_wrong_checkpoint_is_a_clear_error(data_dir, tmp_path):
     run(data_dir, tmp_path / "m", "--train_epochs=1", "--model=gmf")
-    with pytest.raises(Exception, match="different model or data"):
+    with pytest.raises(Exception, match="holds a checkpoint of ncf_main --model gmf, not of "
+                                        "ncf_main --model mlp"):
         run(data_dir, tmp_path / "m", "--train_epochs=2", "--model=mlp")
+    # The same model kind with other shapes: its variables tell.
+    with pytest.raises(Exception, match="different model or data"):
+        run(data_dir, tmp_path / "m", "--train_epochs=2", "--model=gmf", "--num_factors=16")
 
 
 def few_ratings_zip():
