@@ -14,8 +14,8 @@ import numpy as np
 from absl import flags, logging
 
 from official.datasets import movielens
-from official.recommendation import ncf_recipes
-from official.recommendation.ncf_config import (
+from official.recommendation.config import recipes
+from official.recommendation.config.configs import (
     EVAL_PROTOCOLS,
     MODEL_TYPES,
     SCHEDULES,
@@ -93,9 +93,9 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_float("epsilon", 1e-8, w("Adam epsilon."), lower_bound=0.0)
     fd.DEFINE_float("hr_threshold", None, w("Stop once HR@top_k reaches this value (the "
                                             "validation HR with --validation)."))
-    fd.DEFINE_enum("recipe", None, list(ncf_recipes.RECIPES),
+    fd.DEFINE_enum("recipe", None, list(recipes.RECIPES),
                    w("Set the flags of a named recipe (flags given on the command line "
-                     "still win): " + ncf_recipes.describe()))
+                     "still win): " + recipes.describe()))
     fd.DEFINE_boolean("validation", True,
                       w("Hold out each user's latest training positive (ties and unknown "
                         "times: a seeded draw) with its own sampled negatives, evaluate it "
@@ -223,5 +223,5 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
 
 def configs(fv: flags.FlagValues) -> list[NCFConfig]:
     """One `NCFConfig` per training the parsed flags ask for (a recipe may have stages)."""
-    return [config(v) for v in ncf_recipes.trainings(fv.flag_values_dict(),
+    return [config(v) for v in recipes.trainings(fv.flag_values_dict(),
                                                      flags_core.given(fv))]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from absl import flags, logging
 
 from official.recommendation import ncf_flags
-from official.recommendation.ncf_config import RANKING_METRICS, NCFConfig
+from official.recommendation.config.configs import RANKING_METRICS, NCFConfig
 
 
 def run(configs: Sequence[NCFConfig], clean_dir: str | None = None) -> dict:
@@ -25,7 +25,7 @@ def run(configs: Sequence[NCFConfig], clean_dir: str | None = None) -> dict:
       clean_dir: a recipe's --model_dir, which the chief empties before stage 1
         (only if the package created it).
     """
-    from official.recommendation.ncf_task import NCFTask
+    from official.recommendation.training.task import NCFTask
     from official.utils import run_loop
     from official.utils.misc import distribution_utils, run_dirs
 

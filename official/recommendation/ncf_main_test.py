@@ -14,15 +14,11 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from official.recommendation import (
-    ncf_flags,
-    ncf_main,
-    ncf_metrics,
-    ncf_pretrain,
-    ncf_task,
-    ncf_validation,
-)
-from official.recommendation.ncf_trainer import NCFTrainer
+from official.recommendation import ncf_flags, ncf_main
+from official.recommendation.data import validation_split
+from official.recommendation.evaluation import sampled_metrics
+from official.recommendation.training import pretraining, task
+from official.recommendation.training.trainer import NCFTrainer
 from official.utils.logs import logger as logger_lib
 
 SMALL = ["--dataset=synthetic", "--synthetic_users=500", "--synthetic_items=300",
@@ -38,7 +34,7 @@ def parse(*args):
 
 
 def load_data(fv):
-    return ncf_task.load_data(ncf_flags.configs(fv)[0].data)
+    return task.load_data(ncf_flags.configs(fv)[0].data)
 
 
 def train_config(fv):
@@ -61,7 +57,7 @@ def test_learns_far_above_random_and_popularity(data_dir, tmp_path):
                  f"--benchmark_log_dir={bench}")
     data = load_data(parse(f"--data_dir={data_dir}"))
     popularity = np.bincount(data.train_items, minlength=data.num_items).astype(float)
-    pop_hr, _ = ncf_metrics.hit_rate_and_ndcg(popularity[data.eval_items], data.eval_items, 10)
+    pop_hr, _ = sampled_metrics.hit_rate_and_ndcg(popularity[data.eval_items], data.eval_items, 10)
     random_hr = 10 / 101
     assert result["HR"] > 4 * random_hr
     assert result["HR"] > pop_hr + 0.15, (result, pop_hr)
@@ -166,7 +162,7 @@ def test_pretrained_gmf_and_mlp_initialize_neumf(data_dir, tmp_path):
     data = load_data(fv)
     config = train_config(fv)
     neumf = NCFTrainer(data, config)
-    ncf_pretrain.init_from_pretrained(neumf, str(tmp_path / "gmf"), str(tmp_path / "mlp"))
+    pretraining.init_from_pretrained(neumf, str(tmp_path / "gmf"), str(tmp_path / "mlp"))
     gmf = NCFTrainer(data, train_config(parse(f"--data_dir={data_dir}",
                                                             "--model=gmf")))
     tf.train.Checkpoint(model=gmf.model).restore(
@@ -258,9 +254,9 @@ def test_baselines_in_the_same_harness_both_protocols(data_dir, tmp_path):
              "--eval_protocol=both")
     data = load_data(parse(f"--data_dir={data_dir}"))
     # Popularity counts the positives it trains on: the training split less validation.
-    train, _ = ncf_validation.split(data, data.num_eval_negatives, 0)
+    train, _ = validation_split.split(data, data.num_eval_negatives, 0)
     counts = np.bincount(train.train_items, minlength=data.num_items).astype(float)
-    pop_hr, pop_ndcg = ncf_metrics.hit_rate_and_ndcg(counts[data.eval_items], data.eval_items,
+    pop_hr, pop_ndcg = sampled_metrics.hit_rate_and_ndcg(counts[data.eval_items], data.eval_items,
                                                      10)
     assert (pop["HR"], pop["NDCG"]) == pytest.approx((pop_hr, pop_ndcg))  # known answer
     assert set(mf) >= {"HR", "NDCG", "HR_full", "NDCG_full"}

@@ -24,7 +24,7 @@ JSON output: one line per user, `{"user_id": 42, "rated": 58,
 A user who is not in the training data is folded in from their history
 (`--rated` ids, or `--history_file`, a CSV of one user's ratings with an
 `item_id` or `movieId` column; ratings, if any, are ignored: the models are
-implicit) by the export's `recommend_for_history` (`ncf_fold_in`): the
+implicit) by the export's `recommend_for_history` (`fold_in`): the
 report line reads `new user` and says how many history ids the model knows;
 unknown ids are listed, and a history with none known gets the most popular
 movies, marked `(popularity fallback)`. JSON adds `"history"`,
@@ -241,10 +241,10 @@ def _decoded(result: dict) -> dict:
 def titles_from_dataset(data_dir: str, dataset: str, item_ids: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray]:
     """(titles, genres) str arrays aligned with `item_ids`, from movies.csv."""
-    from official.recommendation import ncf_export
+    from official.recommendation.serving import model_export
 
     try:
-        return ncf_export.titles_and_genres(data_dir, dataset, item_ids)
+        return model_export.titles_and_genres(data_dir, dataset, item_ids)
     except (FileNotFoundError, DataError) as e:
         raise UserError(str(e)) from e
 

@@ -12,7 +12,8 @@ import tensorflow as tf
 from absl import flags
 
 from official.datasets import movielens
-from official.recommendation import ncf_flags, ncf_main, ncf_task, recommend
+from official.recommendation import ncf_flags, ncf_main, recommend
+from official.recommendation.training import task
 
 SMALL = ["--dataset=synthetic", "--synthetic_users=120", "--synthetic_items=80",
          "--synthetic_ratings=4000", "--batch_size=512", "--learning_rate=0.01", "--hooks=",
@@ -25,7 +26,7 @@ def _train(tmp, *extra):
     fv(["ncf_main", *SMALL, f"--data_dir={tmp / 'data'}", f"--model_dir={tmp / 'model'}",
         "--train_epochs=2", f"--export_dir={tmp / 'export'}", *extra])
     ncf_main.run_from_flags(fv)
-    return tmp, ncf_task.load_data(ncf_flags.configs(fv)[0].data)
+    return tmp, task.load_data(ncf_flags.configs(fv)[0].data)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ Endpoints (`<name>` is --model_name, default `ncf`):
 * `GET /v1/models/<name>` -> TF Serving's model status (version 1, AVAILABLE).
 * `POST /v1/models/<name>:predict` -> TF Serving's REST predict on any
   signature of the export (`"signature_name"`, default `serving_default`),
-  row (`"instances"`) or columnar (`"inputs"`) format (`serve_protocol`).
+  row (`"instances"`) or columnar (`"inputs"`) format (`protocol`).
 * `GET /recommend?user_id=U&k=K` -> `{"user_id", "rated", "recommendations":
   [{"item_id", "title", "genres", "score"}, ...]}` for a trained user.
 * `POST /recommend` with `{"history": [item ids], "k": K}` -> the same for a
@@ -23,10 +23,10 @@ runs when it closes or when --max_batch requests wait, whichever is first
 wrong types, k <= 0 or too large, too many items, unknown ids) gets 400
 and `{"error": "<one line>"}`, a body over --max_body_bytes 413 with the
 same shape; the server goes on. Integers are ASCII decimals that fit the
-input's dtype; JSON bodies nest at most `serve_protocol.MAX_JSON_DEPTH`
+input's dtype; JSON bodies nest at most `protocol.MAX_JSON_DEPTH`
 (32) levels. A 500 is a bug: its JSON line and the log's traceback carry
 the same request id. Connection limits (--header_timeout_s,
---keepalive_timeout_s, --max_connections) are in `serve_connections`.
+--keepalive_timeout_s, --max_connections) are in `connections`.
 SIGTERM or SIGINT stops accepting
 connections, lets in-flight requests finish (up to 30 s), then exits 0.
 """
@@ -42,8 +42,8 @@ import uuid
 import numpy as np
 from absl import flags, logging
 
-from official.recommendation import serve_connections
-from official.recommendation import serve_protocol as protocol
+from official.recommendation.serving import connections
+from official.recommendation.serving import protocol as protocol
 from official.utils.errors import UserError, first_line
 from official.utils.flags import core as flags_core
 from official.utils.misc import array_ops
@@ -306,16 +306,16 @@ def build_app(server: Server, max_body_bytes: int):
 
 
 async def serve(server: Server, host: str, port: int, max_body_bytes: int,
-                limits: serve_connections.Limits) -> None:
+                limits: connections.Limits) -> None:
     """Serves until SIGTERM / SIGINT, then finishes in-flight requests and returns."""
     from aiohttp import web
 
-    serve_connections.quiet_resource_errors(asyncio.get_running_loop())
-    runner = serve_connections.GuardedRunner(build_app(server, max_body_bytes), limits,
+    connections.quiet_resource_errors(asyncio.get_running_loop())
+    runner = connections.GuardedRunner(build_app(server, max_body_bytes), limits,
                                              shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     site = web.TCPSite(runner, host, port, shutdown_timeout=SHUTDOWN_TIMEOUT_S,
-                       backlog=serve_connections.BACKLOG)
+                       backlog=connections.BACKLOG)
     await site.start()
     bound = runner.addresses[0][1]
     stop = asyncio.Event()
@@ -340,8 +340,8 @@ def main(_) -> None:
     server = Server(export, f.model_name, f.batch_window_ms / 1000.0, f.max_batch,
                     f.model_threads)
     try:
-        limits = serve_connections.Limits(
-            serve_connections.fitted_max_connections(f.max_connections), f.header_timeout_s,
+        limits = connections.Limits(
+            connections.fitted_max_connections(f.max_connections), f.header_timeout_s,
             f.keepalive_timeout_s)
     except ValueError as e:
         raise UserError(str(e)) from e

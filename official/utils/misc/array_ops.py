@@ -91,3 +91,8 @@ def int64_tokens(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values = np.zeros(len(ok), np.int64)
     values[ok] = (sign + digits).to_numpy(str)[ok].astype(np.int64)
     return values, ok
+
+
+def csr_offsets(train_users: np.ndarray, num_users: int) -> np.ndarray:
+    """int64 [U + 1] offsets of each user's positives (positives sorted by user)."""
+    return np.concatenate([[0], np.cumsum(np.bincount(train_users, minlength=num_users))])

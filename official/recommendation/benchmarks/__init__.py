@@ -1,0 +1,1 @@
+"""Benchmark and peer programs; each prints JSON (`--output FILE.json`)."""

@@ -1,0 +1,1 @@
+"""Settings of a run: typed configs and named recipes (no TensorFlow)."""

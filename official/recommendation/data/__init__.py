@@ -1,0 +1,1 @@
+"""Interaction data for the models: loading, the authors' split, validation, training batches."""

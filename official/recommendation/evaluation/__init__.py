@@ -1,0 +1,1 @@
+"""Ranking metrics: sampled and full-ranking HR / NDCG, coverage, the evaluator."""

@@ -1,0 +1,1 @@
+"""The recommenders: NeuMF / GMF / MLP, MF, popularity, iALS, EASE, and their registry."""

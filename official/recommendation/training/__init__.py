@@ -1,0 +1,1 @@
+"""How models learn: trainers, the run loop's task, optimizers, schedules, pretraining."""
