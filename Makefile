@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_output
 
-.PHONY: demo test lint clean-venv
+.PHONY: demo test test-fast lint clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check official
 	$(PY) -m pytest -n 2 --dist loadfile official
+
+# Every test that starts no process or cluster and trains nothing for long (marked
+# `slow` otherwise): under 2 minutes on 2 cores.
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check official
+	$(PY) -m pytest -n 2 --dist loadfile -m "not slow" official
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check official

@@ -10,6 +10,9 @@ from absl import flags
 from official.recommendation.ncf_main_test import parse, run
 from official.utils.errors import UserError
 
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):

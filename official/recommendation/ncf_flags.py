@@ -17,14 +17,17 @@ from official.datasets import movielens
 from official.recommendation.config import recipes
 from official.recommendation.config.configs import (
     EVAL_PROTOCOLS,
-    MODEL_TYPES,
+    OPTIMIZERS,
     SCHEDULES,
     NCFConfig,
     NCFDataConfig,
     TrainConfig,
     parse_layers,
 )
+from official.recommendation.models import registry
 from official.utils.flags import core as flags_core
+
+DEFAULTS = TrainConfig()  # the one source of the training defaults
 
 
 def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
@@ -35,62 +38,58 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     flags_core.define_distribution(fv)
     movielens.define_data_download_flags(data_dir=False, flag_values=fv)
     for name, value in (("dataset", movielens.schema.ML_1M), ("model_dir", "/tmp/ncf"),
-                        ("train_epochs", 10), ("batch_size", 16384), ("hooks", [])):
+                        ("train_epochs", 10), ("batch_size", DEFAULTS.batch_size), ("hooks", [])):
         fv.set_default(name, value)
     w = flags_core.help_wrap
-    fd.DEFINE_enum("model", "neumf", list(MODEL_TYPES),
-                   w("Model: neumf (GMF + MLP), gmf or mlp; or a baseline in the same "
-                     "harness: mf (dot-product matrix factorization with biases, same "
-                     "negatives and loss; --num_factors, --mf_regularization), popularity "
-                     "(most-popular ranking, nothing to train), ials (implicit alternating "
-                     "least squares on every user-item pair; --num_factors, --ials_*) or "
-                     "ease (closed-form item-item model; --ease_lambda)."))
+    fd.DEFINE_enum("model", DEFAULTS.model_type, list(registry.names()),
+                   w("Model (models/registry.py): " + registry.describe() + "."))
     fd.DEFINE_enum("eval_protocol", "sampled", list(EVAL_PROTOCOLS),
                    w("sampled: HR/NDCG@top_k of the held-out item among "
                      "--num_eval_negatives sampled items (the paper). full: HR/NDCG/"
                      "and catalogue coverage / popularity of the top_k against every item the user "
                      "did not train on (HR_full, NDCG_full, Coverage_full, "
                      "PopularityPercentile_full). both: all of them."))
-    fd.DEFINE_integer("num_factors", 32, w("Latent factors of the GMF embeddings (of MF "
-                                           "with --model mf, of iALS with --model ials)."),
-                      lower_bound=1)
+    fd.DEFINE_integer("num_factors", DEFAULTS.num_factors,
+                      w("Latent factors of the GMF embeddings (of MF with --model mf, of iALS "
+                        "with --model ials)."), lower_bound=1)
     for name, default, text, lower in (
-            ("ials_alpha", 9.0, "iALS: extra confidence of a positive pair; its squared error "
-             "weighs 1 + alpha, an unobserved pair's 1 (Hu et al. 2008). `implicit`'s alpha is "
-             "1 + this.", 0.0),
-            ("ials_regularization", 0.01, "iALS: L2 weight lambda on each factor row, scaled "
-             "by the row's total loss weight to the power --ials_frequency_scaling; must be "
-             "> 0.", None),
-            ("ials_frequency_scaling", 1.0, "iALS: exponent nu of the frequency scaling of the "
-             "regularization (user u: lambda * (items + alpha * |I_u|)^nu; Rendle et al. 2022 "
-             "use 1, `implicit` and Hu et al. 0).", 0.0)):
+            ("ials_alpha", DEFAULTS.ials_alpha,
+             "iALS: extra confidence of a positive pair; its squared error weighs 1 + alpha, "
+             "an unobserved pair's 1 (Hu et al. 2008). `implicit`'s alpha is 1 + this.", 0.0),
+            ("ials_regularization", DEFAULTS.ials_regularization,
+             "iALS: L2 weight lambda on each factor row, scaled by the row's total loss weight "
+             "to the power --ials_frequency_scaling; must be > 0.", None),
+            ("ials_frequency_scaling", DEFAULTS.ials_exponent,
+             "iALS: exponent nu of the frequency scaling of the regularization (user u: lambda "
+             "* (items + alpha * |I_u|)^nu; Rendle et al. 2022 use 1, `implicit` and Hu et al. "
+             "0).", 0.0)):
         fd.DEFINE_float(name, default, w(text), lower_bound=lower)
     fd.DEFINE_integer("ials_iterations", 16,
                       w("iALS: sweeps (each solves every user row, then every item row); "
                         "one sweep is one epoch for evaluation, checkpoints and selection, "
                         "and replaces --train_epochs."), lower_bound=1)
-    fd.DEFINE_integer("ials_cg_steps", 0,
+    fd.DEFINE_integer("ials_cg_steps", DEFAULTS.ials_cg_steps,
                       w("iALS: 0 solves every row exactly (batched Cholesky); n > 0 takes n "
                         "conjugate-gradient steps per row and sweep from its current value "
                         "(cheaper, inexact; `implicit` takes 3)."), lower_bound=0)
-    fd.DEFINE_list("ease_lambda", ["1000"],
+    fd.DEFINE_list("ease_lambda", [f"{v:g}" for v in DEFAULTS.ease_lambdas],
                    w("EASE: L2 weight lambda of the item-item matrix; several "
                      "comma-separated values are fitted one per epoch (replacing "
                      "--train_epochs) and the best by validation is selected."))
-    fd.DEFINE_string("layers", "64,32,16",
+    fd.DEFINE_string("layers", ",".join(map(str, DEFAULTS.layers)),
                         w("MLP layer sizes; the first (even) is the concatenated user + item "
                           "embedding size."))
-    fd.DEFINE_float("mf_regularization", 0.0, w("L2 weight on GMF embedding rows."),
-                       lower_bound=0.0)
-    fd.DEFINE_float("mlp_regularization", 0.0, w("L2 weight on MLP embedding rows."),
-                       lower_bound=0.0)
-    fd.DEFINE_integer("num_neg", 4, w("Training negatives per positive, redrawn every "
-                                         "epoch."), lower_bound=1)
-    fd.DEFINE_float("learning_rate", 0.004, w("Adam learning rate (the peak, after "
-                                              "warm-up)."), lower_bound=0.0)
-    fd.DEFINE_float("beta1", 0.9, w("Adam beta_1."), lower_bound=0.0, upper_bound=1.0)
-    fd.DEFINE_float("beta2", 0.999, w("Adam beta_2."), lower_bound=0.0, upper_bound=1.0)
-    fd.DEFINE_float("epsilon", 1e-8, w("Adam epsilon."), lower_bound=0.0)
+    fd.DEFINE_float("mf_regularization", DEFAULTS.mf_regularization,
+                    w("L2 weight on GMF embedding rows."), lower_bound=0.0)
+    fd.DEFINE_float("mlp_regularization", DEFAULTS.mlp_regularization,
+                    w("L2 weight on MLP embedding rows."), lower_bound=0.0)
+    fd.DEFINE_integer("num_neg", DEFAULTS.num_neg,
+                      w("Training negatives per positive, redrawn every epoch."), lower_bound=1)
+    fd.DEFINE_float("learning_rate", DEFAULTS.learning_rate,
+                    w("Adam learning rate (the peak, after warm-up)."), lower_bound=0.0)
+    fd.DEFINE_float("beta1", DEFAULTS.beta1, w("Adam beta_1."), lower_bound=0.0, upper_bound=1.0)
+    fd.DEFINE_float("beta2", DEFAULTS.beta2, w("Adam beta_2."), lower_bound=0.0, upper_bound=1.0)
+    fd.DEFINE_float("epsilon", DEFAULTS.epsilon, w("Adam epsilon."), lower_bound=0.0)
     fd.DEFINE_float("hr_threshold", None, w("Stop once HR@top_k reaches this value (the "
                                             "validation HR with --validation)."))
     fd.DEFINE_enum("recipe", None, list(recipes.RECIPES),
@@ -116,18 +115,18 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                       w("After selection, train a fresh model on train + validation for the "
                         "selected number of epochs (in model_dir/retrain) and report and "
                         "export that one, as Rendle et al. (2020) did."))
-    fd.DEFINE_enum("lr_schedule", "cosine", list(SCHEDULES),
+    fd.DEFINE_enum("lr_schedule", DEFAULTS.lr_schedule, list(SCHEDULES),
                    w("Learning rate after warm-up: constant, or cosine decay to "
                      "--final_lr_fraction of --learning_rate at --train_epochs."))
-    fd.DEFINE_float("warmup_epochs", 1.0, w("Linear learning-rate warm-up, in epochs."),
-                    lower_bound=0.0)
-    fd.DEFINE_float("final_lr_fraction", 0.0,
+    fd.DEFINE_float("warmup_epochs", DEFAULTS.warmup_epochs,
+                    w("Linear learning-rate warm-up, in epochs."), lower_bound=0.0)
+    fd.DEFINE_float("final_lr_fraction", DEFAULTS.final_lr_fraction,
                     w("Cosine schedule: the last epoch's learning rate as a fraction of "
                       "--learning_rate."), lower_bound=0.0, upper_bound=1.0)
     fd.DEFINE_integer("top_k", 10, w("K of HR@K and NDCG@K."), lower_bound=1)
     fd.DEFINE_integer("num_eval_negatives", 100, w("Sampled evaluation negatives per "
                                                       "user."), lower_bound=1)
-    fd.DEFINE_integer("seed", 0, w("Seed of initialization, negatives and shuffling; a "
+    fd.DEFINE_integer("seed", DEFAULTS.seed, w("Seed of initialization, negatives and shuffling; a "
                                       "CPU run with the same seed repeats exactly."))
     fd.DEFINE_boolean("download_if_missing", True,
                          w("Download (or generate, for synthetic) the dataset if missing."))
@@ -139,17 +138,18 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                                                   "--pretrained_mlp)."))
     fd.DEFINE_string("pretrained_mlp", None, w("model_dir of a trained MLP run to "
                                                   "initialize NeuMF from."))
-    fd.DEFINE_integer("steps_per_call", 64,
+    fd.DEFINE_integer("steps_per_call", DEFAULTS.steps_per_call,
                       w("Training steps per compiled call: the input pipeline stacks this "
                         "many steps, and with --jit_compile the loop over them is one XLA "
                         "program (fewer, larger calls cost less per step)."),
                       lower_bound=1)
-    fd.DEFINE_enum("optimizer", "adam", ["adam", "lazy_adam"],
+    fd.DEFINE_enum("optimizer", DEFAULTS.optimizer, list(OPTIMIZERS),
                    w("adam: dense Adam on all weights (the paper). lazy_adam: Adam on the "
                      "dense layers and, for the embedding tables, only on the rows in the "
-                     "batch -- much faster at ml-20m scale (see README)."))
-    fd.DEFINE_boolean("jit_compile", True, w("Compile the training step (forward, backward, "
-                                             "Adam) with XLA; --nojit_compile to disable."))
+                     "batch -- much faster at ml-20m scale (see docs/performance.md)."))
+    fd.DEFINE_boolean("jit_compile", DEFAULTS.jit_compile,
+                      w("Compile the training step (forward, backward, Adam) with XLA; "
+                        "--nojit_compile to disable."))
     fd.register_multi_flags_validator(
         ["validation", "evaluate_test", "early_stopping_patience", "retrain_on_full"],
         lambda f: f["validation"] or (f["evaluate_test"] and not f["early_stopping_patience"]
@@ -190,14 +190,15 @@ def _layers_ok(text: str) -> bool:
 def config(settings: Mapping[str, Any]) -> NCFConfig:
     """The `NCFConfig` of one training from its settings (flag values by name).
 
-    iALS trains --ials_iterations sweeps and EASE one fit per --ease_lambda
-    value, in place of --train_epochs.
+    A model whose registry entry names an `epochs_flag` trains by it in place
+    of --train_epochs (iALS: --ials_iterations sweeps; EASE: one fit per
+    --ease_lambda value).
     """
     s = types.SimpleNamespace(**settings)
-    epochs = {"ials": s.ials_iterations, "ease": len(s.ease_lambda)}.get(s.model, s.train_epochs)
+    epochs = registry.epochs(s.model, settings, s.train_epochs)
     if epochs != s.train_epochs:
-        logging.info("--model %s: %d epochs (%s), not --train_epochs %d", s.model, epochs,
-                     "sweeps" if s.model == "ials" else "one per --ease_lambda", s.train_epochs)
+        logging.info("--model %s: %d epochs (by --%s), not --train_epochs %d", s.model, epochs,
+                     registry.spec(s.model).epochs_flag, s.train_epochs)
     data = NCFDataConfig(None if s.ncf_split else movielens.source_from_flags(s), s.ncf_split,
                          s.num_eval_negatives, s.seed, s.validation, s.evaluate_test)
     train = TrainConfig(

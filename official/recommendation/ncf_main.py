@@ -11,7 +11,7 @@ rerun. See README.md for the protocol, flags and measured results.
 import json
 from collections.abc import Sequence
 
-from absl import flags, logging
+from absl import flags
 
 from official.recommendation import ncf_flags
 from official.recommendation.config.configs import RANKING_METRICS, NCFConfig
@@ -27,25 +27,13 @@ def run(configs: Sequence[NCFConfig], clean_dir: str | None = None) -> dict:
     """
     from official.recommendation.training.task import NCFTask
     from official.utils import run_loop
-    from official.utils.misc import distribution_utils, run_dirs
 
-    chief = distribution_utils.cluster_from_tf_config(
-        distribution_utils.tf_config_from_env()).is_chief
-    if len(configs) > 1 and chief:  # the recipe's model_dir holds every stage's
-        top = configs[-1].run.model_dir
-        run_dirs.check_writable(top, "--model_dir")
-        if clean_dir:
-            run_dirs.clean(top)
-        run_dirs.claim(top)
-    result = {}
-    for number, config in enumerate(configs, 1):
-        if len(configs) > 1:
-            logging.info("Recipe %s, stage %d of %d: %s in %s", config.recipe, number,
-                         len(configs), config.train.model_type, config.run.model_dir)
-        result = run_loop.run(config.run, config.distribution,
-                              lambda strategy, cluster, c=config: NCFTask.build(c, strategy,
-                                                                                 cluster))
-    return result
+    builders = [(c.run, lambda strategy, cluster, c=c: NCFTask.build(c, strategy, cluster))
+                for c in configs]
+    if len(configs) == 1:
+        return run_loop.run(configs[0].run, configs[0].distribution, builders[0][1])
+    return run_loop.run_stages(builders, configs[-1].distribution, configs[-1].run.model_dir,
+                               clean=clean_dir is not None)
 
 
 def run_from_flags(fv: flags.FlagValues) -> dict:

@@ -18,8 +18,11 @@ from official.recommendation import ncf_flags, ncf_main
 from official.recommendation.data import validation_split
 from official.recommendation.evaluation import sampled_metrics
 from official.recommendation.training import pretraining, task
-from official.recommendation.training.trainer import NCFTrainer
+from official.recommendation.training.trainer import build_trainer
 from official.utils.logs import logger as logger_lib
+
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
 
 SMALL = ["--dataset=synthetic", "--synthetic_users=500", "--synthetic_items=300",
          "--synthetic_ratings=25000", "--batch_size=1024", "--learning_rate=0.005",
@@ -128,7 +131,7 @@ def test_export_reload_scores_raw_ids(data_dir, tmp_path):
                f"--export_dir={tmp_path / 'export'}")
     ncf_main.run_from_flags(fv)
     data = load_data(fv)
-    trainer = NCFTrainer(data, train_config(fv))
+    trainer = build_trainer(data, train_config(fv))
     tf.train.Checkpoint(model=trainer.model).restore(
         tf.train.latest_checkpoint(str(tmp_path / "m" / "checkpoints"))).expect_partial()
     users, items = np.arange(50), data.eval_items[:50, 0]
@@ -161,9 +164,9 @@ def test_pretrained_gmf_and_mlp_initialize_neumf(data_dir, tmp_path):
     fv = parse(f"--data_dir={data_dir}", f"--model_dir={tmp_path / 'n'}")
     data = load_data(fv)
     config = train_config(fv)
-    neumf = NCFTrainer(data, config)
+    neumf = build_trainer(data, config)
     pretraining.init_from_pretrained(neumf, str(tmp_path / "gmf"), str(tmp_path / "mlp"))
-    gmf = NCFTrainer(data, train_config(parse(f"--data_dir={data_dir}",
+    gmf = build_trainer(data, train_config(parse(f"--data_dir={data_dir}",
                                                             "--model=gmf")))
     tf.train.Checkpoint(model=gmf.model).restore(
         tf.train.latest_checkpoint(str(tmp_path / "gmf" / "checkpoints"))).expect_partial()

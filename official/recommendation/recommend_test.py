@@ -15,6 +15,9 @@ from official.datasets import movielens
 from official.recommendation import ncf_flags, ncf_main, recommend
 from official.recommendation.training import task
 
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
+
 SMALL = ["--dataset=synthetic", "--synthetic_users=120", "--synthetic_items=80",
          "--synthetic_ratings=4000", "--batch_size=512", "--learning_rate=0.01", "--hooks=",
          "--num_eval_negatives=30"]

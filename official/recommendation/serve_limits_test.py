@@ -14,6 +14,9 @@ import pytest
 from official.recommendation import serve
 from official.recommendation.recommend_test import _train
 
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
+
 FD_LIMIT = 256
 
 

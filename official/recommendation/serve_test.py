@@ -16,6 +16,9 @@ import tensorflow as tf
 from official.recommendation import recommend, serve
 from official.recommendation.recommend_test import _train
 
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
+
 
 def _start(export_dir, *args):
     proc = subprocess.Popen([sys.executable, "-m", "official.recommendation.serve",

@@ -24,7 +24,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
@@ -103,6 +103,55 @@ def run(config: RunConfig, distribution: distribution_utils.DistributionConfig,
         if created:
             run_dirs.remove_if_unused(config.model_dir)
         raise
+
+
+def run_stages(stages: Sequence[tuple[RunConfig, Callable[[Any, distribution_utils.Cluster],
+                                                            Task]]],
+               distribution: distribution_utils.DistributionConfig, top_dir: str,
+               clean: bool = False) -> dict:
+    """Runs sub-runs in order (a recipe's stages), each in its own model_dir under `top_dir`.
+
+    The loop owns `top_dir` as it owns a single run's model_dir: the chief
+    checks it is writable, empties it with `clean` (only if the package
+    created it) and marks it as the package's; then each stage is a `run`
+    (its own lock, resume and selection). A stage reads an earlier stage's
+    result through `selected_weights(stage model_dir)`.
+
+    Args:
+      stages: (RunConfig, build_task) of each stage, in order; each RunConfig's
+        model_dir is inside `top_dir`.
+      distribution: the strategy's settings (the same for every stage).
+      top_dir: the directory holding every stage's model_dir.
+      clean: empty `top_dir` first.
+
+    Returns:
+      The last stage's result (see `train_and_report`).
+    """
+    if distribution.cluster.is_chief:
+        run_dirs.check_writable(top_dir, "--model_dir")
+        if clean:
+            run_dirs.clean(top_dir)
+        run_dirs.claim(top_dir)
+    result = {}
+    for number, (config, build_task) in enumerate(stages, 1):
+        logging.info("Stage %d of %d in %s", number, len(stages), config.model_dir)
+        result = run(config, distribution, build_task)
+    return result
+
+
+def selected_weights(model_dir: str) -> str | None:
+    """The checkpoint prefix of a finished run's result: its selected epoch's weights.
+
+    A run that selected an epoch on validation gives `best-<epoch>/`; one
+    that did not, its latest checkpoint; None when there is neither.
+    """
+    results = atomic_io.read_json(os.path.join(model_dir, EVAL_RESULTS)) or {}
+    epoch = results.get("selected_epoch")
+    if epoch:
+        prefix = checkpoints.BestWeights.weights_prefix(model_dir, epoch)
+        if tf.io.gfile.exists(prefix + ".index"):
+            return prefix
+    return tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
 
 
 @dataclasses.dataclass

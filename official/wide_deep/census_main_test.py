@@ -16,6 +16,9 @@ from official.wide_deep import census_features as cf
 from official.wide_deep import census_main
 from official.wide_deep.census_task import CensusConfig, CensusTask
 
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
+
 
 def run(mirror, tmp_path, *args):
     fv = flags.FlagValues()

@@ -14,6 +14,9 @@ from official.utils.logs import logger as logger_lib
 from official.wide_deep import movielens_main
 from official.wide_deep.movielens_task import MovieLensTask, RegressorConfig
 
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
+
 SMALL = ["--dataset=synthetic", "--synthetic_users=300", "--synthetic_items=200",
          "--synthetic_ratings=15000", "--batch_size=128", "--learning_rate=0.003"]
 

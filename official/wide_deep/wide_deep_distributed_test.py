@@ -10,6 +10,9 @@ import pytest
 from official.utils.testing import local_cluster
 from official.wide_deep import census_dataset as census
 
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
+
 MODULE = "official.wide_deep.census_main"
 
 

@@ -27,6 +27,11 @@ writes as JSON:
 * at ml-1m scale, `hr_fast` / `hr_reference`: HR@10 after --accuracy_epochs
   epochs with the fast recipe and with the paper's (batch 256, lr 0.001).
 
+The model timed is `ncf_main`'s default (`TrainConfig()`: 32 factors,
+layers 64,32,16, cosine schedule) unless `--model_settings paper` asks for
+the paper's (8 factors, layers 64,32,16,8, constant learning rate); the
+JSON's `model_settings` and `timed_config` say which.
+
 Generated data is cached under --work_dir.
 """
 
@@ -128,20 +133,31 @@ def _keras_fit_rate(model, users, items, labels, batch_size: int, seconds: float
     return timer.batches * batch_size / (timer.end - timer.start)
 
 
+# The paper's model and recipe (He et al. 2017), beside ncf_main's defaults.
+PAPER = {"num_factors": 8, "layers": (64, 32, 16, 8), "lr_schedule": "constant",
+         "warmup_epochs": 0.0}
+MODEL_SETTINGS = {"ncf_main": {}, "paper": PAPER}
+
+
 def _train(data_dir: str, scale: str, batch_size: int, learning_rate: float,
            optimizer: str, keras_seconds: float, accuracy_epochs: int,
-           full_eval: bool = True) -> dict:
+           full_eval: bool = True, model_settings: str = "ncf_main") -> dict:
     import numpy as np
     import tensorflow as tf
 
+    from official.recommendation.config.configs import TrainConfig
     from official.recommendation.data import movielens_implicit
-    from official.recommendation.training.trainer import NCFTrainer, TrainConfig
+    from official.recommendation.training.trainer import build_trainer
 
     data = movielens_implicit.load_movielens(data_dir, movielens.SYNTHETIC, NUM_EVAL_NEGATIVES, 0)
-    trainer = NCFTrainer(data, TrainConfig(batch_size=batch_size, learning_rate=learning_rate,
-                                           optimizer=optimizer))
+    config = TrainConfig(batch_size=batch_size, learning_rate=learning_rate,
+                         optimizer=optimizer, **MODEL_SETTINGS[model_settings])
+    trainer = build_trainer(data, config)
     out = {"batch_size": batch_size, "learning_rate": learning_rate, "optimizer": optimizer,
-           "examples_per_step": trainer.positives_per_step * 5}
+           "examples_per_step": trainer.positives_per_step * 5,
+           "model_settings": model_settings,
+           "timed_config": {k: getattr(config, k) for k in (
+               "model_type", "num_factors", "layers", "lr_schedule", "warmup_epochs")}}
 
     negatives = tf.function(lambda e: trainer.input.epoch_tensors(e)[1])
     negatives(tf.constant(100, tf.int64))
@@ -203,16 +219,17 @@ def _train(data_dir: str, scale: str, batch_size: int, learning_rate: float,
     labels = np.tile(np.array([1, 0, 0, 0, 0], np.float32), len(perm))
     rates = {}
     for bs in sorted({256, batch_size}):
-        model = plain_keras_neumf(data.num_users, data.num_items, learning_rate)
+        model = plain_keras_neumf(data.num_users, data.num_items, learning_rate,
+                                  config.num_factors, config.layers)
         rates[bs] = _keras_fit_rate(model, users, items, labels, bs, keras_seconds)
     out["keras_fit_examples_per_s"] = {str(k): v for k, v in rates.items()}
     out["keras_fit_examples_per_s_at_256"] = rates[256]
     out["speedup_vs_keras_fit"] = out["train_examples_per_s"] / rates[batch_size]
 
     if accuracy_epochs:
-        for name, (bs, lr, opt) in {"fast": (batch_size, learning_rate, optimizer),
-                                    "reference": (256, 0.001, "adam")}.items():
-            t = NCFTrainer(data, TrainConfig(batch_size=bs, learning_rate=lr, optimizer=opt))
+        for name, settings in {"fast": config, "reference": TrainConfig(
+                batch_size=256, learning_rate=0.001, optimizer="adam", **PAPER)}.items():
+            t = build_trainer(data, settings)
             start = time.perf_counter()
             for e in range(accuracy_epochs):
                 t.train_epoch(e, prefetch_until=accuracy_epochs)
@@ -225,7 +242,7 @@ def _train(data_dir: str, scale: str, batch_size: int, learning_rate: float,
 
 def run_benchmark(scale: str, work_dir: str, batch_size: int, learning_rate: float,
                   optimizer: str, keras_seconds: float, accuracy_epochs: int,
-                  full_eval: bool = True) -> dict:
+                  full_eval: bool = True, model_settings: str = "ncf_main") -> dict:
     """Prepares the data and runs the measurements; returns the JSON-able result."""
     data_dir = os.path.join(work_dir, scale)
     logging.info("Preparing synthetic %s-scale data in %s", scale, data_dir)
@@ -233,7 +250,7 @@ def run_benchmark(scale: str, work_dir: str, batch_size: int, learning_rate: flo
     result = {"scale": scale, "cpu_count": os.cpu_count()}
     result.update(_child(_preprocess, data_dir))
     result.update(_child(_train, data_dir, scale, batch_size, learning_rate, optimizer,
-                         keras_seconds, accuracy_epochs, full_eval))
+                         keras_seconds, accuracy_epochs, full_eval, model_settings))
     result["targets"] = {
         "ml-20m": {"preprocess_s": 20, "preprocess_peak_rss_mb": 3000,
                    "train_peak_rss_mb": 4000, "neg_sampling_per_s": 30e6,
@@ -251,7 +268,7 @@ def main(_):
         4 if f.scale == "ml-1m" else 0)
     optimizer = f.optimizer or ("lazy_adam" if f.scale == "ml-20m" else "adam")
     result = run_benchmark(f.scale, f.work_dir, f.batch_size, f.learning_rate, optimizer,
-                           f.keras_seconds, epochs, f.full_eval)
+                           f.keras_seconds, epochs, f.full_eval, f.model_settings)
     logger.emit_benchmark_result(result, f.output)
 
 
@@ -270,4 +287,7 @@ if __name__ == "__main__":
                          "Epochs of the fast-vs-paper-recipe HR check (default 4 at ml-1m, "
                          "0 at ml-20m).")
     flags.DEFINE_boolean("full_eval", True, "Also time one full-ranking evaluation.")
+    flags.DEFINE_enum("model_settings", "ncf_main", list(MODEL_SETTINGS),
+                      "The model timed: ncf_main's defaults (TrainConfig) or the paper's (8 "
+                      "factors, layers 64,32,16,8, constant learning rate).")
     app.run(main)

@@ -2,9 +2,13 @@ import datetime
 import json
 
 import numpy as np
+import pytest
 
 from official.recommendation.benchmarks import ncf_time_to_accuracy as tta
 from official.recommendation.data import authors_split_test
+
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
 
 
 def record(name, value, at):

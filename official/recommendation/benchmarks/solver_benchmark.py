@@ -37,15 +37,16 @@ def _fit_and_rank(data_dir: str, model: str, factors: int, sweeps: int,
                   eval_users: int) -> dict:
     import numpy as np
 
+    from official.recommendation.config.configs import TrainConfig
     from official.recommendation.data import movielens_implicit
     from official.recommendation.data.validation_split import EvalSet
-    from official.recommendation.training.trainer import NCFTrainer, TrainConfig
+    from official.recommendation.training.trainer import build_trainer
 
     data = movielens_implicit.load_movielens(data_dir, movielens.SYNTHETIC, 100, 0)
     config = TrainConfig(model_type=model, num_factors=factors, ials_alpha=9.0,
                          ials_regularization=0.01, ease_lambdas=(500.0,))
     start = time.perf_counter()
-    trainer = NCFTrainer(data, config)
+    trainer = build_trainer(data, config)
     epochs = sweeps if model == "ials" else 1
     times = []
     for epoch in range(epochs):

@@ -11,10 +11,6 @@ from official.datasets.movielens import MovieLensSource
 from official.utils.misc.distribution_utils import DistributionConfig
 from official.utils.run_api import RunConfig
 
-NEUMF_TYPES = ("neumf", "gmf", "mlp")
-# Fitted by exact solves (a solver object), not by SGD on sampled negatives.
-SOLVED_TYPES = ("ials", "ease")
-MODEL_TYPES = (*NEUMF_TYPES, "mf", "popularity", *SOLVED_TYPES)
 OPTIMIZERS = ("adam", "lazy_adam")
 EVAL_PROTOCOLS = ("sampled", "full", "both")
 SCHEDULES = ("constant", "cosine")
@@ -57,16 +53,20 @@ def checked_sizes(num_users: int, num_items: int, num_factors: int) -> tuple[int
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of one training run."""
+    """Hyper-parameters of one training run.
+
+    Its defaults are ncf_main's (the flags read them from here): one source.
+    `model_type` is a name of `models.registry`.
+    """
 
     model_type: str = "neumf"
-    num_factors: int = 8
-    layers: tuple[int, ...] = (64, 32, 16, 8)
+    num_factors: int = 32
+    layers: tuple[int, ...] = (64, 32, 16)
     mf_regularization: float = 0.0
     mlp_regularization: float = 0.0
     num_neg: int = 4
-    batch_size: int = 256  # Examples (positives + negatives) per step.
-    learning_rate: float = 0.001
+    batch_size: int = 16384  # Examples (positives + negatives) per step.
+    learning_rate: float = 0.004
     beta1: float = 0.9
     beta2: float = 0.999
     epsilon: float = 1e-8
@@ -80,9 +80,9 @@ class TrainConfig:
     # Learning-rate schedule (see schedule): linear warm-up over
     # warmup_epochs, then constant or cosine decay to final_lr_fraction of the
     # peak by schedule_epochs.
-    lr_schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    schedule_epochs: int = 20
+    lr_schedule: str = "cosine"
+    warmup_epochs: float = 1.0
+    schedule_epochs: int = 10  # ncf_main's --train_epochs
     final_lr_fraction: float = 0.0
     # iALS (model_type "ials", see models.ials): one epoch is one sweep.
     ials_alpha: float = 9.0

@@ -20,6 +20,24 @@ import numpy as np
 from keras import ops
 
 from official.recommendation.config.configs import checked_sizes
+from official.recommendation.serving import fold_in
+
+
+def build_mf(num_users: int, num_items: int, config, train_users=None, train_items=None
+             ) -> "MF":
+    """The registry's builder of `MF` (`config.num_factors`, `config.mf_regularization`)."""
+    del train_users, train_items  # trained, not fitted here
+    return MF(num_users, num_items, config.num_factors, config.mf_regularization)
+
+
+def build_popularity(num_users: int, num_items: int, config, train_users=None,
+                     train_items=None) -> "Popularity":
+    """The registry's builder of `Popularity`, fitted on `train_items` when given."""
+    del config, train_users
+    model = Popularity(num_users, num_items)
+    if train_items is not None:
+        model.fit_counts(train_items)
+    return model
 
 
 class FactorModel(keras.Model):
@@ -52,6 +70,11 @@ class MF(FactorModel):
     """Dot-product matrix factorization with user, item and global biases."""
 
     model_type = "mf"
+    scores_by_user = False
+
+    def fold_in_logits(self, items, settings):
+        """Logits float32 [I] of a new user: gradient fold-in (`fold_in.gradient_logits`)."""
+        return fold_in.gradient_logits(self, items, settings)
 
     def __init__(self, num_users: int, num_items: int, num_factors: int = 8,
                  regularization: float = 0.0, **kwargs):
@@ -113,6 +136,12 @@ class Popularity(keras.Model):
     """Most-popular ranking: every user gets the items with the most training positives."""
 
     model_type = "popularity"
+    scores_by_user = False
+
+    def fold_in_logits(self, items, settings):
+        """Logits float32 [I] of a new user: the same as everyone's."""
+        del items, settings
+        return self.item_scores
 
     def __init__(self, num_users: int, num_items: int, **kwargs):
         super().__init__(**kwargs)

@@ -60,10 +60,28 @@ def check_memory(num_items: int, available: int | None = None) -> None:
 
 
 @keras.saving.register_keras_serializable(package="official")
+def build(num_users: int, num_items: int, config, train_users=None, train_items=None
+          ) -> "EASE":
+    """The registry's builder of `EASE` (room for the training histories)."""
+    del config, train_users
+    return EASE(num_users, num_items, 0 if train_items is None else len(train_items))
+
+
+def build_solver(model: "EASE", train_users, train_items, config) -> "EASESolver":
+    """The registry's solver of an `EASE`: one closed form per `config.ease_lambdas` value."""
+    return EASESolver(model, train_users, train_items, config.ease_lambdas)
+
+
 class EASE(keras.Model):
     """Item-item scorer: score(u, i) = sum of B[j, i] over u's training items j."""
 
     model_type = "ease"
+
+    def fold_in_logits(self, items, settings):
+        """Logits float32 [I] of a new user: the history row times B."""
+        del settings
+        x = tf.scatter_nd(items[:, None], tf.ones_like(items, tf.float32), [self.num_items])
+        return tf.linalg.matvec(tf.convert_to_tensor(self.weights_matrix), x, transpose_a=True)
     # Scoring a user costs a row of B per item it trained on: score all items
     # of a user at once (one matmul), then pick, rather than pair by pair.
     scores_by_user = True
@@ -179,11 +197,15 @@ def objective(g: tf.Tensor, b: tf.Tensor) -> float:
 class EASESolver:
     """Fits `EASE` on fixed positives: epoch e uses lambdas[e] (a validation grid).
 
+    Each epoch is a fit of its own (`independent_epochs`).
+
     Args:
       model: the EASE model to fill (B and the users' histories).
       users, items: int [P] training positives.
       lambdas: the lambda of each epoch.
     """
+
+    independent_epochs = True
 
     def __init__(self, model: EASE, users: np.ndarray, items: np.ndarray,
                  lambdas: tuple[float, ...]):

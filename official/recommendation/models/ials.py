@@ -38,6 +38,20 @@ import tensorflow as tf
 from keras import ops
 
 from official.recommendation.models.baselines import FactorModel
+from official.recommendation.serving import fold_in
+
+
+def build(num_users: int, num_items: int, config, train_users=None, train_items=None
+          ) -> "IALS":
+    """The registry's builder of `IALS` (`config.num_factors`); `build_solver` fits it."""
+    del train_users, train_items
+    return IALS(num_users, num_items, config.num_factors)
+
+
+def build_solver(model: "IALS", train_users, train_items, config) -> "IALSSolver":
+    """The registry's solver of an `IALS` on int32 positives [P], `config`'s objective."""
+    return IALSSolver(model, train_users, train_items, config.ials_alpha,
+                      config.ials_regularization, config.ials_exponent, config.ials_cg_steps)
 
 # Floats one block may hold in its gathered rows ([n, width, k]) and in its
 # per-row Gramians ([n, k, k]): 2^24 floats = 64 MiB each.
@@ -52,6 +66,12 @@ class IALS(FactorModel):
     """Dot-product scorer of iALS factors: logit = w_u . h_i (no biases)."""
 
     model_type = "ials"
+    scores_by_user = False
+
+    def fold_in_logits(self, items, settings):
+        """Logits float32 [I] of a new user: the exact least-squares row (`ials_user_row`)."""
+        row = fold_in.ials_user_row(self.item_table, items, settings)
+        return tf.linalg.matvec(tf.convert_to_tensor(self.item_table), row)
 
     def __init__(self, num_users: int, num_items: int, num_factors: int = 64,
                  init_stddev: float = 0.1, **kwargs):
@@ -240,6 +260,8 @@ class IALSSolver:
         (`implicit`'s default is 3), cheaper and inexact.
       block_floats: see `blocks`.
     """
+
+    independent_epochs = False  # each sweep starts from the last
 
     def __init__(self, model: IALS, users: np.ndarray, items: np.ndarray, alpha: float,
                  regularization: float, exponent: float, cg_steps: int = 0,

@@ -75,7 +75,14 @@ class SGDRecommender(Recommender, Protocol):
 
 
 class Solver(Protocol):
-    """Fits a "solver" model in place, one epoch (a sweep, or one candidate's fit) a call."""
+    """Fits a "solver" model in place, one epoch (a sweep, or one candidate's fit) a call.
+
+    Attributes:
+      independent_epochs: each epoch is a fit of its own (EASE: one lambda
+        each), not a continuation of the last (iALS sweeps).
+    """
+
+    independent_epochs: bool
 
     def fit_epoch(self, epoch: int) -> float:
         """Fits epoch `epoch` (0-based); returns the objective per training positive."""

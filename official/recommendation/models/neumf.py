@@ -18,13 +18,34 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from official.recommendation.config.configs import NEUMF_TYPES as MODEL_TYPES
 from official.recommendation.config.configs import parse_layers
+from official.recommendation.serving import fold_in
+
+MODEL_TYPES = ("neumf", "gmf", "mlp")  # the variants this class builds
+
+
+def build(num_users: int, num_items: int, config, train_users=None, train_items=None
+          ) -> "NeuMF":
+    """The registry's builder: a built NeuMF, GMF or MLP (`config.model_type`) of `config`."""
+    del train_users, train_items  # trained, not fitted here
+    model = NeuMF(num_users, num_items, config.model_type, config.num_factors, config.layers,
+                  config.mf_regularization, config.mlp_regularization)
+    model({"user_id": ops.zeros([1], "int32"), "item_id": ops.zeros([1], "int32")})
+    return model
 
 
 @keras.saving.register_keras_serializable(package="official")
 class NeuMF(keras.Model):
-    """NCF scorer: inputs {"user_id", "item_id"} int32 [B] -> logits float32 [B]."""
+    """NCF scorer: inputs {"user_id", "item_id"} int32 [B] -> logits float32 [B].
+
+    A `Recommender` and an `SGDRecommender` (`models.interface`).
+    """
+
+    scores_by_user = False
+
+    def fold_in_logits(self, items, settings):
+        """Logits float32 [I] of a new user: gradient fold-in (`fold_in.gradient_logits`)."""
+        return fold_in.gradient_logits(self, items, settings)
 
     def __init__(self, num_users: int, num_items: int, model_type: str = "neumf",
                  num_factors: int = 8, layers: Sequence[int] = (64, 32, 16, 8),

@@ -74,9 +74,9 @@ MODELS: Mapping[str, ModelSpec] = types.MappingProxyType({
 })
 
 
-def names(models: Mapping[str, ModelSpec] | None = None) -> tuple[str, ...]:
+def names() -> tuple[str, ...]:
     """The registered model names, in registry order."""
-    return tuple(MODELS if models is None else models)
+    return tuple(MODELS)
 
 
 def spec(name: str) -> ModelSpec:
@@ -114,7 +114,10 @@ def build_solver(config, model, train_users, train_items):
 
 
 def epochs(name: str, settings: Mapping[str, Any], train_epochs: int) -> int:
-    """Epochs model `name` trains: its `epochs_flag`'s value (a list: its length), else `train_epochs`."""
+    """Epochs model `name` trains: its `epochs_flag`'s value (a list: its length).
+
+    Models without one train `train_epochs`.
+    """
     flag = spec(name).epochs_flag
     if flag is None:
         return train_epochs

@@ -23,8 +23,6 @@ import dataclasses
 
 import tensorflow as tf
 
-GRADIENT_MODELS = ("mf", "gmf", "mlp", "neumf")
-
 
 @dataclasses.dataclass(frozen=True)
 class FoldInSettings:
@@ -117,23 +115,15 @@ def gradient_user_row(model, items: tf.Tensor, settings: FoldInSettings) -> tf.T
     return u
 
 
+def gradient_logits(model, items: tf.Tensor, settings: FoldInSettings) -> tf.Tensor:
+    """Logits float32 [I] of a new user fitted by `gradient_user_row` (an SGD model)."""
+    row = gradient_user_row(model, items, settings)
+    return model.all_item_logits_from_rows(row[None])[0]
+
+
 def history_logits(model, items: tf.Tensor, settings: FoldInSettings) -> tf.Tensor:
     """Scores float32 [num_items] of a new user with history `items` (int32 [H], no repeats).
 
-    Raises:
-      ValueError: a model kind fold-in does not know.
+    Each model folds in its own way (`Recommender.fold_in_logits`).
     """
-    kind = model.model_type
-    if kind == "popularity":
-        return model.all_item_logits(tf.zeros([1], tf.int32))[0]
-    if kind == "ease":
-        x = tf.scatter_nd(items[:, None], tf.ones_like(items, tf.float32), [model.num_items])
-        return tf.linalg.matvec(tf.convert_to_tensor(model.weights_matrix), x,
-                                transpose_a=True)
-    if kind == "ials":
-        row = ials_user_row(model.item_table, items, settings)
-        return tf.linalg.matvec(tf.convert_to_tensor(model.item_table), row)
-    if kind in GRADIENT_MODELS:
-        row = gradient_user_row(model, items, settings)
-        return model.all_item_logits_from_rows(row[None])[0]
-    raise ValueError(f"no fold-in for model type {kind!r}")
+    return model.fold_in_logits(items, settings)

@@ -11,6 +11,9 @@ import pytest
 from official.utils.logs import logger as logger_lib
 from official.utils.testing import local_cluster
 
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
+
 MODULE = "official.recommendation.ncf_main"
 SMALL = ["--dataset=synthetic", "--synthetic_users=300", "--synthetic_items=200",
          "--synthetic_ratings=12000", "--batch_size=1000", "--hooks=", "--learning_rate=0.003"]

@@ -8,22 +8,19 @@ A run that selected an epoch on validation contributes that epoch's weights
 (`best-<epoch>/`), otherwise its latest checkpoint.
 """
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
 from official.recommendation.models.neumf import NeuMF
+from official.utils import run_loop
 from official.utils.errors import UserError, first_line
-from official.utils.misc import atomic_io, checkpoints
 
 ALPHA = 0.5
 
 
 def _restore(template: NeuMF, model_dir: str) -> NeuMF:
     template({"user_id": tf.zeros([1], tf.int32), "item_id": tf.zeros([1], tf.int32)})
-    latest = _selected_weights(model_dir) or tf.train.latest_checkpoint(
-        os.path.join(model_dir, "checkpoints"))
+    latest = run_loop.selected_weights(model_dir)
     if latest is None:
         raise UserError(f"{model_dir}: no checkpoint to pretrain from")
     try:
@@ -33,16 +30,6 @@ def _restore(template: NeuMF, model_dir: str) -> NeuMF:
         raise UserError(f"{model_dir}: checkpoint does not match a {template.model_type} "
                         f"model of this shape ({first_line(e)})") from e
     return template
-
-
-def _selected_weights(model_dir: str) -> str | None:
-    """The validation-selected epoch's weights of a finished run, if it selected one."""
-    results = atomic_io.read_json(os.path.join(model_dir, "eval_results.json")) or {}
-    epoch = results.get("selected_epoch")
-    if not epoch:
-        return None
-    prefix = checkpoints.BestWeights.weights_prefix(model_dir, epoch)
-    return prefix if tf.io.gfile.exists(prefix + ".index") else None
 
 
 def init_from_pretrained(trainer, gmf_dir: str, mlp_dir: str, alpha: float = ALPHA) -> None:

@@ -40,7 +40,7 @@ class SolverTrainer(TrainerBase):
         self.examples_per_step = self.num_positives
         self.lazy = False
         # EASE: each epoch is a fit of its own (one lambda), none builds on the last.
-        self.independent_epochs = bool(getattr(self.solver, "independent_epochs", False))
+        self.independent_epochs = self.trains and self.solver.independent_epochs
 
     def train_epoch(self, epoch: int, progress=None, prefetch_until: int | None = None
                     ) -> tuple[float, int]:

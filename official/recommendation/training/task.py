@@ -2,7 +2,7 @@
 
 `NCFTask.build` loads the data named by an `NCFConfig` (downloading if
 allowed), carves the validation split (the test set is kept apart until
-selection is done), and builds the `NCFTrainer` (NeuMF, GMF, MLP, MF,
+selection is done), and builds the trainer (`trainer.build_trainer`: NeuMF, GMF, MLP, MF,
 popularity, iALS or EASE) under the strategy; `run_loop` does the rest.
 """
 
@@ -12,10 +12,18 @@ import numpy as np
 from absl import logging
 
 from official.datasets import movielens
-from official.recommendation.config.configs import RANKING_METRICS, NCFConfig, NCFDataConfig
+from official.recommendation.config.configs import (
+    RANKING_METRICS,
+    NCFConfig,
+    NCFDataConfig,
+    TrainConfig,
+)
 from official.recommendation.data import authors_split, movielens_implicit, validation_split
+from official.recommendation.evaluation.evaluator import Evaluator
+from official.recommendation.models import registry
 from official.recommendation.serving import fold_in, model_export
-from official.recommendation.training.trainer import NCFTrainer, TrainConfig
+from official.recommendation.training.trainer import build_trainer
+from official.recommendation.training.trainer_base import TrainerBase
 from official.utils.errors import UserError
 from official.utils.misc.distribution_utils import SINGLE, Cluster
 
@@ -68,22 +76,12 @@ def check_top_k(config: NCFConfig, data: movielens_implicit.NCFData) -> None:
 
 
 def make_trainer(data: movielens_implicit.NCFData, config: TrainConfig, strategy=None,
-                 cluster: Cluster = SINGLE) -> NCFTrainer:
-    """`NCFTrainer`, with the settings' and the data's problems as `UserError`s."""
+                 cluster: Cluster = SINGLE) -> TrainerBase:
+    """`trainer.build_trainer`, with the settings' and the data's problems as `UserError`s."""
     try:
-        return NCFTrainer(data, config, strategy, cluster)
+        return build_trainer(data, config, strategy, cluster)
     except (ValueError, MemoryError) as e:
         raise UserError(str(e)) from e
-
-
-def divergence_hint(train: TrainConfig) -> str:
-    """The likely cause of a non-finite training loss of `train`'s model, naming its flags."""
-    if train.model_type == "ials":
-        return (f"--ials_alpha {train.ials_alpha:g} may be too large or "
-                f"--ials_regularization {train.ials_regularization:g} too small")
-    if train.model_type == "ease":
-        return "an --ease_lambda may be too small for this data"
-    return f"--learning_rate {train.learning_rate:g} may be too high"
 
 
 class NCFTask:
@@ -95,7 +93,7 @@ class NCFTask:
 
     name = "ncf"
 
-    def __init__(self, config: NCFConfig, trainer: NCFTrainer,
+    def __init__(self, config: NCFConfig, trainer: TrainerBase,
                  full: movielens_implicit.NCFData, test_set: validation_split.EvalSet | None):
         self.config, self.trainer, self.full, self.test_set = config, trainer, full, test_set
         self.dataset_name = config.data.name
@@ -105,7 +103,9 @@ class NCFTask:
                                                         trainer.examples_per_step)
         self.metric_extras = {"top_k": config.top_k}
         self.model_kind = f"ncf_main --model {config.train.model_type}"
-        self.divergence_hint = divergence_hint(config.train)
+        self.divergence_hint = registry.divergence_hint(config.train)
+        # The task evaluates: the trainer's model on the trainer's data's evaluation sets.
+        self.evaluator = Evaluator(trainer.data, trainer.strategy, trainer.cluster)
         if config.pretrained_gmf:
             from official.recommendation.training import pretraining
 
@@ -135,19 +135,20 @@ class NCFTask:
         return self.trainer.checkpointables()
 
     def train_epoch(self, epoch: int, progress, prefetch_until: int) -> tuple[float, int]:
-        """One epoch (a solver: one sweep or fit); see `NCFTrainer.train_epoch`."""
+        """One epoch (a solver: one sweep or fit); see the trainer's `train_epoch`."""
         return self.trainer.train_epoch(epoch, progress, prefetch_until)
 
     def evaluate(self) -> dict[str, float]:
         """The trainer's evaluation set (validation, or the test set without it)."""
-        return self.trainer.evaluate(self.config.top_k, self.config.eval_protocol)
+        return self.evaluator.evaluate(self.trainer.scorer, self.config.top_k,
+                                       self.config.eval_protocol)
 
     def evaluate_test(self) -> dict[str, float] | None:
         """The test set kept apart, after selection; None when it is not evaluated."""
         if self.test_set is None:
             return None
-        return self.trainer.evaluate(self.config.top_k, self.config.eval_protocol,
-                                     self.test_set)
+        return self.evaluator.evaluate(self.trainer.scorer, self.config.top_k,
+                                       self.config.eval_protocol, self.test_set)
 
     def refit(self, epochs: int) -> "NCFTask":
         """A fresh trainer on train + validation whose schedule spans `epochs` epochs."""

@@ -13,9 +13,12 @@ from official.recommendation.data import validation_split
 from official.recommendation.evaluation import sampled_metrics
 from official.recommendation.ncf_main_test import load_data, parse, run, train_config
 from official.recommendation.training import task
-from official.recommendation.training.trainer import NCFTrainer
+from official.recommendation.training.trainer import build_trainer
 from official.utils.errors import UserError
 from official.utils.logs import logger as logger_lib
+
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ OVERFIT = ["--learning_rate=0.01", "--lr_schedule=constant", "--warmup_epochs=0"
 
 
 def restored_trainer(fv, data, prefix):
-    trainer = NCFTrainer(data, train_config(fv))
+    trainer = build_trainer(data, train_config(fv))
     tf.train.Checkpoint(model=trainer.model).read(prefix).expect_partial()
     return trainer
 

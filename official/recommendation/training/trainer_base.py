@@ -33,6 +33,7 @@ class TrainerBase:
     """
 
     jit_scoring = True  # compile scoring with XLA (with config.jit_compile)
+    independent_epochs = False  # each epoch continues the last (EASE's fits do not)
 
     def __init__(self, data: NCFData, config: TrainConfig, strategy=None,
                  cluster: Cluster = SINGLE):

@@ -3,8 +3,9 @@ import pytest
 import tensorflow as tf
 
 from official.recommendation.config.configs import TrainConfig
-from official.recommendation.training import trainer as trainer_module
-from official.recommendation.training.trainer import NCFTrainer, positives_per_step
+from official.recommendation.training import sgd_trainer
+from official.recommendation.training.sgd_trainer import positives_per_step
+from official.recommendation.training.trainer import build_trainer
 
 
 def test_unknown_optimizer_is_rejected():
@@ -14,7 +15,7 @@ def test_unknown_optimizer_is_rejected():
                    np.arange(3, dtype=np.int32), np.zeros((3, 2), np.int32),
                    np.arange(3), np.arange(4))
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        NCFTrainer(data, TrainConfig(batch_size=10, optimizer="sgd"))
+        build_trainer(data, TrainConfig(batch_size=10, optimizer="sgd"))
 
 
 def small_data(num_users=60, num_items=50, seed=0):
@@ -33,7 +34,7 @@ def test_lazy_adam_with_small_tables_is_dense_adam():
     data = small_data()
     results = []
     for opt in ("adam", "lazy_adam"):
-        trainer = NCFTrainer(data, TrainConfig(
+        trainer = build_trainer(data, TrainConfig(
             batch_size=100, optimizer=opt, learning_rate=0.01))
         assert not (trainer.lazy and (trainer.sparse_user or trainer.sparse_item))
         loss, _ = trainer.train_epoch(0)
@@ -45,9 +46,9 @@ def test_lazy_adam_with_small_tables_is_dense_adam():
 
 
 def test_lazy_adam_sparse_tables_train_only_touched_rows(monkeypatch):
-    monkeypatch.setattr(trainer_module, "LAZY_ROWS_FACTOR", 0)  # force row-wise updates
+    monkeypatch.setattr(sgd_trainer, "LAZY_ROWS_FACTOR", 0)  # force row-wise updates
     data = small_data()
-    trainer = NCFTrainer(data, TrainConfig(
+    trainer = build_trainer(data, TrainConfig(
         batch_size=10, optimizer="lazy_adam", learning_rate=0.01, steps_per_call=1))
     assert trainer.sparse_user and trainer.sparse_item
     before = trainer.model.user_table.numpy().copy()
@@ -59,15 +60,15 @@ def test_lazy_adam_sparse_tables_train_only_touched_rows(monkeypatch):
 
 def test_lazy_slots_exist_only_for_row_wise_tables_and_round_trip(monkeypatch, tmp_path):
     data = small_data()
-    dense = NCFTrainer(data, TrainConfig(
+    dense = build_trainer(data, TrainConfig(
         batch_size=100, optimizer="lazy_adam"))
     assert dense.table_slots.m == {} and dense.table_slots.v == {}  # no dead slots
-    monkeypatch.setattr(trainer_module, "LAZY_ROWS_FACTOR", 0)
+    monkeypatch.setattr(sgd_trainer, "LAZY_ROWS_FACTOR", 0)
     config = TrainConfig(batch_size=10, optimizer="lazy_adam")
-    trainer = NCFTrainer(data, config)
+    trainer = build_trainer(data, config)
     trainer.train_epoch(0)
     path = trainer.checkpoint().save(str(tmp_path / "ckpt"))
-    restored = NCFTrainer(data, config)
+    restored = build_trainer(data, config)
     restored.checkpoint().restore(path).assert_existing_objects_matched()
     for key in ("0", "1"):
         assert np.abs(trainer.table_slots.v[key].numpy()).max() > 0
@@ -82,7 +83,7 @@ def test_lazy_adam_and_indivisible_batches_are_rejected_when_distributed():
 
     two_workers = distribution_utils.Cluster("worker", 0, 2, 0)
     with pytest.raises(ValueError, match="lazy_adam runs on one replica only"):
-        NCFTrainer(small_data(), TrainConfig(
+        build_trainer(small_data(), TrainConfig(
             batch_size=100, optimizer="lazy_adam"), cluster=two_workers)
 
 
@@ -112,7 +113,7 @@ def test_steps_per_call_changes_no_update(jit_compile):
     data = small_data()
     results = []
     for steps_per_call in (1, 5, 64):  # 5: a short last call; 64: one call per epoch
-        trainer = NCFTrainer(data, TrainConfig(
+        trainer = build_trainer(data, TrainConfig(
             batch_size=500, learning_rate=0.01, steps_per_call=steps_per_call,
             jit_compile=jit_compile))
         calls = []

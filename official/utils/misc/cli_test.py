@@ -113,6 +113,9 @@ def test_help_imports_no_tensorflow():
 
 GUARDED = """
 import errno, sys
+
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
 from official.utils.misc import cli
 
 def main(argv):
