@@ -107,6 +107,7 @@ def test_worker_slices_of_a_step_partition_it():
         training_batches.EpochBatches(*args, worker_index=0, num_workers=3)
 
 
+@pytest.mark.slow  # compiles three XLA programs per case
 @pytest.mark.parametrize("jit_compile", [True, False])
 def test_steps_per_call_changes_no_update(jit_compile):
     """Stacked steps in one compiled call train exactly as one step per call."""

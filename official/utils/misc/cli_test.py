@@ -6,6 +6,11 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
+
+# Starts processes or clusters, or trains real models for a while: not in make test-fast.
+pytestmark = pytest.mark.slow
+
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
@@ -113,9 +118,6 @@ def test_help_imports_no_tensorflow():
 
 GUARDED = """
 import errno, sys
-
-# Starts processes or clusters, or trains real models for a while: not in make test-fast.
-pytestmark = pytest.mark.slow
 from official.utils.misc import cli
 
 def main(argv):
