@@ -12,7 +12,7 @@ import pytest
 from official.datasets import movielens, movielens_normalize
 from official.datasets import movielens_schema as schema
 from official.datasets import movielens_synthetic as synth
-from official.datasets.movielens_test import assert_nothing_left, layout_zip
+from official.datasets.conftest import assert_nothing_left, layout_zip
 from official.utils.errors import DataError
 from official.utils.testing import small_fs
 from official.utils.testing.local_http import LocalHTTPServer

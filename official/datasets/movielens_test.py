@@ -16,39 +16,14 @@ import pytest
 from official.datasets import movielens, movielens_normalize
 from official.datasets import movielens_schema as schema
 from official.datasets import movielens_synthetic as synth
+from official.datasets.conftest import SMALL, assert_nothing_left, layout_zip, zip_bytes
 from official.utils.data import download as dl
 from official.utils.errors import DataError
 from official.utils.testing.local_http import Faults, LocalHTTPServer
 
-SMALL = synth.SyntheticSpec(num_users=60, num_items=120, num_ratings=2400, seed=3)
-OUTPUTS = (schema.RATINGS_FILE, schema.MOVIES_FILE, schema.MANIFEST_FILE)
-
-
-def zip_bytes(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def layout_zip(tmp_path, dataset: str, spec=SMALL) -> bytes:
-    raw = tmp_path / f"raw-{dataset}"
-    raw.mkdir()
-    ratings, movies = synth.generate_frames(spec)
-    names = synth.write_raw_layout(ratings, movies, str(raw), schema.LAYOUTS[dataset])
-    return zip_bytes({f"{dataset}/{n}": (raw / n).read_bytes() for n in names})
-
 
 def md5_line(data: bytes, name: str) -> bytes:
     return f"MD5 ({name}) = {hashlib.md5(data).hexdigest()}\n".encode()
-
-
-def assert_nothing_left(data_dir, dataset):
-    d = os.path.join(data_dir, dataset)
-    if os.path.isdir(d):
-        left = [n for n in os.listdir(d) if not n.endswith(".part")]
-        assert left == [], left
 
 
 @pytest.fixture

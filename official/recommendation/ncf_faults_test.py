@@ -7,7 +7,7 @@ import sys
 import pytest
 from absl import flags
 
-from official.recommendation.ncf_main_test import parse, run
+from official.recommendation.conftest import parse, run
 from official.utils.errors import UserError
 
 # Starts processes or clusters, or trains real models for a while: not in make test-fast.

@@ -14,44 +14,20 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from official.recommendation import ncf_flags, ncf_main
+from official.recommendation import ncf_main
+from official.recommendation.conftest import SMALL, load_data, parse, run, train_config
 from official.recommendation.data import validation_split
 from official.recommendation.evaluation import sampled_metrics
-from official.recommendation.training import pretraining, task
+from official.recommendation.training import pretraining
 from official.recommendation.training.trainer import build_trainer
 from official.utils.logs import logger as logger_lib
 
 # Starts processes or clusters, or trains real models for a while: not in make test-fast.
 pytestmark = pytest.mark.slow
 
-SMALL = ["--dataset=synthetic", "--synthetic_users=500", "--synthetic_items=300",
-         "--synthetic_ratings=25000", "--batch_size=1024", "--learning_rate=0.005",
-         "--num_factors=8", "--layers=64,32,16,8"]
-
-
-def parse(*args):
-    fv = flags.FlagValues()
-    ncf_flags.define_ncf_flags(fv)
-    fv(["ncf_main", *SMALL, *args])
-    return fv
-
-
-def load_data(fv):
-    return task.load_data(ncf_flags.configs(fv)[0].data)
-
-
-def train_config(fv):
-    return ncf_flags.configs(fv)[-1].train
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp("data"))
-
-
-def run(data_dir, model_dir, *args):
-    return ncf_main.run_from_flags(parse(f"--data_dir={data_dir}", f"--model_dir={model_dir}",
-                                         *args))
 
 
 def test_learns_far_above_random_and_popularity(data_dir, tmp_path):

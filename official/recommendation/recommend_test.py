@@ -9,32 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
-from absl import flags
 
 from official.datasets import movielens
-from official.recommendation import ncf_flags, ncf_main, recommend
-from official.recommendation.training import task
+from official.recommendation import recommend
+from official.recommendation.conftest import train_export
 
 # Starts processes or clusters, or trains real models for a while: not in make test-fast.
 pytestmark = pytest.mark.slow
 
-SMALL = ["--dataset=synthetic", "--synthetic_users=120", "--synthetic_items=80",
-         "--synthetic_ratings=4000", "--batch_size=512", "--learning_rate=0.01", "--hooks=",
-         "--num_eval_negatives=30"]
-
-
-def _train(tmp, *extra):
-    fv = flags.FlagValues()
-    ncf_flags.define_ncf_flags(fv)
-    fv(["ncf_main", *SMALL, f"--data_dir={tmp / 'data'}", f"--model_dir={tmp / 'model'}",
-        "--train_epochs=2", f"--export_dir={tmp / 'export'}", *extra])
-    ncf_main.run_from_flags(fv)
-    return tmp, task.load_data(ncf_flags.configs(fv)[0].data)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    return _train(tmp_path_factory.mktemp("rec"))
+    return train_export(tmp_path_factory.mktemp("rec"))
 
 
 # The other kinds of scorer an export serves: iALS factors, EASE's B and histories.
@@ -44,7 +29,7 @@ SOLVER_FLAGS = {"ials": ["--model=ials", "--ials_iterations=2"],
 
 @pytest.fixture(scope="module", params=list(SOLVER_FLAGS))
 def solver_trained(tmp_path_factory, request):
-    return _train(tmp_path_factory.mktemp(request.param), *SOLVER_FLAGS[request.param])
+    return train_export(tmp_path_factory.mktemp(request.param), *SOLVER_FLAGS[request.param])
 
 
 def _rated(tmp, user):

@@ -12,7 +12,7 @@ import urllib.parse
 import pytest
 
 from official.recommendation import serve
-from official.recommendation.recommend_test import _train
+from official.recommendation.conftest import train_export
 
 # Starts processes or clusters, or trains real models for a while: not in make test-fast.
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def _request(method, path, body=b"", headers=""):
 
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory):
-    tmp, _ = _train(tmp_path_factory.mktemp("limits"))
+    tmp, _ = train_export(tmp_path_factory.mktemp("limits"))
     return tmp / "export"
 
 

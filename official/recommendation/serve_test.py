@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from official.recommendation import recommend, serve
-from official.recommendation.recommend_test import _train
+from official.recommendation.conftest import train_export
 
 # Starts processes or clusters, or trains real models for a while: not in make test-fast.
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def _call(url, body=None, raw=None):
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    tmp, data = _train(tmp_path_factory.mktemp("serve"))
+    tmp, data = train_export(tmp_path_factory.mktemp("serve"))
     proc, base = _start(tmp / "export", "--batch_window_ms=5")
     yield tmp, data, base, recommend.load_export(str(tmp / "export"))
     proc.send_signal(signal.SIGTERM)

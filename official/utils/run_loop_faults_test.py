@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from official.utils import run_loop
 from official.utils.errors import UserError
-from official.utils.run_loop_test import CURVE, Scripted, run
+from official.utils.testing.scripted_task import CURVE, Scripted, run
 
 
 class Diverging(Scripted):

@@ -16,66 +16,7 @@ from official.utils.logs import logger as logger_lib
 from official.utils.misc import atomic_io, run_dirs
 from official.utils.misc.distribution_utils import DistributionConfig
 from official.utils.testing import small_fs
-
-STEPS = 200  # steps per epoch: ExamplesPerSecondHook logs every 100 steps
-
-
-class Scripted:
-    """A Task whose 'weights' count trained epochs and whose metrics follow a script.
-
-    evaluate() gives curve[w - 1] as HR; evaluate_test() gives 10 * w, so the
-    test result tells which epoch's weights were restored.
-    """
-
-    name, dataset_name, independent_epochs = "scripted", "none", False
-    steps_per_epoch, examples_per_step, metric_extras = STEPS, 3, {"top_k": 1}
-    model_kind, divergence_hint = "scripted", "a scripted divergence"
-
-    def __init__(self, curve, trains=True):
-        self.curve, self.trains = list(curve), trains
-        self.model = tf.Module()
-        self.model.w = tf.Variable(0.0)
-        self.trained = []
-
-    def checkpointables(self):
-        return {"model": self.model}
-
-    def train_epoch(self, epoch, progress, prefetch_until):
-        assert epoch == int(self.model.w.numpy())  # resumed where the checkpoint left off
-        self.model.w.assign_add(1.0)
-        self.trained.append(epoch)
-        progress(STEPS)
-        return 1.0 / (epoch + 1), STEPS * 3
-
-    def evaluate(self):
-        w = int(self.model.w.numpy())
-        return {"HR": self.curve[w - 1] if w else 0.0}
-
-    def evaluate_test(self):
-        return {"HR": 10.0 * float(self.model.w.numpy())}
-
-    def refit(self, epochs):
-        return Scripted(self.curve)
-
-    def export(self, export_dir):
-        os.makedirs(export_dir, exist_ok=True)
-        with open(os.path.join(export_dir, "w"), "w") as f:
-            f.write(str(int(self.model.w.numpy())))
-
-    def run_facts(self):
-        return {"what": "scripted"}
-
-    def metric_label(self, name):
-        return f"{name}@1"
-
-
-CURVE = [0.1, 0.5, 0.3, 0.2, 0.1, 0.05]
-
-
-def run(tmp_path, task=None, **config):
-    config = dict(model_dir=str(tmp_path / "m"), train_epochs=4, validation=True,
-                  selection_metrics=("HR",)) | config
-    return run_loop.train_and_report(task or Scripted(CURVE), run_loop.RunConfig(**config))
+from official.utils.testing.scripted_task import CURVE, Scripted, run
 
 
 def test_selects_restores_and_exports_the_best_validation_epoch(tmp_path):

@@ -10,7 +10,7 @@ from official.utils.logs import logger as logger_lib
 from official.wide_deep import census_dataset as census
 from official.wide_deep import census_features as cf
 from official.wide_deep import census_gbt, census_main
-from official.wide_deep.census_main_test import example_bytes
+from official.wide_deep.conftest import example_bytes
 
 # Starts processes or clusters, or trains real models for a while: not in make test-fast.
 pytestmark = pytest.mark.slow

@@ -15,6 +15,7 @@ from official.wide_deep import census_dataset as census
 from official.wide_deep import census_features as cf
 from official.wide_deep import census_main
 from official.wide_deep.census_task import CensusConfig, CensusTask
+from official.wide_deep.conftest import example_bytes
 
 # Starts processes or clusters, or trains real models for a while: not in make test-fast.
 pytestmark = pytest.mark.slow
@@ -49,17 +50,6 @@ def test_resume_matches_uninterrupted_and_stop_threshold(mirror, tmp_path):
     early = run(mirror, tmp_path, f"--model_dir={tmp_path / 'c'}", "--train_epochs=10",
                 "--epochs_between_evals=1", "--stop_threshold=0.8")
     assert early["epoch"] < 10 and early["accuracy"] >= 0.8
-
-
-def example_bytes(row) -> bytes:
-    feature = {}
-    for c in cf.RAW_FEATURES:
-        if c in census.NUMERIC_COLUMNS:
-            feature[c] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(row[c])]))
-        else:
-            feature[c] = tf.train.Feature(bytes_list=tf.train.BytesList(
-                value=[str(row[c]).encode()]))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 def test_export_both_signatures_match_the_live_model(mirror, tmp_path):

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
+from official.recommendation import conftest
 from official.recommendation.benchmarks import ncf_time_to_accuracy as tta
-from official.recommendation.data import authors_split_test
 
 # Starts processes or clusters, or trains real models for a while: not in make test-fast.
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ def write_split(prefix, num_users=80, num_items=60, seed=0):
         others = np.setdiff1d(np.arange(num_items), items)
         negs = rng.choice(others, 20, replace=False)
         neg.append(f"({u},{items[-1]})\t" + "\t".join(map(str, negs)) + "\n")
-    authors_split_test.write_split(prefix, "".join(neg), "".join(train), "".join(test))
+    conftest.write_split(prefix, "".join(neg), "".join(train), "".join(test))
 
 
 def test_run_recipe_times_its_own_metric_log(tmp_path):

@@ -6,7 +6,7 @@ On synthetic MovieLens of the chosen size (`--scale`: ml-1m; ml-20m, the raw
 ml-20m's 138,493 users x 26,744 items x 20M ratings; or ml-20m-ease, the
 ml-20m that Liang et al. and Steck evaluate on, 136,677 users x 20,108 items
 x 10M positives), each model runs in its own fresh process through
-`NCFTrainer` (the harness `ncf_main` uses), on leave-one-out data:
+`trainer.build_trainer` (the harness `ncf_main` uses), on leave-one-out data:
 
 * ials: `--ials_sweeps` sweeps at `--ials_factors` (`fit_s`, `sweep_s`);
 * ease: one closed-form fit at lambda 500 (`fit_s`);

@@ -1,20 +1,8 @@
 import pytest
 
+from official.recommendation.conftest import write_split
 from official.recommendation.data import authors_split
 from official.utils.errors import DataError
-
-
-def write_split(prefix, negative_lines=None, train=None, test=None):
-    """Writes PREFIX.train.rating / .test.rating / .test.negative (a tiny default split)."""
-    # Item 4 is in the training file: it sets the id range (items 0-4).
-    train = train or ("0\t1\t5\t100\n0\t2\t4\t101\n1\t0\t3\t102\n1\t3\t3\t103\n"
-                      "1\t4\t2\t104\n")
-    test = test or "0\t3\t5\t200\n1\t2\t4\t201\n"
-    neg = negative_lines or "(0,3)\t0\t4\n(1,2)\t1\t4\n"
-    for suffix, text in ((".train.rating", train), (".test.rating", test),
-                         (".test.negative", neg)):
-        with open(prefix + suffix, "w") as f:
-            f.write(text)
 
 
 def test_read_ncf_split(tmp_path):

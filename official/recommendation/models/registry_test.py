@@ -10,8 +10,8 @@ from keras import ops
 
 from official.recommendation import ncf_flags, ncf_main, recommend
 from official.recommendation.config.configs import TrainConfig
+from official.recommendation.conftest import EXPORT_SMALL
 from official.recommendation.models import registry
-from official.recommendation.recommend_test import SMALL
 from official.recommendation.serving import fold_in
 
 # Starts processes or clusters, or trains real models for a while: not in make test-fast.
@@ -81,7 +81,7 @@ def test_a_model_added_in_one_line_trains_selects_exports_and_recommends(monkeyp
         {**registry.MODELS, "tiny": TINY}))
     fv = flags.FlagValues()
     ncf_flags.define_ncf_flags(fv)  # --model's choices come from the registry
-    fv(["ncf_main", *SMALL, "--model=tiny", f"--data_dir={tmp_path / 'data'}",
+    fv(["ncf_main", *EXPORT_SMALL, "--model=tiny", f"--data_dir={tmp_path / 'data'}",
         f"--model_dir={tmp_path / 'm'}", "--train_epochs=3", f"--export_dir={tmp_path / 'e'}",
         "--eval_protocol=both"])
     result = ncf_main.run_from_flags(fv)

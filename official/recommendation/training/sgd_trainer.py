@@ -92,7 +92,7 @@ class SGDTrainer(TrainerBase):
         self.model = registry.build(config, data.num_users, data.num_items, data.train_users,
                                     data.train_items)
         self.lazy = config.optimizer == "lazy_adam"
-        n = config.batch_size // (1 + config.num_neg)
+        n = self.positives_per_step
         # lazy_adam updates a table row-wise only where that pays: when the table
         # has many more rows than a step touches (scatters are not free).
         self.sparse_user = self.lazy and data.num_users > LAZY_ROWS_FACTOR * n

@@ -9,9 +9,9 @@ import tensorflow as tf
 
 from official.recommendation import ncf_flags, ncf_main
 from official.recommendation.config import recipes
+from official.recommendation.conftest import load_data, parse, run, train_config
 from official.recommendation.data import validation_split
 from official.recommendation.evaluation import sampled_metrics
-from official.recommendation.ncf_main_test import load_data, parse, run, train_config
 from official.recommendation.training import task
 from official.recommendation.training.trainer import build_trainer
 from official.utils.errors import UserError
