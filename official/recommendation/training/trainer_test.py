@@ -7,6 +7,11 @@ from official.recommendation.training import sgd_trainer
 from official.recommendation.training.sgd_trainer import positives_per_step
 from official.recommendation.training.trainer import build_trainer
 
+# The small paper-sized model these tests were written for (TrainConfig's defaults are
+# ncf_main's larger model).
+PAPER_MODEL = {"num_factors": 8, "layers": (64, 32, 16, 8), "lr_schedule": "constant",
+               "warmup_epochs": 0.0, "schedule_epochs": 20}
+
 
 def test_unknown_optimizer_is_rejected():
     from official.recommendation.data.movielens_implicit import NCFData
@@ -15,7 +20,7 @@ def test_unknown_optimizer_is_rejected():
                    np.arange(3, dtype=np.int32), np.zeros((3, 2), np.int32),
                    np.arange(3), np.arange(4))
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        build_trainer(data, TrainConfig(batch_size=10, optimizer="sgd"))
+        build_trainer(data, TrainConfig(**PAPER_MODEL, batch_size=10, optimizer="sgd"))
 
 
 def small_data(num_users=60, num_items=50, seed=0):
@@ -34,7 +39,7 @@ def test_lazy_adam_with_small_tables_is_dense_adam():
     data = small_data()
     results = []
     for opt in ("adam", "lazy_adam"):
-        trainer = build_trainer(data, TrainConfig(
+        trainer = build_trainer(data, TrainConfig(**PAPER_MODEL,
             batch_size=100, optimizer=opt, learning_rate=0.01))
         assert not (trainer.lazy and (trainer.sparse_user or trainer.sparse_item))
         loss, _ = trainer.train_epoch(0)
@@ -48,7 +53,7 @@ def test_lazy_adam_with_small_tables_is_dense_adam():
 def test_lazy_adam_sparse_tables_train_only_touched_rows(monkeypatch):
     monkeypatch.setattr(sgd_trainer, "LAZY_ROWS_FACTOR", 0)  # force row-wise updates
     data = small_data()
-    trainer = build_trainer(data, TrainConfig(
+    trainer = build_trainer(data, TrainConfig(**PAPER_MODEL,
         batch_size=10, optimizer="lazy_adam", learning_rate=0.01, steps_per_call=1))
     assert trainer.sparse_user and trainer.sparse_item
     before = trainer.model.user_table.numpy().copy()
@@ -60,11 +65,11 @@ def test_lazy_adam_sparse_tables_train_only_touched_rows(monkeypatch):
 
 def test_lazy_slots_exist_only_for_row_wise_tables_and_round_trip(monkeypatch, tmp_path):
     data = small_data()
-    dense = build_trainer(data, TrainConfig(
+    dense = build_trainer(data, TrainConfig(**PAPER_MODEL,
         batch_size=100, optimizer="lazy_adam"))
     assert dense.table_slots.m == {} and dense.table_slots.v == {}  # no dead slots
     monkeypatch.setattr(sgd_trainer, "LAZY_ROWS_FACTOR", 0)
-    config = TrainConfig(batch_size=10, optimizer="lazy_adam")
+    config = TrainConfig(**PAPER_MODEL, batch_size=10, optimizer="lazy_adam")
     trainer = build_trainer(data, config)
     trainer.train_epoch(0)
     path = trainer.checkpoint().save(str(tmp_path / "ckpt"))
@@ -83,7 +88,7 @@ def test_lazy_adam_and_indivisible_batches_are_rejected_when_distributed():
 
     two_workers = distribution_utils.Cluster("worker", 0, 2, 0)
     with pytest.raises(ValueError, match="lazy_adam runs on one replica only"):
-        build_trainer(small_data(), TrainConfig(
+        build_trainer(small_data(), TrainConfig(**PAPER_MODEL,
             batch_size=100, optimizer="lazy_adam"), cluster=two_workers)
 
 
@@ -114,7 +119,7 @@ def test_steps_per_call_changes_no_update(jit_compile):
     data = small_data()
     results = []
     for steps_per_call in (1, 5, 64):  # 5: a short last call; 64: one call per epoch
-        trainer = build_trainer(data, TrainConfig(
+        trainer = build_trainer(data, TrainConfig(**PAPER_MODEL,
             batch_size=500, learning_rate=0.01, steps_per_call=steps_per_call,
             jit_compile=jit_compile))
         calls = []
