@@ -38,7 +38,6 @@ class SolverTrainer(TrainerBase):
         self.num_positives = len(data.train_items)
         self.steps_per_epoch = 1
         self.examples_per_step = self.num_positives
-        self.lazy = False
         # EASE: each epoch is a fit of its own (one lambda), none builds on the last.
         self.independent_epochs = self.trains and self.solver.independent_epochs
 
