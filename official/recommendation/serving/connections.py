@@ -32,6 +32,8 @@ import time
 from absl import logging
 from aiohttp import web, web_protocol
 
+from official.utils.errors import first_line
+
 QUIET_INTERVAL_S = 10.0
 FD_RESERVE = 64  # descriptors kept free for the model, logs and the executor
 REFUSE_LINGER_S = 1.0
@@ -83,19 +85,19 @@ class _Refuse(asyncio.Protocol):
     lingering at once, a refusal closes at once (descriptors stay bounded).
     """
 
-    def __init__(self, limit: int, lingering: list[int]):
-        self.limit, self.lingering, self.transport = limit, lingering, None
+    def __init__(self, factory: "_GuardedFactory"):
+        self.factory, self.transport = factory, None
 
     def connection_made(self, transport) -> None:
         """Writes the 503 and half-closes."""
         transport.write(_raw_json_response(
-            503, "Service Unavailable", f"the server is at its limit of {self.limit} open "
-            "connections; retry later"))
-        if self.lingering[0] >= FD_RESERVE // 2 or not transport.can_write_eof():
+            503, "Service Unavailable", "the server is at its limit of "
+            f"{self.factory.max_connections} open connections; retry later"))
+        if self.factory.lingering >= FD_RESERVE // 2 or not transport.can_write_eof():
             transport.close()
             return
         self.transport = transport
-        self.lingering[0] += 1
+        self.factory.lingering += 1
         transport.write_eof()
         asyncio.get_running_loop().call_later(REFUSE_LINGER_S, transport.close)
 
@@ -103,7 +105,7 @@ class _Refuse(asyncio.Protocol):
         """One lingering refusal less."""
         if self.transport is not None:
             self.transport = None
-            self.lingering[0] -= 1
+            self.factory.lingering -= 1
 
     def data_received(self, data: bytes) -> None:
         """Drops the request."""
@@ -155,10 +157,7 @@ class GuardedHandler(web_protocol.RequestHandler):
 
     def handle_error(self, request, status: int = 500, exc=None, message=None):
         """Errors aiohttp answers itself (request line, headers): one JSON line, no traceback."""
-        text = message or (str(exc).strip().splitlines() or ["bad request"])[0]
-        if isinstance(exc, BaseException) and getattr(exc, "message", None):
-            text = str(exc.message).strip().splitlines()[0]
-        text = text if len(text) <= 80 else text[:80] + " ..."
+        text = first_line(getattr(exc, "message", None) or message or exc or "bad request", 80)
         logging.info("HTTP %d from %s: %s", status, request.remote, text)
         response = web.json_response({"error": f"bad request: {text}" if status < 500
                                       else "internal error"}, status=status)
@@ -171,14 +170,15 @@ class _GuardedFactory:
 
     def __init__(self, server, limits: Limits, handler_kwargs: dict):
         self._server, self._limits, self._kwargs = server, limits, handler_kwargs
-        self._lingering = [0]  # refused connections not yet closed
+        self.max_connections = limits.max_connections
+        self.lingering = 0  # refused connections not yet closed
 
     def __getattr__(self, name):  # shutdown, connections, ...: aiohttp's server's own
         return getattr(self._server, name)
 
     def __call__(self):
-        if len(self._server.connections) >= self._limits.max_connections:
-            return _Refuse(self._limits.max_connections, self._lingering)
+        if len(self._server.connections) >= self.max_connections:
+            return _Refuse(self)
         return GuardedHandler(self._server, loop=asyncio.get_running_loop(),
                               header_timeout_s=self._limits.header_timeout_s, **self._kwargs)
 
