@@ -73,9 +73,10 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                         "conjugate-gradient steps per row and sweep from its current value "
                         "(cheaper, inexact; `implicit` takes 3)."), lower_bound=0)
     fd.DEFINE_list("ease_lambda", [f"{v:g}" for v in DEFAULTS.ease_lambdas],
-                   w("EASE: L2 weight lambda of the item-item matrix; several "
-                     "comma-separated values are fitted one per epoch (replacing "
-                     "--train_epochs) and the best by validation is selected."))
+                   w("EASE: L2 weight lambda of the item-item matrix. Several "
+                     "comma-separated values are candidates: EASE's one fit solves each "
+                     "and keeps the one with the best validation --selection_metric "
+                     "(needs --validation)."))
     fd.DEFINE_string("layers", ",".join(map(str, DEFAULTS.layers)),
                         w("MLP layer sizes; the first (even) is the concatenated user + item "
                           "embedding size."))
@@ -159,6 +160,11 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.register_validator(
         "ease_lambda", lambda v: _positive_floats(v) is not None,
         message="--ease_lambda must be comma-separated positive numbers")
+    fd.register_multi_flags_validator(
+        ["ease_lambda", "validation", "model"],
+        lambda f: f["validation"] or f["model"] != "ease" or len(f["ease_lambda"] or ()) <= 1,
+        message="several --ease_lambda values are chosen among by validation: give one value "
+                "or drop --novalidation")
     fd.register_validator(
         "ials_regularization", lambda v: v > 0, message="--ials_regularization must be > 0")
     fd.register_validator(
@@ -190,15 +196,16 @@ def _layers_ok(text: str) -> bool:
 def config(settings: Mapping[str, Any]) -> NCFConfig:
     """The `NCFConfig` of one training from its settings (flag values by name).
 
-    A model whose registry entry names an `epochs_flag` trains by it in place
-    of --train_epochs (iALS: --ials_iterations sweeps; EASE: one fit per
-    --ease_lambda value).
+    A model whose registry entry fixes its epochs or names an `epochs_flag`
+    trains by it in place of --train_epochs (iALS: --ials_iterations sweeps;
+    EASE: one fit, which chooses among the --ease_lambda values itself).
     """
     s = types.SimpleNamespace(**settings)
     epochs = registry.epochs(s.model, settings, s.train_epochs)
     if epochs != s.train_epochs:
-        logging.info("--model %s: %d epochs (by --%s), not --train_epochs %d", s.model, epochs,
-                     registry.spec(s.model).epochs_flag, s.train_epochs)
+        flag = registry.spec(s.model).epochs_flag
+        logging.info("--model %s: %d epoch(s) (%s), not --train_epochs %d", s.model, epochs,
+                     f"by --{flag}" if flag else "fixed", s.train_epochs)
     data = NCFDataConfig(None if s.ncf_split else movielens.source_from_flags(s), s.ncf_split,
                          s.num_eval_negatives, s.seed, s.validation, s.evaluate_test)
     train = TrainConfig(

@@ -211,9 +211,14 @@ def test_bad_ials_and_ease_flags_are_rejected():
     for args, message in ((["--model=ease", "--ease_lambda=100,0"], "--ease_lambda must be"),
                           (["--model=ease", "--ease_lambda=abc"], "--ease_lambda must be"),
                           (["--model=ials", "--ials_regularization=0"],
-                           "--ials_regularization must be > 0")):
+                           "--ials_regularization must be > 0"),
+                          (["--model=ease", "--ease_lambda=10,100", "--novalidation"],
+                           "several --ease_lambda values are chosen among by validation")):
         with pytest.raises(flags.IllegalFlagValueError, match=message):
             parse(*args)
+    # One lambda needs no validation; other models ignore --ease_lambda.
+    assert parse("--model=ease", "--ease_lambda=10", "--novalidation").ease_lambda == ["10"]
+    assert parse("--model=mf", "--ease_lambda=10,100", "--novalidation").model == "mf"
 
 
 def test_lazy_adam_learns_and_resumes_exactly(data_dir, tmp_path):

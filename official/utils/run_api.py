@@ -65,8 +65,6 @@ class Task(Protocol):
       name: model name in benchmark_run.log ("ncf", "census", ...).
       dataset_name: dataset name in benchmark_run.log.
       trains: False for a model with nothing to train (evaluated only).
-      independent_epochs: each epoch is a fit of its own (EASE's lambda grid):
-        a refit trains only the selected epoch.
       steps_per_epoch: progress units (steps) of one epoch.
       examples_per_step: examples of one step, for the hooks.
       model: what `best-<epoch>/` keeps (a `tf.train.Checkpoint(model=...)`).
@@ -80,7 +78,6 @@ class Task(Protocol):
     name: str
     dataset_name: str
     trains: bool
-    independent_epochs: bool
     steps_per_epoch: int
     examples_per_step: int
     model: Any

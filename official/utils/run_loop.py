@@ -379,8 +379,6 @@ def _retrain(r: _Run, epochs: int) -> Task:
         tf.train.Checkpoint(epoch=epoch_var, **refit.checkpointables()), model_dir,
         r.cluster.is_chief, run_info=checkpoints.RunInfo(refit.model_kind))
     epoch = int(epoch_var.numpy())
-    if refit.independent_epochs:  # EASE: only the selected lambda's fit matters
-        epoch = max(epoch, epochs - 1)
     logging.info("Retraining on train + validation for %d epochs in %s", epochs, model_dir)
     with progress_lib.bar((epochs - epoch) * refit.steps_per_epoch, "retrain", "steps",
                           enabled=r.cluster.is_chief) as bar:

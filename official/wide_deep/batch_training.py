@@ -32,7 +32,6 @@ class BatchTask:
     """
 
     trains = True
-    independent_epochs = False
     metric_extras: dict = {}
 
     train_buffer: str

@@ -75,7 +75,6 @@ class CensusGBTTask:
     name = "census"
     dataset_name = "census"
     trains = True
-    independent_epochs = False
     steps_per_epoch = 1
     metric_extras: dict = {}
     model_kind = "census_main --model_type gbt"

@@ -13,7 +13,9 @@ I x I float32 each. `check_memory` refuses a catalogue whose matrices do not
 fit in the memory available, before anything is allocated.
 """
 
+import math
 import time
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -68,7 +70,7 @@ def build(num_users: int, num_items: int, config, train_users=None, train_items=
 
 
 def build_solver(model: "EASE", train_users, train_items, config) -> "EASESolver":
-    """The registry's solver of an `EASE`: one closed form per `config.ease_lambdas` value."""
+    """The registry's solver of an `EASE`: `config.ease_lambdas` are its candidates."""
     return EASESolver(model, train_users, train_items, config.ease_lambdas)
 
 
@@ -102,6 +104,9 @@ class EASE(keras.Model):
         self.history_items = self.add_weight(shape=(max(1, num_history),), initializer="zeros",
                                              dtype="int64", trainable=False,
                                              name="history_items")
+        # The lambda B was fitted with (0: not fitted), kept with B in checkpoints.
+        self.fitted_lambda = self.add_weight(shape=(), initializer="zeros", dtype="float64",
+                                             trainable=False, name="fitted_lambda")
         self.built = True
 
     def set_history(self, users: np.ndarray, items: np.ndarray) -> None:
@@ -195,17 +200,18 @@ def objective(g: tf.Tensor, b: tf.Tensor) -> float:
 
 
 class EASESolver:
-    """Fits `EASE` on fixed positives: epoch e uses lambdas[e] (a validation grid).
+    """Fits `EASE` on fixed positives, choosing its lambda among candidates.
 
-    Each epoch is a fit of its own (`independent_epochs`).
+    One fit (any epoch) computes G once and the closed form of each
+    candidate lambda. With several candidates, `judge` scores the model with
+    each B (its validation metric, higher is better) and the best B is kept;
+    its lambda is in `selected_settings` and in the model (`fitted_lambda`).
 
     Args:
       model: the EASE model to fill (B and the users' histories).
       users, items: int [P] training positives.
-      lambdas: the lambda of each epoch.
+      lambdas: the candidate lambdas (> 0).
     """
-
-    independent_epochs = True
 
     def __init__(self, model: EASE, users: np.ndarray, items: np.ndarray,
                  lambdas: tuple[float, ...]):
@@ -216,10 +222,16 @@ class EASESolver:
         self.users, self.items = users[order], items[order]
         self._gram = None  # G, computed on the first fit (not checkpointed: cheap to redo)
 
-    def fit_epoch(self, epoch: int) -> float:
-        """Fits B with lambdas[epoch]; returns the objective per positive."""
-        if not 0 <= epoch < len(self.lambdas):
-            raise ValueError(f"EASE epoch {epoch} has no lambda: {len(self.lambdas)} given")
+    def fit_epoch(self, epoch: int, judge: Callable[[], float] | None = None) -> float:
+        """Fits B (choosing its lambda by `judge`); returns the objective per positive.
+
+        Raises:
+          ValueError: several candidates and no `judge` to choose among them.
+        """
+        del epoch  # every fit is the same fit
+        if len(self.lambdas) > 1 and judge is None:
+            raise ValueError(f"EASE has {len(self.lambdas)} candidate lambdas and no "
+                             "validation to choose among them")
         m = self.model
         if self._gram is None:
             start = time.perf_counter()
@@ -227,9 +239,32 @@ class EASESolver:
             self._gram = gram(self.users, self.items, m.num_users, m.num_items)
             logging.info("EASE: G = X^T X (%d x %d) from %d positives in %.1f s", m.num_items,
                          m.num_items, len(self.items), time.perf_counter() - start)
-        start = time.perf_counter()
-        b = closed_form(self._gram, self.lambdas[epoch])
-        m.weights_matrix.assign(b)
-        logging.info("EASE: closed form for lambda %g in %.1f s", self.lambdas[epoch],
-                     time.perf_counter() - start)
+        best, best_value, b = self.lambdas[0], -math.inf, None
+        for lam in self.lambdas:
+            b = self._fit(lam)
+            if len(self.lambdas) > 1:
+                value = float(judge())
+                logging.info("EASE: lambda %g scores %.4f on validation", lam, value)
+                if value > best_value:  # a nan never wins
+                    best, best_value = lam, value
+        if lam != best:  # refit the winner rather than hold a second I x I matrix
+            b = self._fit(best)
+        if len(self.lambdas) > 1:
+            logging.info("EASE: lambda %g selected among %s by validation", best,
+                         ", ".join(f"{v:g}" for v in self.lambdas))
+        m.fitted_lambda.assign(best)
         return objective(self._gram, b) / max(1, len(self.items))
+
+    def _fit(self, lam: float) -> tf.Tensor:
+        """B of `lam` (also assigned to the model)."""
+        start = time.perf_counter()
+        b = closed_form(self._gram, lam)
+        self.model.weights_matrix.assign(b)
+        logging.info("EASE: closed form for lambda %g in %.1f s", lam,
+                     time.perf_counter() - start)
+        return b
+
+    def selected_settings(self) -> dict[str, tuple[float, ...]]:
+        """{"ease_lambdas": (the fitted lambda,)} once fitted (or restored), else {}."""
+        lam = float(self.model.fitted_lambda.numpy())
+        return {"ease_lambdas": (lam,)} if lam > 0 else {}

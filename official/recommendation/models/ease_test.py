@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,10 +24,10 @@ def test_fit_equals_numpy_closed_form_with_zero_diagonal():
     model = ease.EASE(*dense.shape, num_history=len(i))
     # Shuffled input, and a G accumulated over slices of 4 users.
     order = np.random.default_rng(1).permutation(len(u))
-    solver = ease.EASESolver(model, u[order], i[order], (100.0, lam))
+    solver = ease.EASESolver(model, u[order], i[order], (lam,))
     solver._gram = ease.gram(u, i, *dense.shape, gram_floats=4 * dense.shape[1])
     model.set_history(solver.users, solver.items)
-    loss = solver.fit_epoch(1)
+    loss = solver.fit_epoch(0)
     b = model.weights_matrix.numpy()
     np.testing.assert_allclose(b, expected, rtol=1e-4, atol=1e-5)
     assert np.all(np.diag(b) == 0.0)
@@ -41,17 +43,39 @@ def test_fit_equals_numpy_closed_form_with_zero_diagonal():
     np.testing.assert_allclose(pairs, (x @ b)[users, items], rtol=1e-4, atol=1e-5)
 
 
-def test_each_epoch_fits_its_own_lambda():
+def test_one_fit_keeps_the_candidate_the_judge_prefers():
     dense, u, i = small_problem(seed=3)
+    grid = (1.0, 30.0, 1000.0)
+    singles = {}
+    for lam in grid:  # the oracle: each lambda fitted alone
+        model = ease.EASE(*dense.shape, num_history=len(i))
+        ease.EASESolver(model, u, i, (lam,)).fit_epoch(0)
+        singles[lam] = model.weights_matrix.numpy()
+    assert np.abs(singles[1000.0]).sum() < np.abs(singles[1.0]).sum()  # more L2, smaller B
+
+    def size(model):
+        return float(np.abs(model.weights_matrix.numpy()).sum())
+
+    # Judges preferring the smallest B, the largest, and the one closest to lambda 30's.
+    for judge_of, winner in ((lambda m: -size(m), 1000.0), (size, 1.0),
+                             (lambda m: -abs(size(m) - np.abs(singles[30.0]).sum()), 30.0)):
+        model = ease.EASE(*dense.shape, num_history=len(i))
+        solver = ease.EASESolver(model, u, i, grid)
+        judge = functools.partial(judge_of, model)
+        solver.fit_epoch(0, judge)
+        np.testing.assert_allclose(model.weights_matrix.numpy(), singles[winner], rtol=1e-5,
+                                   atol=1e-6)
+        assert solver.selected_settings() == {"ease_lambdas": (winner,)}
+    # A nan score never wins; several candidates need a judge.
     model = ease.EASE(*dense.shape, num_history=len(i))
-    solver = ease.EASESolver(model, u, i, (1.0, 1000.0))
-    solver.fit_epoch(1)
-    strong = model.weights_matrix.numpy()
-    solver.fit_epoch(0)
-    weak = model.weights_matrix.numpy()
-    assert np.abs(strong).sum() < np.abs(weak).sum()  # more L2, smaller weights
-    with pytest.raises(ValueError, match="no lambda"):
-        solver.fit_epoch(2)
+    solver = ease.EASESolver(model, u, i, grid)
+    scores = iter([float("nan"), 0.2, 0.1])
+    solver.fit_epoch(0, lambda: next(scores))
+    assert float(model.fitted_lambda.numpy()) == 30.0
+    with pytest.raises(ValueError, match="3 candidate lambdas and no validation"):
+        ease.EASESolver(model, u, i, grid).fit_epoch(0)
+    assert ease.EASESolver(ease.EASE(*dense.shape, num_history=len(i)), u, i,
+                           grid).selected_settings() == {}  # not fitted yet
 
 
 def test_memory_guard_refuses_a_catalogue_too_large_before_allocating():

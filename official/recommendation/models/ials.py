@@ -261,8 +261,6 @@ class IALSSolver:
       block_floats: see `blocks`.
     """
 
-    independent_epochs = False  # each sweep starts from the last
-
     def __init__(self, model: IALS, users: np.ndarray, items: np.ndarray, alpha: float,
                  regularization: float, exponent: float, cg_steps: int = 0,
                  block_floats: int = BLOCK_FLOATS):
@@ -291,9 +289,16 @@ class IALSSolver:
         table.assign(_half_sweep(tf.convert_to_tensor(other), table.value, *side,
                                  tf.constant(self.alpha, tf.float32), self.cg_steps))
 
-    def fit_epoch(self, epoch: int) -> float:
-        """One sweep (any epoch: each starts from the current factors); L per positive."""
-        del epoch
+    def selected_settings(self) -> dict:
+        """Nothing is chosen during a fit: a refit uses the run's own settings."""
+        return {}
+
+    def fit_epoch(self, epoch: int, judge=None) -> float:
+        """One sweep (any epoch: each starts from the current factors); L per positive.
+
+        `judge` is unused: a sweep has no candidates to choose among.
+        """
+        del epoch, judge
         return self.sweep() / max(1, len(self.users))
 
     def sweep(self, with_loss: bool = True) -> float | None:

@@ -14,6 +14,7 @@ Shapes below: B users or pairs, I = `num_items`, H history items, n rows of
 m grouped items (a positive and its sampled negatives).
 """
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 LEARNS = ("sgd", "solver", "counts")
@@ -75,14 +76,16 @@ class SGDRecommender(Recommender, Protocol):
 
 
 class Solver(Protocol):
-    """Fits a "solver" model in place, one epoch (a sweep, or one candidate's fit) a call.
+    """Fits a "solver" model in place, one epoch a call (an iALS sweep; EASE's one fit).
 
-    Attributes:
-      independent_epochs: each epoch is a fit of its own (EASE: one lambda
-        each), not a continuation of the last (iALS sweeps).
+    A solver may choose among candidate settings inside a fit (EASE: its
+    lambdas) by `judge`, the validation score of the model as it stands
+    (higher is better); `selected_settings` then names what it chose, so a
+    refit on train + validation fits that choice alone.
     """
 
-    independent_epochs: bool
-
-    def fit_epoch(self, epoch: int) -> float:
+    def fit_epoch(self, epoch: int, judge: Callable[[], float] | None = None) -> float:
         """Fits epoch `epoch` (0-based); returns the objective per training positive."""
+
+    def selected_settings(self) -> dict[str, Any]:
+        """`TrainConfig` fields that reproduce the fitted choice ({} when nothing is chosen)."""

@@ -33,8 +33,10 @@ class ModelSpec:
       summary: what it is, in --model's help.
       solver: for "solver" models, "module:function" of `function(model,
         train_users, train_items, config) -> interface.Solver`.
-      epochs_flag: the flag that sets its number of epochs instead of
-        --train_epochs: an integer (sweeps), or a list (one fit a value).
+      epochs_flag: the integer flag that sets its number of epochs instead
+        of --train_epochs (iALS: its sweeps).
+      epochs: a fixed number of epochs instead of --train_epochs (EASE: 1,
+        one fit that chooses its lambda among the candidates itself).
       divergence_hint: the likely cause named when its training loss is not
         finite; formatted with the `TrainConfig`'s fields.
     """
@@ -44,6 +46,7 @@ class ModelSpec:
     summary: str
     solver: str | None = None
     epochs_flag: str | None = None
+    epochs: int | None = None
     divergence_hint: str = "--learning_rate {learning_rate:g} may be too high"
 
     def __post_init__(self):
@@ -69,7 +72,7 @@ MODELS: Mapping[str, ModelSpec] = types.MappingProxyType({
                                       "--ials_regularization {ials_regularization:g} too small"),
     "ease": ModelSpec(f"{_M}.ease:build", "solver", "closed-form item-item model "
                       "(--ease_lambda)", solver=f"{_M}.ease:build_solver",
-                      epochs_flag="ease_lambda",
+                      epochs=1,
                       divergence_hint="an --ease_lambda may be too small for this data"),
 })
 
@@ -114,15 +117,14 @@ def build_solver(config, model, train_users, train_items):
 
 
 def epochs(name: str, settings: Mapping[str, Any], train_epochs: int) -> int:
-    """Epochs model `name` trains: its `epochs_flag`'s value (a list: its length).
+    """Epochs model `name` trains: its fixed `epochs`, else its `epochs_flag`'s value.
 
-    Models without one train `train_epochs`.
+    Models with neither train `train_epochs`.
     """
-    flag = spec(name).epochs_flag
-    if flag is None:
-        return train_epochs
-    value = settings[flag]
-    return len(value) if isinstance(value, list | tuple) else int(value)
+    entry = spec(name)
+    if entry.epochs is not None:
+        return entry.epochs
+    return train_epochs if entry.epochs_flag is None else int(settings[entry.epochs_flag])
 
 
 def divergence_hint(config) -> str:

@@ -1,9 +1,10 @@
 """The solver trainer: models fitted by sweeps or closed forms (iALS, EASE), or by counts.
 
 One epoch is one call of the model's `Solver.fit_epoch` (iALS: one sweep
-over every user row, then every item row; EASE: the closed form for one
-`--ease_lambda`). A "counts" model (popularity) is fitted when it is built
-and trains nothing. Both run on one replica.
+over every user row, then every item row; EASE: its one fit, the closed form
+of each `--ease_lambda` candidate, keeping the one `judge` scores best). A
+"counts" model (popularity) is fitted when it is built and trains nothing.
+Both run on one replica.
 """
 
 from official.recommendation.config.configs import TrainConfig
@@ -38,8 +39,6 @@ class SolverTrainer(TrainerBase):
         self.num_positives = len(data.train_items)
         self.steps_per_epoch = 1
         self.examples_per_step = self.num_positives
-        # EASE: each epoch is a fit of its own (one lambda), none builds on the last.
-        self.independent_epochs = self.trains and self.solver.independent_epochs
 
     def train_epoch(self, epoch: int, progress=None, prefetch_until: int | None = None
                     ) -> tuple[float, int]:
@@ -47,7 +46,11 @@ class SolverTrainer(TrainerBase):
         del prefetch_until  # nothing is prepared ahead
         if not self.trains:
             return 0.0, 0
-        loss = self.solver.fit_epoch(epoch)
+        loss = self.solver.fit_epoch(epoch, self.judge)
         if progress is not None:
             progress(1)
         return loss, self.num_positives
+
+    def selected_settings(self) -> dict:
+        """What the solver chose in its fit (EASE: the lambda), as `TrainConfig` fields."""
+        return self.solver.selected_settings() if self.trains else {}

@@ -98,14 +98,15 @@ class NCFTask:
         self.config, self.trainer, self.full, self.test_set = config, trainer, full, test_set
         self.dataset_name = config.data.name
         self.model, self.trains = trainer.model, trainer.trains
-        self.independent_epochs = trainer.independent_epochs
         self.steps_per_epoch, self.examples_per_step = (trainer.steps_per_epoch,
                                                         trainer.examples_per_step)
-        self.metric_extras = {"top_k": config.top_k}
         self.model_kind = f"ncf_main --model {config.train.model_type}"
         self.divergence_hint = registry.divergence_hint(config.train)
         # The task evaluates: the trainer's model on the trainer's data's evaluation sets.
         self.evaluator = Evaluator(trainer.data, trainer.strategy, trainer.cluster)
+        if len(trainer.data.eval_users) and config.data.validation:
+            # A solver choosing inside its fit (EASE's lambdas) asks the validation metric.
+            trainer.judge = self._validation_score
         if config.pretrained_gmf:
             from official.recommendation.training import pretraining
 
@@ -130,6 +131,19 @@ class NCFTask:
                          trainer.examples_per_step)
         return cls(config, trainer, full, test_set)
 
+    @property
+    def metric_extras(self) -> dict:
+        """Extras of every metric.log record: top_k, and what a fit chose (EASE's lambda)."""
+        chosen = {k.removesuffix("s"): v[0] if isinstance(v, tuple) and len(v) == 1 else v
+                  for k, v in self.trainer.selected_settings().items()}
+        return {"top_k": self.config.top_k, **chosen}
+
+    def _validation_score(self) -> float:
+        """The selection metric of the model as it stands, on validation (the judge)."""
+        result = self.evaluate()
+        name = self.config.selection_metric
+        return result[name] if name in result else result[f"{name}_full"]
+
     def checkpointables(self) -> dict:
         """The trainer's model and optimizer state."""
         return self.trainer.checkpointables()
@@ -151,10 +165,14 @@ class NCFTask:
                                        self.config.eval_protocol, self.test_set)
 
     def refit(self, epochs: int) -> "NCFTask":
-        """A fresh trainer on train + validation whose schedule spans `epochs` epochs."""
+        """A fresh trainer on train + validation whose schedule spans `epochs` epochs.
+
+        It fits what the selected model chose in its fit (EASE: the lambda).
+        """
         data = dataclasses.replace(self.full, eval_users=np.zeros(0, np.int32),
                                    eval_items=np.zeros((0, 1), np.int32))
-        train = dataclasses.replace(self.config.train, schedule_epochs=epochs)
+        train = dataclasses.replace(self.config.train, schedule_epochs=epochs,
+                                    **self.trainer.selected_settings())
         trainer = make_trainer(data, train, self.trainer.strategy, self.trainer.cluster)
         logging.info("Refit on train + validation: %d positives", trainer.num_positives)
         return NCFTask(self.config, trainer, self.full, self.test_set)

@@ -1,5 +1,6 @@
 """NCF Tasks through the shared loop: selection, refit, recipes, solvers (real runs)."""
 
+import dataclasses
 import json
 import os
 
@@ -160,13 +161,21 @@ def test_ials_and_ease_in_the_same_harness(data_dir, tmp_path):
         assert result["HR"] > pop["HR"] + 0.08 and result["HR_full"] > pop["HR_full"] + 0.05
         assert result["Coverage_full"] > pop["Coverage_full"]
     assert ials["epoch"] == 4  # --ials_iterations, not --train_epochs
-    # EASE: one fit per lambda; the selected one has the best validation HR.
+    # EASE: one fit chooses among the lambdas; oracle: each fitted alone on the same split.
     records = logger_lib.read_metrics(str(bench))
-    per_lambda = [r["value"] for r in records if r["name"] == "validation_HR"]
-    assert len(per_lambda) == 4 and ease["epoch"] == 4
-    assert ease["selected_epoch"] == 1 + int(np.argmax(per_lambda))
-    assert ease["validation_HR"] == pytest.approx(max(per_lambda))
-    assert min(per_lambda) < max(per_lambda)  # lambda matters
+    fits = [r for r in records if r["name"] == "validation_HR"]
+    assert len(fits) == 1 and ease["epoch"] == ease["selected_epoch"] == 1
+    cfg = ncf_flags.configs(parse(f"--data_dir={data_dir}", "--model=ease"))[0]
+    split, _ = task.split_data(cfg.data, task.load_data(cfg.data))
+    per_lambda = {}
+    for lam in (1.0, 30.0, 1000.0, 100000.0):
+        alone = build_trainer(split, dataclasses.replace(cfg.train, ease_lambdas=(lam,)))
+        alone.train_epoch(0)
+        per_lambda[lam] = alone.evaluate()["HR"]
+    chosen = fits[0]["extras"]["ease_lambda"]
+    assert per_lambda[chosen] == max(per_lambda.values())
+    assert ease["validation_HR"] == pytest.approx(max(per_lambda.values()))
+    assert min(per_lambda.values()) < max(per_lambda.values())  # lambda matters
     # Both exports score like the selected model (the test HR recomputed from them).
     data = load_data(parse(f"--data_dir={data_dir}"))
     for name, result in (("ials", ials), ("ease", ease)):
@@ -189,11 +198,18 @@ def test_ials_resume_equals_uninterrupted_and_ease_retrains_once(data_dir, tmp_p
         assert resumed[key] == pytest.approx(full[key], rel=1e-6, abs=1e-7), key
     ease = run(data_dir, tmp_path / "ease", "--model=ease", "--ease_lambda=10,100",
                "--retrain_on_full")
-    assert ease["retrained_epochs"] == ease["selected_epoch"]
-    # The retrain fits only the selected lambda: one checkpoint, numbered by it.
+    assert ease["retrained_epochs"] == ease["selected_epoch"] == 1
+    # The retrain fits only the selected lambda: one fit, one checkpoint, holding that lambda.
     retrain = tmp_path / "ease" / "retrain" / "checkpoints"
-    assert tf.train.latest_checkpoint(str(retrain)).endswith(f"-{ease['selected_epoch']}")
+    assert tf.train.latest_checkpoint(str(retrain)).endswith("-1")
     assert len([n for n in os.listdir(retrain) if n.endswith(".index")]) == 1
+    reader = tf.train.load_checkpoint(str(retrain))
+    fitted = [reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+              if "fitted_lambda" in k]
+    best = tf.train.load_checkpoint(str(tmp_path / "ease" / "checkpoints"))
+    assert len(fitted) == 1 and fitted[0] in (10.0, 100.0)
+    assert fitted == [best.get_tensor(k) for k in best.get_variable_to_shape_map()
+                      if "fitted_lambda" in k]
 
 
 def test_ease_too_large_for_memory_is_a_user_error():

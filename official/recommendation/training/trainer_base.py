@@ -23,7 +23,10 @@ class TrainerBase:
     """A model, its training data and the strategy it trains under.
 
     Attributes set by a subclass: `model` (a `Recommender`), `trains`,
-    `num_positives`, `steps_per_epoch`, `examples_per_step`.
+    `num_positives`, `steps_per_epoch`, `examples_per_step`. `judge` (set by
+    the task that owns the evaluator, None without validation) returns the
+    current model's validation score, for solvers that choose among
+    candidates inside a fit.
 
     Args:
       data: training positives (and the evaluation set the conveniences use).
@@ -33,7 +36,7 @@ class TrainerBase:
     """
 
     jit_scoring = True  # compile scoring with XLA (with config.jit_compile)
-    independent_epochs = False  # each epoch continues the last (EASE's fits do not)
+    judge = None
 
     def __init__(self, data: NCFData, config: TrainConfig, strategy=None,
                  cluster: Cluster = SINGLE):
@@ -44,6 +47,10 @@ class TrainerBase:
         self.distributed = self.num_replicas > 1 or cluster.num_workers > 1
         keras.utils.set_random_seed(config.seed)
         self._scorer = None
+
+    def selected_settings(self) -> dict:
+        """`TrainConfig` fields chosen during training, for a refit ({}: none)."""
+        return {}
 
     def checkpointables(self) -> dict:
         """What a checkpoint holds of the trainer (the model, and any optimizer state)."""

@@ -16,7 +16,7 @@ class Scripted:
     test result tells which epoch's weights were restored.
     """
 
-    name, dataset_name, independent_epochs = "scripted", "none", False
+    name, dataset_name = "scripted", "none"
     steps_per_epoch, examples_per_step, metric_extras = STEPS, 3, {"top_k": 1}
     model_kind, divergence_hint = "scripted", "a scripted divergence"
 
