@@ -1,8 +1,10 @@
 """Your own interaction log: options, preparation, cache, dataset card, flags and the CLI.
 
-    python -m official.datasets.interactions --interactions plays.csv \\
-        --user_column userID --item_column artistID --weight_column weight \\
+    python -m official.datasets.interactions --interactions plays.csv
+        --user_column userID --item_column artistID --weight_column weight
         --min_user_interactions 3 --data_dir /tmp/own-data
+
+(one command, split over lines here)
 
 reads the log (`interactions_read`: CSV / TSV / .gz / Parquet), keeps its
 positives (`interactions_clean`: rating filter, duplicates, k-core), caches

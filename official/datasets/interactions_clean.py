@@ -190,9 +190,10 @@ def card_lines(c: dict) -> list[str]:
     d = c["dropped"]
     span = (f", {c['time_span']['first'][:10]} to {c['time_span']['last'][:10]}"
             if c.get("time_span") else ", no timestamps")
+    per_user, per_item = c["interactions_per_user"], c["interactions_per_item"]
     return [f"{c['users']} users, {c['items']} items, {c['interactions']} interactions "
-            f"(density {c['density']:.5f}; per user median {c['interactions_per_user']['median']:g}, "
-            f"per item median {c['interactions_per_item']['median']:g}){span}",
+            f"(density {c['density']:.5f}; per user median {per_user['median']:g}, "
+            f"per item median {per_item['median']:g}){span}",
             f"from {c['rows']} rows: dropped {d.get('duplicates', 0)} duplicates, "
             f"{d.get('below_min_rating', 0)} below --min_rating, "
             f"{d.get('weight_not_positive', 0)} without a positive weight, "
