@@ -24,7 +24,6 @@ import zipfile
 import numpy as np
 from absl import flags, logging
 
-from official.datasets import interactions_read as read
 from official.datasets.interactions_clean import Interactions, card_lines, clean
 from official.utils.errors import DataError
 from official.utils.misc import atomic_io, integrity
@@ -64,6 +63,8 @@ class InteractionOptions:
 
 def read_log(options: InteractionOptions) -> Interactions:
     """Reads and cleans the log (no cache). Raises DataError for bad input."""
+    from official.datasets import interactions_read as read  # pyarrow: only when reading
+
     o = options
     wanted = {"user": o.user_column, "item": o.item_column}
     for role, name in (("rating", o.rating_column), ("time", o.timestamp_column),
@@ -104,6 +105,8 @@ def item_titles(options: InteractionOptions, item_ids: np.ndarray) -> np.ndarray
     Raises:
       DataError: no title column, or no id of the file matches an interaction's.
     """
+    from official.datasets import interactions_read as read
+
     o = options
     if not o.item_title_column:
         raise DataError("--items needs --item_title_column (the column of titles)")
@@ -211,9 +214,11 @@ def prepare(options: InteractionOptions, data_dir: str) -> Interactions:
 # Flags and the CLI.
 # ----------------------------------------------------------------------------
 
-def define_flags() -> None:
-    """--interactions and the flags that say how to read it."""
-    fd = flags.DEFINE_string
+def define_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
+    """--interactions and the flags that say how to read it, in `fv`."""
+    def fd(name, default, text):
+        flags.DEFINE_string(name, default, text, flag_values=fv)
+
     fd("interactions", None, "Your own interaction log (CSV, TSV, optionally .gz, or Parquet) "
        "with one row per interaction; see docs/own_data.md.")
     fd("delimiter", None, "CSV delimiter of --interactions (default: detected from the "
@@ -223,7 +228,7 @@ def define_flags() -> None:
     fd("rating_column", None, "Column of ratings; with --min_rating only rows rated at least "
        "that are positives (without: every row is a positive).")
     flags.DEFINE_float("min_rating", None, "Positives are rows whose --rating_column is >= "
-                       "this.")
+                       "this.", flag_values=fv)
     fd("timestamp_column", None, "Column of times: Unix seconds or ISO-8601 dates "
        "(detected). Without it, splits pick held-out items at random (seeded).")
     fd("weight_column", None, "Column of counts (plays, clicks), summed per pair: iALS's "
@@ -233,13 +238,13 @@ def define_flags() -> None:
     fd("item_title_column", None, "Column of titles in --items.")
     flags.DEFINE_integer("min_user_interactions", 1, "Drop users with fewer positives "
                          "(applied with --min_item_interactions until neither drops anything).",
-                         lower_bound=1)
+                         lower_bound=1, flag_values=fv)
     flags.DEFINE_integer("min_item_interactions", 1, "Drop items with fewer positives (see "
-                         "--min_user_interactions).", lower_bound=1)
+                         "--min_user_interactions).", lower_bound=1, flag_values=fv)
     flags.register_multi_flags_validator(
         ["min_rating", "rating_column"],
         lambda f: f["min_rating"] is None or f["rating_column"] is not None,
-        message="--min_rating needs --rating_column")
+        message="--min_rating needs --rating_column", flag_values=fv)
 
 
 def options_from_flags(settings) -> InteractionOptions | None:

@@ -164,6 +164,7 @@ def clean(user_codes: np.ndarray, item_codes: np.ndarray, user_ids: np.ndarray,
     out = Interactions(users, items, t.astype(np.int64), last_row, w.astype(np.float32),
                        user_ids[used_u], item_ids[used_i])
     out.card = card(out, rows, dropped, rounds, source)
+    out.card["weighted"] = weight is not None
     return out
 
 

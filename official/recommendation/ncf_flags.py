@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from absl import flags, logging
 
-from official.datasets import movielens
+from official.datasets import interactions, movielens
 from official.recommendation.config import recipes
 from official.recommendation.config.configs import (
     EVAL_PROTOCOLS,
@@ -43,8 +43,10 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     w = flags_core.help_wrap
     fd.DEFINE_enum("model", DEFAULTS.model_type, list(registry.names()),
                    w("Model (models/registry.py): " + registry.describe() + "."))
-    fd.DEFINE_enum("eval_protocol", "sampled", list(EVAL_PROTOCOLS),
-                   w("sampled: HR/NDCG@top_k of the held-out item among "
+    interactions.define_flags(fv)
+    fd.DEFINE_enum("eval_protocol", None, list(EVAL_PROTOCOLS),
+                   w("Default: full with --interactions, else sampled. "
+                     "sampled: HR/NDCG@top_k of the held-out item among "
                      "--num_eval_negatives sampled items (the paper). full: HR/NDCG/"
                      "and catalogue coverage / popularity of the top_k against every item the user "
                      "did not train on (HR_full, NDCG_full, Coverage_full, "
@@ -171,6 +173,9 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
         "layers", lambda v: _layers_ok(v),
         message="--layers must be comma-separated positive integers, the first even")
     fd.register_multi_flags_validator(
+        ["interactions", "ncf_split"], lambda f: not (f["interactions"] and f["ncf_split"]),
+        message="give --interactions or --ncf_split, not both")
+    fd.register_multi_flags_validator(
         ["pretrained_gmf", "pretrained_mlp", "model"],
         lambda f: (f["pretrained_gmf"] is None) == (f["pretrained_mlp"] is None)
         and (f["pretrained_gmf"] is None or f["model"] == "neumf"),
@@ -206,8 +211,12 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
         flag = registry.spec(s.model).epochs_flag
         logging.info("--model %s: %d epoch(s) (%s), not --train_epochs %d", s.model, epochs,
                      f"by --{flag}" if flag else "fixed", s.train_epochs)
-    data = NCFDataConfig(None if s.ncf_split else movielens.source_from_flags(s), s.ncf_split,
-                         s.num_eval_negatives, s.seed, s.validation, s.evaluate_test)
+    own = interactions.options_from_flags(settings)
+    protocol = s.eval_protocol or ("full" if own else "sampled")
+    negatives = 0 if own and protocol == "full" else s.num_eval_negatives
+    source = None if s.ncf_split or own else movielens.source_from_flags(s)
+    data = NCFDataConfig(source, s.ncf_split, own, s.data_dir, negatives, s.seed,
+                         s.validation, s.evaluate_test)
     train = TrainConfig(
         model_type=s.model, num_factors=s.num_factors, layers=tuple(parse_layers(s.layers)),
         mf_regularization=s.mf_regularization, mlp_regularization=s.mlp_regularization,
@@ -225,7 +234,7 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
         selection_metrics=(s.selection_metric, f"{s.selection_metric}_full"),
         early_stopping_patience=s.early_stopping_patience, retrain_on_full=s.retrain_on_full)
     return NCFConfig(data, train, run, flags_core.distribution_config(s), s.top_k,
-                     s.eval_protocol, s.selection_metric, s.pretrained_gmf, s.pretrained_mlp,
+                     protocol, s.selection_metric, s.pretrained_gmf, s.pretrained_mlp,
                      s.recipe)
 
 

@@ -51,7 +51,8 @@ def define_recommend_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd = flags_core.bind(fv)
     w = flags_core.help_wrap
     fd.DEFINE_string("export_dir", None, w("SavedModel written by ncf_main --export_dir."))
-    fd.DEFINE_integer("user_id", None, w("Raw MovieLens user id to recommend for."))
+    fd.DEFINE_string("user_id", None, w("Raw user id to recommend for (a MovieLens id, or "
+                                        "your log's id as the file writes it)."))
     fd.DEFINE_string("user_ids_file", None,
                      w("Batch mode: a text file of raw user ids, separated by whitespace or "
                        "newlines; one result per id, in file order."))
@@ -67,8 +68,7 @@ def define_recommend_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                                          "directory's --dataset instead of the export."))
     fd.DEFINE_string("dataset", None, w("Dataset name under --data_dir (e.g. ml-1m)."))
     fd.mark_flag_as_required("export_dir")
-    fd.register_validator("user_id", lambda v: v is None or -(2 ** 63) <= v < 2 ** 63,
-                          message=f"--user_id: {ID_RULE}")
+    fd.register_validator("user_id", _plausible_id, message=f"--user_id: {ID_RULE}")
     fd.register_multi_flags_validator(
         list(WHO), lambda v: sum(v[name] is not None for name in WHO) == 1,
         message="give exactly one of " + ", ".join(f"--{name}" for name in WHO))
@@ -77,8 +77,15 @@ def define_recommend_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
         message="--data_dir and --dataset go together")
 
 
-def read_user_ids(path: str) -> np.ndarray:
-    """int64 [N] ids from a whitespace-separated file.
+def _plausible_id(value: str | None) -> bool:
+    """False only for a number too large for int64 (text ids are checked by the export)."""
+    digits = value is not None and value.strip().lstrip("+-").isascii() and value.strip(
+        ).lstrip("+-").isdigit()
+    return not digits or array_ops.parse_int64(value.strip()) is not None
+
+
+def read_user_ids(path: str, text: bool = False) -> np.ndarray:
+    """int64 [N] ids (`text`: str [N] as written) from a whitespace-separated file.
 
     Raises:
       UserError: missing file, no ids, or a token that is not an integer.
@@ -90,6 +97,8 @@ def read_user_ids(path: str) -> np.ndarray:
         raise UserError(f"--user_ids_file {path}: {e.strerror}") from e
     if tokens.size == 0:
         raise UserError(f"--user_ids_file {path}: no user ids")
+    if text:
+        return tokens
     values, ok = array_ops.int64_tokens(tokens)
     if not ok.all():
         bad = int(np.argmin(ok))
@@ -98,13 +107,15 @@ def read_user_ids(path: str) -> np.ndarray:
     return values
 
 
-def parse_rated(text: str) -> np.ndarray:
-    """int64 [H] ids of a comma-separated --rated list.
+def parse_rated(text: str, text_ids: bool = False) -> np.ndarray:
+    """int64 [H] ids (`text_ids`: str [H]) of a comma-separated --rated list.
 
     Raises:
       UserError: an empty list or a token that is not an integer.
     """
     tokens = np.array([t.strip() for t in text.split(",") if t.strip()], dtype=str)
+    if text_ids and tokens.size:
+        return tokens
     values, ok = array_ops.int64_tokens(tokens)
     if not tokens.size or not ok.all():
         raise UserError(f"--rated {text!r}: give comma-separated movie ids ({ID_RULE})"
@@ -113,8 +124,10 @@ def parse_rated(text: str) -> np.ndarray:
     return values
 
 
-def read_history(path: str) -> np.ndarray:
-    """int64 [H] movie ids of a one-user ratings CSV (column item_id or movieId).
+def read_history(path: str, text: bool = False, column: str | None = None) -> np.ndarray:
+    """int64 [H] (`text`: str [H]) item ids of a one-user ratings CSV.
+
+    The column is `column`, else item_id or movieId.
 
     Raises:
       UserError: missing or unreadable file, no such column, or a non-integer id.
@@ -127,17 +140,33 @@ def read_history(path: str) -> np.ndarray:
         raise UserError(f"--history_file {path}: {e.strerror or e}") from e
     except (ValueError, pd.errors.ParserError) as e:
         raise UserError(f"--history_file {path}: not a CSV file ({first_line(e)})") from e
-    column = next((c for c in ("item_id", "movieId") if c in frame.columns), None)
+    names = (column,) if column else ("item_id", "movieId")
+    column = next((c for c in names if c in frame.columns), None)
     if column is None:
-        raise UserError(f"--history_file {path}: no item_id or movieId column (columns: "
+        raise UserError(f"--history_file {path}: no {' or '.join(names)} column (columns: "
                         f"{', '.join(map(str, frame.columns)) or 'none'})")
     ids = frame[column].fillna("").str.strip()
+    if text:
+        return ids.to_numpy(str)
     values, ok = array_ops.int64_tokens(ids.to_numpy(str))
     if not ok.all():
         row = int(np.argmin(ok))
         raise UserError(f"--history_file {path}: line {row + 2}: {ids.iloc[row]!r} is not "
                         f"an integer movie id ({ID_RULE})")
     return values
+
+
+def parse_user_id(text: str) -> np.ndarray:
+    """int64 [1] of --user_id for an export with integer ids.
+
+    Raises:
+      UserError: not an integer.
+    """
+    value = array_ops.parse_int64(text.strip())
+    if value is None:
+        raise UserError(f"--user_id {text!r} is not an integer user id ({ID_RULE}); this "
+                        "export's user ids are integers")
+    return np.array([value], np.int64)
 
 
 def recommend_for_history(export, item_ids: np.ndarray, k: int) -> dict:
@@ -156,11 +185,11 @@ def recommend_for_history(export, item_ids: np.ndarray, k: int) -> dict:
     if not hasattr(export, "recommend_for_history"):
         raise UserError("this export has no recommend_for_history endpoint (written before "
                         "fold-in); re-export it with the current ncf_main")
-    out = export.recommend_for_history(item_id=tf.constant(item_ids, tf.int64),
-                                       k=tf.constant(k, tf.int32))
+    ids = tf.constant(item_ids, None if item_ids.dtype.kind in "US" else tf.int64)
+    out = export.recommend_for_history(item_id=ids, k=tf.constant(k, tf.int32))
     result = _decoded({name: out[name].numpy()[None]
                        for name in ("item_id", "score", "title", "genres", "rated")})
-    result["unknown_item_ids"] = np.sort(out["unknown_item_id"].numpy())
+    result["unknown_item_ids"] = _text(np.sort(out["unknown_item_id"].numpy()))
     result["fallback"] = bool(out["fallback"].numpy())
     result["num_items"] = int(export.id_maps()["item_ids"].shape[0])
     return result
@@ -216,8 +245,8 @@ def recommend(export, user_ids: np.ndarray, k: int) -> dict[str, np.ndarray]:
     import tensorflow as tf
 
     maps = export.id_maps()
-    known = np.sort(maps["user_ids"].numpy())
-    unknown = user_ids[~array_ops.isin_sorted(user_ids, known)]
+    known = _text(np.sort(maps["user_ids"].numpy()))
+    unknown = user_ids[~np.isin(user_ids, known)]
     if unknown.size:
         shown = ", ".join(str(u) for u in np.unique(unknown)[:5])
         raise UserError(f"unknown user_id {shown} (not in the model's training data; "
@@ -231,11 +260,23 @@ def recommend(export, user_ids: np.ndarray, k: int) -> dict[str, np.ndarray]:
     return out
 
 
+def _text(values: np.ndarray) -> np.ndarray:
+    """Text ids (bytes from TensorFlow) decoded to str; integer ids as they are."""
+    return np.char.decode(values.astype(bytes), "utf-8") if values.dtype.kind in "SO" else values
+
+
 def _decoded(result: dict) -> dict:
-    """`result` with its "title" and "genres" bytes decoded to str."""
+    """`result` with its "title", "genres" (and text "item_id") bytes decoded to str."""
     for name in ("title", "genres"):
         result[name] = np.char.decode(result[name].astype(bytes), "utf-8")
+    result["item_id"] = _text(result["item_id"])
     return result
+
+
+def text_ids(export) -> tuple[bool, bool]:
+    """(users, items): whether the export's ids are text (a log with string ids)."""
+    maps = export.id_maps()
+    return maps["user_ids"].dtype.name == "string", maps["item_ids"].dtype.name == "string"
 
 
 def titles_from_dataset(data_dir: str, dataset: str, item_ids: np.ndarray
@@ -257,6 +298,8 @@ def format_results(user_ids: np.ndarray | None, result: dict, num_items: int,
       user_ids: int64 [N] users of the rows, or None for one new user with `history`.
     """
     lines = []
+    # MovieLens exports carry genres; a log's items are "items".
+    noun = "movies" if np.char.str_len(result["genres"].astype(str)).any() else "items"
     for row, user in enumerate(user_ids.tolist() if user_ids is not None else [None]):
         keep = np.isfinite(result["score"][row])
         items = result["item_id"][row][keep].tolist()
@@ -277,28 +320,34 @@ def format_results(user_ids: np.ndarray | None, result: dict, num_items: int,
                                      "recommendations": recommendations}, ensure_ascii=False))
             continue
         if user is not None:
-            lines.append(f"user {user}: top {len(items)} of {num_items} movies (rated: {rated})")
+            lines.append(f"user {user}: top {len(items)} of {num_items} {noun} (rated: {rated})")
         else:
             unknown = result["unknown_item_ids"].tolist()
             lines.append(
-                f"new user: top {len(items)} of {num_items} movies (rated: {rated} known"
+                f"new user: top {len(items)} of {num_items} {noun} (rated: {rated} known"
                 + (f"; unknown ids: {', '.join(map(str, unknown))}" if unknown else "") + ")"
                 + (" (popularity fallback)" if result["fallback"] else ""))
         for r, (i, t, g, s) in enumerate(zip(items, titles, genres, scores, strict=True)):
-            lines.append(f"  {r + 1:2d}. {t or '(no title)'}  [{g}]  item {i}  logit {s:.4f}")
+            shown = f"  [{g}]" if g else ""
+            lines.append(f"  {r + 1:2d}. {t or '(no title)'}{shown}  item {i}  logit {s:.4f}")
     return "\n".join(lines)
 
 
 def main(_) -> None:
     """Entry point."""
     f = flags.FLAGS
+    export = load_export(f.export_dir)
+    text_users, text_items = text_ids(export)
     history = users = None
     if f.rated is not None or f.history_file is not None:
-        history = parse_rated(f.rated) if f.rated is not None else read_history(f.history_file)
+        history = (parse_rated(f.rated, text_items) if f.rated is not None
+                   else read_history(f.history_file, text_items))
+    elif f.user_ids_file is not None:
+        users = read_user_ids(f.user_ids_file, text_users)
+    elif text_users:
+        users = np.array([f.user_id])
     else:
-        users = (np.array([f.user_id], np.int64) if f.user_ids_file is None
-                 else read_user_ids(f.user_ids_file))
-    export = load_export(f.export_dir)
+        users = parse_user_id(f.user_id)
     result = (recommend(export, users, f.top_k) if history is None
               else recommend_for_history(export, history, f.top_k))
     if f.data_dir:

@@ -114,7 +114,7 @@ class Batcher:
             asyncio.get_running_loop().create_task(self._run(batch))
 
     async def _run(self, batch) -> None:
-        users = np.array([u for u, _, _ in batch], np.int64)
+        users = np.array([u for u, _, _ in batch])  # int64, or str for text ids
         k = max(k for _, k, _ in batch)
         try:
             out = await asyncio.get_running_loop().run_in_executor(self.executor, self.call,
@@ -136,6 +136,10 @@ class Server:
         self.export, self.model_name = export, model_name
         maps = export.id_maps()
         self.user_ids = np.sort(maps["user_ids"].numpy())
+        self.text_users = self.user_ids.dtype.kind in "SO"
+        if self.text_users:
+            self.user_ids = np.sort(self.user_ids.astype(bytes))
+        self.item_dtype = maps["item_ids"].dtype.name  # "int64", or "string" for text ids
         self.num_items = int(maps["item_ids"].shape[0])
         self.executor = concurrent.futures.ThreadPoolExecutor(model_threads)
         self.batcher = Batcher(self._recommend_users, batch_window_s, max_batch, self.executor)
@@ -152,7 +156,7 @@ class Server:
     def _recommend_history(self, items: np.ndarray, k: int) -> dict:
         import tensorflow as tf
 
-        out = self.export.recommend_for_history(item_id=tf.constant(items, tf.int64),
+        out = self.export.recommend_for_history(item_id=tf.constant(items),
                                                 k=tf.constant(k, tf.int32))
         return {n: v.numpy() for n, v in out.items()}
 
@@ -171,7 +175,7 @@ class Server:
         keep = np.isfinite(out["score"])
         titles = protocol.jsonable(out["title"][keep])
         genres = protocol.jsonable(out["genres"][keep])
-        return [{"item_id": int(i), "title": t, "genres": g.split("|") if g else [],
+        return [{"item_id": protocol.id_value(i), "title": t, "genres": g.split("|") if g else [],
                  "score": round(float(s), 6)}
                 for i, t, g, s in zip(out["item_id"][keep], titles, genres, out["score"][keep],
                                       strict=True)]
@@ -179,13 +183,19 @@ class Server:
     async def recommend_by_id(self, request):
         """GET /recommend?user_id=U&k=K."""
         query = request.query
-        user = array_ops.parse_int64(query.get("user_id", ""))
-        if user is None:
-            raise protocol.RequestError("user_id must be an integer (ASCII decimal digits that "
-                                        f"fit in 64 bits), got {query.get('user_id', '')!r}")
+        text = query.get("user_id", "")
+        if self.text_users:  # the log's ids are text: taken as given
+            if not text:
+                raise protocol.RequestError("user_id is missing")
+            user, key = text, text.encode("utf-8")
+        else:
+            user = key = array_ops.parse_int64(text)
+            if user is None:
+                raise protocol.RequestError("user_id must be an integer (ASCII decimal digits "
+                                            f"that fit in 64 bits), got {text!r}")
         k = protocol.positive_k(query.get("k", "10"), self.num_items)
-        pos = np.searchsorted(self.user_ids, user)
-        if pos >= len(self.user_ids) or self.user_ids[pos] != user:
+        pos = np.searchsorted(self.user_ids, key)
+        if pos >= len(self.user_ids) or self.user_ids[pos] != key:
             raise protocol.RequestError(f"unknown user_id {user} (not in the training data; "
                                         'POST /recommend with a "history" for a new user)')
         out = await self.batcher.submit(user, k)
@@ -194,12 +204,13 @@ class Server:
 
     async def recommend_by_history(self, request):
         """POST /recommend {"history": [...], "k": K}."""
-        items, k = protocol.history_of(await _json(request))
+        items, k = protocol.history_of(await _json(request), self.item_dtype)
         k = protocol.positive_k(k, self.num_items)
         out = await asyncio.get_running_loop().run_in_executor(
             self.executor, self._recommend_history, items, k)
         return {"history": items.tolist(),
-                "unknown_item_ids": np.sort(out["unknown_item_id"]).tolist(),
+                "unknown_item_ids": [protocol.id_value(v)
+                                     for v in np.sort(out["unknown_item_id"])],
                 "fallback": bool(out["fallback"]), "rated": int(out["rated"]),
                 "recommendations": self.recommendations(out)}
 

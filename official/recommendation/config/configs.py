@@ -6,6 +6,7 @@ values filled in); everything below `main` takes these frozen dataclasses.
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from official.datasets.movielens import MovieLensSource
 from official.utils.misc.distribution_utils import DistributionConfig
@@ -98,8 +99,10 @@ class NCFDataConfig:
     """Which data, how it is split and evaluated.
 
     Attributes:
-      source: the MovieLens dataset (None with `authors_split`).
+      source: the MovieLens dataset (None with `authors_split` or a log).
       ncf_split: prefix of the NCF authors' split files, or None.
+      interactions: your own log (`datasets.interactions.InteractionOptions`), or None.
+      data_dir: where a log's preparation is cached.
       num_eval_negatives: sampled evaluation negatives per user.
       seed: negatives and the validation split's ties.
       validation: hold out each user's latest training positive for selection.
@@ -108,6 +111,8 @@ class NCFDataConfig:
 
     source: MovieLensSource | None = None
     ncf_split: str | None = None
+    interactions: Any = None
+    data_dir: str | None = None
     num_eval_negatives: int = 100
     seed: int = 0
     validation: bool = True
@@ -115,7 +120,9 @@ class NCFDataConfig:
 
     @property
     def name(self) -> str:
-        """The dataset's name in logs: the MovieLens name or the split prefix."""
+        """The dataset's name in logs: the MovieLens name, the split prefix or the log."""
+        if self.interactions is not None:
+            return self.interactions.path
         return self.ncf_split or (self.source.dataset if self.source else "")
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
-from official.datasets import movielens
+from official.datasets import interactions_clean, movielens
 from official.utils.data import file_io
 from official.utils.errors import DataError
 from official.utils.misc import array_ops, atomic_io, integrity
@@ -48,9 +48,13 @@ class NCFData:
       eval_users: int32 [U] users with a test positive (0..U-1).
       eval_items: int32 [U, 1 + N]: column 0 is the test positive, then N
         evaluation negatives.
-      user_ids, item_ids: int64 raw MovieLens id of each index.
+      user_ids, item_ids: raw id of each index (int64, or str for logs with
+        string ids), sorted.
       train_times: int64 [P] timestamp of each training positive (the latest
         rating of the pair; -1 where unknown), or None.
+      train_weights: float32 [P] summed weight of each training positive
+        (a log's --weight_column), or None.
+      item_titles: str [I] titles from a log's --items file, or None.
     """
 
     num_users: int
@@ -62,6 +66,8 @@ class NCFData:
     user_ids: np.ndarray
     item_ids: np.ndarray
     train_times: np.ndarray | None = None
+    train_weights: np.ndarray | None = None
+    item_titles: np.ndarray | None = None
 
     @property
     def num_eval_negatives(self) -> int:
@@ -131,59 +137,72 @@ def preprocess(ratings: pd.DataFrame, num_eval_negatives: int = 100, seed: int =
                min_ratings: int = MIN_RATINGS) -> NCFData:
     """Builds `NCFData` from a ratings frame (user_id, item_id, timestamp columns).
 
+    MovieLens is one source of the shared preparation: its ratings go through
+    `interactions_clean.clean` with the paper's filter (users with at least
+    `min_ratings` ratings; every rating a positive), then `from_interactions`.
+
     Raises:
       DataError: no user has `min_ratings` ratings, or too few items.
     """
     user_codes, user_ids = pd.factorize(ratings[movielens.USER_COLUMN].to_numpy(), sort=True)
+    item_codes, item_ids = pd.factorize(ratings[movielens.ITEM_COLUMN].to_numpy(), sort=True)
     counts = np.bincount(user_codes)
     if counts.max() < min_ratings:
         raise DataError(f"no user has at least {min_ratings} ratings "
                         f"({len(counts)} users, at most {counts.max()} ratings each)")
-    row_keep = None
-    if counts.min() < min_ratings:  # Drop light users; renumber the rest densely.
-        keep_user = counts >= min_ratings
-        row_keep = keep_user[user_codes]
-        user_codes = (np.cumsum(keep_user) - 1)[user_codes[row_keep]]
-        user_ids = user_ids[keep_user]
-    items_raw = ratings[movielens.ITEM_COLUMN].to_numpy()
-    times = ratings[movielens.TIMESTAMP_COLUMN].to_numpy()
-    if row_keep is not None:
-        items_raw, times = items_raw[row_keep], times[row_keep]
-    # pd.factorize(sort=True): sorted raw ids and 0-based codes, much faster than
-    # np.unique(return_inverse=True) on millions of rows.
-    item_idx, item_ids = pd.factorize(items_raw, sort=True)
-    num_users, num_items = len(user_ids), len(item_ids)
-    if num_items <= num_eval_negatives:
+    data = interactions_clean.clean(
+        user_codes, item_codes, np.asarray(user_ids, np.int64), np.asarray(item_ids, np.int64),
+        times=ratings[movielens.TIMESTAMP_COLUMN].to_numpy().astype(np.int64),
+        min_user=min_ratings, source="ratings.csv")
+    return from_interactions(data, num_eval_negatives, seed)
+
+
+def from_interactions(data: interactions_clean.Interactions, num_eval_negatives: int,
+                      seed: int) -> NCFData:
+    """Leave-last-out `NCFData`: each user's latest positive is its test positive.
+
+    Latest by timestamp, ties to the later row of the file; without
+    timestamps a seeded uniform pick. Users with a single positive keep it
+    for training and are not evaluated. Each evaluated user gets
+    `num_eval_negatives` sampled negatives (0: full ranking only).
+
+    Raises:
+      DataError: no user has two positives, or too few items for the negatives.
+    """
+    num_users, num_items = data.num_users, data.num_items
+    if num_eval_negatives and num_items <= num_eval_negatives:
         raise DataError(f"only {num_items} items; need more than --num_eval_negatives="
                         f"{num_eval_negatives}")
-    # Each user's latest rating; ties go to the later row: max of (time, row).
-    rows = np.arange(len(times), dtype=np.int64)
-    order_key = (times.astype(np.int64) - times.min()) * len(times) + rows
-    test_rows = pd.Series(order_key).groupby(user_codes).max().to_numpy() % len(times)
-    test_items = item_idx[test_rows]  # one per user, in user order
-    is_test = np.zeros(len(times), dtype=bool)
-    is_test[test_rows] = True
+    users, items = data.users, data.items
+    offsets = array_ops.csr_offsets(users, num_users)
+    counts = np.diff(offsets)
+    if data.has_times:  # the last pair of each user by (time, row)
+        perm = np.lexsort((data.order, data.times, users))
+        test_rows = perm[offsets[1:][counts > 0] - 1]
+        test_rows = test_rows[counts[users[test_rows]] >= 2]
+    else:
+        from official.recommendation.data.validation_split import latest_per_user
 
-    keys = user_codes.astype(np.int64) * num_items + item_idx
-    test_keys = np.arange(num_users, dtype=np.int64) * num_items + test_items
-    # Duplicates of a pair collapse to one positive with the latest timestamp.
-    train_keys, train_times = array_ops.sorted_unique_max(keys[~is_test],
-                                                          times[~is_test].astype(np.int64))
-    # Never train on the test item (a user may have rated it twice).
-    not_test = ~array_ops.isin_sorted(train_keys, test_keys)
-    train_keys, train_times = train_keys[not_test], train_times[not_test]
-    rated = array_ops.sorted_unique(np.concatenate([train_keys, test_keys]))
+        held = latest_per_user(users, None, num_users, np.random.default_rng([seed, 0x7E57]))
+        test_rows = held[held >= 0]
+    if not len(test_rows):
+        raise DataError("no user has two positives: nothing can be held out for testing")
+    is_test = np.zeros(len(users), bool)
+    is_test[test_rows] = True
+    rated = users.astype(np.int64) * num_items + items  # sorted: (user, item)
+    eval_users = users[test_rows].astype(np.int32)
     negatives = sample_negatives_without_replacement(
         rated, num_users, num_items, num_eval_negatives, np.random.default_rng(seed))
-    eval_items = np.concatenate([test_items[:, None].astype(np.int32), negatives], axis=1)
+    eval_items = np.concatenate([items[test_rows][:, None].astype(np.int32),
+                                 negatives[eval_users]], axis=1)
+    train = ~is_test
     return NCFData(
         num_users=num_users, num_items=num_items,
-        train_users=(train_keys // num_items).astype(np.int32),
-        train_items=(train_keys % num_items).astype(np.int32),
-        eval_users=np.arange(num_users, dtype=np.int32), eval_items=eval_items,
-        user_ids=user_ids.astype(np.int64), item_ids=item_ids.astype(np.int64),
-        train_times=train_times)
-
+        train_users=users[train].astype(np.int32), train_items=items[train].astype(np.int32),
+        eval_users=eval_users, eval_items=eval_items, user_ids=data.user_ids,
+        item_ids=data.item_ids, train_times=data.times[train],
+        train_weights=data.weights[train] if data.card.get("weighted") else None,
+        item_titles=data.titles)
 
 
 # ----------------------------------------------------------------------------

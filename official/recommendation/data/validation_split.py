@@ -115,9 +115,11 @@ def split(data: NCFData, num_negatives: int, seed: int) -> tuple[NCFData, EvalSe
         trained, data.num_users, num_items, num_negatives, rng)[val_users]
     val_items = np.concatenate([data.train_items[held[val_users]][:, None], negatives], axis=1)
     times = None if data.train_times is None else data.train_times[keep]
+    weights = None if data.train_weights is None else data.train_weights[keep]
     train = dataclasses.replace(
         data, train_users=data.train_users[keep], train_items=data.train_items[keep],
-        train_times=times, eval_users=val_users, eval_items=val_items.astype(np.int32))
+        train_times=times, train_weights=weights, eval_users=val_users,
+        eval_items=val_items.astype(np.int32))
     test = EvalSet(data.eval_users, data.eval_items, data.train_users, data.train_items)
     return train, test
 

@@ -4,9 +4,10 @@ Written with `keras.export.ExportArchive`. Endpoints (also SavedModel
 signatures):
 
 * `serving_default(user_id: int64 [N], item_id: int64 [N])` ->
-  `{"score": float32 [N] (probability), "logit": float32 [N]}`. Ids are raw
-  MovieLens ids, not internal indices. An id that was not in the training
-  data makes the call fail with `InvalidArgumentError: unknown user_id ...`
+  `{"score": float32 [N] (probability), "logit": float32 [N]}`. Ids are
+  raw ids (MovieLens ids, or a log's own), not internal indices; a log
+  with text ids is served by `string` ids everywhere below, not `int64`.
+  An id that was not in the training data makes the call fail with `InvalidArgumentError: unknown user_id ...`
   or `unknown item_id ...` (no silent fallback).
 * `id_maps()` -> `{"user_ids": int64 [U], "item_ids": int64 [I]}`: the raw id
   of each internal index, so tools can enumerate users and items from the
@@ -85,8 +86,10 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
     """An ExportArchive serving `model` on raw ids (see the module docstring)."""
     user_table = saved_model_export.index_table(user_ids)
     item_table = saved_model_export.index_table(item_ids)
-    user_var = tf.Variable(user_ids.astype(np.int64), trainable=False, name="user_ids")
-    item_var = tf.Variable(item_ids.astype(np.int64), trainable=False, name="item_ids")
+    user_dtype = saved_model_export.id_dtype(user_ids)
+    item_dtype = saved_model_export.id_dtype(item_ids)
+    user_var = tf.Variable(tf.constant(user_ids, user_dtype), trainable=False, name="user_ids")
+    item_var = tf.Variable(tf.constant(item_ids, item_dtype), trainable=False, name="item_ids")
     info = info or ItemInfo(np.zeros(0, np.int64), np.zeros(0, np.int64))
     num_items = len(item_ids)
     offsets = array_ops.csr_offsets(info.rated_users, len(user_ids))
@@ -120,8 +123,8 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
         return {"score": tf.sigmoid(logits), "logit": logits}
 
     archive.add_endpoint("serving_default", serve, input_signature=[
-        tf.TensorSpec([None], tf.int64, name="user_id"),
-        tf.TensorSpec([None], tf.int64, name="item_id")])
+        tf.TensorSpec([None], user_dtype, name="user_id"),
+        tf.TensorSpec([None], item_dtype, name="item_id")])
     archive.add_endpoint("id_maps", lambda: {"user_ids": tf.identity(user_var),
                                              "item_ids": tf.identity(item_var)},
                          input_signature=[])
@@ -142,7 +145,7 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
                 "genres": tf.gather(genres, top.indices), "rated": seen.row_lengths()}
 
     archive.add_endpoint("recommend", recommend, input_signature=[
-        tf.TensorSpec([None], tf.int64, name="user_id"), tf.TensorSpec([], tf.int32, name="k")])
+        tf.TensorSpec([None], user_dtype, name="user_id"), tf.TensorSpec([], tf.int32, name="k")])
 
     def recommend_for_history(item_id, k):
         indices = item_table.lookup(item_id)
@@ -161,7 +164,7 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
                 "rated": tf.size(history), "fallback": fallback}
 
     archive.add_endpoint("recommend_for_history", recommend_for_history, input_signature=[
-        tf.TensorSpec([None], tf.int64, name="item_id"), tf.TensorSpec([], tf.int32, name="k")])
+        tf.TensorSpec([None], item_dtype, name="item_id"), tf.TensorSpec([], tf.int32, name="k")])
     return archive
 
 

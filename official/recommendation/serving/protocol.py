@@ -185,8 +185,16 @@ def positive_k(value, num_items: int) -> int:
     return value
 
 
-def history_of(body) -> tuple[np.ndarray, object]:
-    """(int64 [H] item ids, k or None) of a POST /recommend body `{"history": [...], "k": ..}`.
+def id_value(value):
+    """A raw id from an export's output as JSON: bytes decoded, numpy ints as int."""
+    return value.decode("utf-8") if isinstance(value, bytes) else int(value)
+
+
+def history_of(body, dtype: str = "int64") -> tuple[np.ndarray, object]:
+    """(item ids [H] of `dtype`, k or None) of a POST /recommend body `{"history": [...]}`.
+
+    `dtype` is the export's item id type: "int64", or "string" for a log
+    with text ids.
 
     History entries are ids or `{"item_id": id, "rating": r}` objects (the
     rating is ignored: the models are implicit).
@@ -202,4 +210,4 @@ def history_of(body) -> tuple[np.ndarray, object]:
     if len(history) > MAX_HISTORY:
         raise RequestError(f'"history" has {len(history)} items; at most {MAX_HISTORY}')
     ids = [h.get("item_id") if isinstance(h, dict) else h for h in history]
-    return _array("history", ids, "int64", (None,)), body.get("k", 10)
+    return _array("history", ids, dtype, (None,)), body.get("k", 10)

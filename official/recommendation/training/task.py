@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 from absl import logging
 
-from official.datasets import movielens
+from official.datasets import interactions, movielens
 from official.recommendation.config.configs import (
     RANKING_METRICS,
     NCFConfig,
@@ -33,6 +33,10 @@ def load_data(config: NCFDataConfig) -> movielens_implicit.NCFData:
     if config.ncf_split:
         return authors_split.read_ncf_split(
             config.ncf_split, with_test=not config.validation or config.evaluate_test)
+    if config.interactions is not None:
+        log = interactions.prepare(config.interactions, config.data_dir)
+        return movielens_implicit.from_interactions(log, config.num_eval_negatives,
+                                                    config.seed)
     source = config.source
     movielens.ensure_source(source)
     return movielens_implicit.load_movielens(source.data_dir, source.dataset,
@@ -191,7 +195,9 @@ class NCFTask:
         order = np.argsort(users, kind="stable")
         info = model_export.ItemInfo(users[order], items[order])
         source = self.config.data.source
-        if source is not None:  # the authors' split files carry no titles
+        if data.item_titles is not None:  # a log's --items file
+            info.titles = data.item_titles
+        elif source is not None:  # the authors' split files carry no titles
             info.titles, info.genres = model_export.titles_and_genres(
                 source.data_dir, source.dataset, data.item_ids)
         return info

@@ -21,10 +21,15 @@ from official.utils.misc import atomic_io, integrity
 EXPORT_MANIFEST = "official_export.json"
 
 
+def id_dtype(raw_ids: np.ndarray) -> tf.DType:
+    """tf.int64 for integer ids, tf.string for text ids."""
+    return tf.int64 if np.asarray(raw_ids).dtype.kind in "iu" else tf.string
+
+
 def index_table(raw_ids: np.ndarray) -> tf.lookup.StaticHashTable:
-    """Lookup of raw int64 ids [N] -> int32 index in `raw_ids` (-1 for an unknown id)."""
+    """Lookup of raw ids [N] (int64 or string) -> int32 index in `raw_ids` (-1: unknown)."""
     init = tf.lookup.KeyValueTensorInitializer(
-        tf.constant(raw_ids, tf.int64), tf.range(len(raw_ids), dtype=tf.int32))
+        tf.constant(raw_ids, id_dtype(raw_ids)), tf.range(len(raw_ids), dtype=tf.int32))
     return tf.lookup.StaticHashTable(init, default_value=-1)
 
 
