@@ -7,8 +7,9 @@ signatures):
   `{"score": float32 [N] (probability), "logit": float32 [N]}`. Ids are
   raw ids (MovieLens ids, or a log's own), not internal indices; a log
   with text ids is served by `string` ids everywhere below, not `int64`.
-  An id that was not in the training data makes the call fail with `InvalidArgumentError: unknown user_id ...`
-  or `unknown item_id ...` (no silent fallback).
+  An id that was not in the training data makes the call fail with
+  `InvalidArgumentError: unknown user_id ...` or `unknown item_id ...` (no
+  silent fallback).
 * `id_maps()` -> `{"user_ids": int64 [U], "item_ids": int64 [I]}`: the raw id
   of each internal index, so tools can enumerate users and items from the
   export alone.
