@@ -70,6 +70,11 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                       w("iALS: sweeps (each solves every user row, then every item row); "
                         "one sweep is one epoch for evaluation, checkpoints and selection, "
                         "and replaces --train_epochs."), lower_bound=1)
+    fd.DEFINE_float("ials_weight_epsilon", DEFAULTS.ials_weight_epsilon,
+                    w("iALS with a --weight_column: a positive of summed weight w gets "
+                      "confidence 1 + ials_alpha * log(1 + w / epsilon) (Hu et al. 2008, "
+                      "eq. 6); without weights every positive gets 1 + ials_alpha."),
+                    lower_bound=1e-12)
     fd.DEFINE_integer("ials_cg_steps", DEFAULTS.ials_cg_steps,
                       w("iALS: 0 solves every row exactly (batched Cholesky); n > 0 takes n "
                         "conjugate-gradient steps per row and sweep from its current value "
@@ -226,7 +231,8 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
         lr_schedule=s.lr_schedule, warmup_epochs=s.warmup_epochs, schedule_epochs=epochs,
         final_lr_fraction=s.final_lr_fraction, ials_alpha=s.ials_alpha,
         ials_regularization=s.ials_regularization, ials_exponent=s.ials_frequency_scaling,
-        ials_cg_steps=s.ials_cg_steps, ease_lambdas=tuple(float(v) for v in s.ease_lambda))
+        ials_cg_steps=s.ials_cg_steps, ials_weight_epsilon=s.ials_weight_epsilon,
+        ease_lambdas=tuple(float(v) for v in s.ease_lambda))
     run = flags_core.run_config(
         s, data_dir=None if s.ncf_split else s.data_dir, train_epochs=epochs,
         stop_metrics=("HR", "HR_full"), stop_threshold=s.hr_threshold,

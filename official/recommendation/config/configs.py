@@ -90,7 +90,9 @@ class TrainConfig:
     ials_regularization: float = 0.01
     ials_exponent: float = 1.0
     ials_cg_steps: int = 0  # 0: exact (Cholesky) row solves
-    # EASE (model_type "ease", see models.ease): epoch e fits ease_lambdas[e].
+    # A log's weights w: confidence 1 + alpha * log(1 + w / epsilon) (Hu et al. 2008).
+    ials_weight_epsilon: float = 1.0
+    # EASE (model_type "ease", see models.ease): candidate lambdas of its one fit.
     ease_lambdas: tuple[float, ...] = (1000.0,)
 
 

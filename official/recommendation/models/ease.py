@@ -69,8 +69,13 @@ def build(num_users: int, num_items: int, config, train_users=None, train_items=
     return EASE(num_users, num_items, 0 if train_items is None else len(train_items))
 
 
-def build_solver(model: "EASE", train_users, train_items, config) -> "EASESolver":
-    """The registry's solver of an `EASE`: `config.ease_lambdas` are its candidates."""
+def build_solver(model: "EASE", train_users, train_items, config, train_weights=None
+                 ) -> "EASESolver":
+    """The registry's solver of an `EASE`: `config.ease_lambdas` are its candidates.
+
+    EASE models binary positives: `train_weights` are not used.
+    """
+    del train_weights
     return EASESolver(model, train_users, train_items, config.ease_lambdas)
 
 

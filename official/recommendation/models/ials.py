@@ -7,8 +7,13 @@ Item Recommendation Benchmarks"), over every user-item pair:
   L(W, H) = sum_{u,i} c_ui (p_ui - w_u . h_i)^2
             + lambda * (sum_u s_u |w_u|^2 + sum_i s_i |h_i|^2),
 
-  p_ui = 1 for a training positive, else 0;  c_ui = 1 + alpha for a positive,
-  else 1;  s_u = (sum_i c_ui)^nu = (|I| + alpha |I_u|)^nu, likewise s_i.
+  p_ui = 1 for a training positive, else 0;  c_ui = 1 + alpha g_ui for a
+  positive, else 1;  s_u = (sum_i c_ui)^nu = (|I| + alpha sum_{i in I_u} g_ui)^nu,
+  likewise s_i.
+
+g_ui = 1 for every positive, unless the log has weights (plays, clicks):
+then g_ui = log(1 + w_ui / epsilon), Hu et al.'s logarithmic confidence
+(their eq. 6, `--ials_weight_epsilon`).
 
 nu = 0 is the plain regularization of `implicit` and Hu et al.; nu = 1 scales
 each row's penalty with its total weight in the loss, as Rendle et al.
@@ -19,7 +24,8 @@ decreases every sweep.
 The Gramian trick: with G = H^T H (k x k, once per half-sweep), user u's
 normal equations are
 
-  (G + alpha * sum_{i in I_u} h_i h_i^T + lambda s_u I) w_u = (1 + alpha) sum_{i in I_u} h_i,
+  (G + alpha sum_{i in I_u} g_ui h_i h_i^T + lambda s_u I) w_u
+      = sum_{i in I_u} (1 + alpha g_ui) h_i,
 
 so the unobserved pairs cost nothing per user. Rows are grouped by their
 positive count into buckets of padded width (powers of sqrt 2); each block
@@ -48,10 +54,25 @@ def build(num_users: int, num_items: int, config, train_users=None, train_items=
     return IALS(num_users, num_items, config.num_factors)
 
 
-def build_solver(model: "IALS", train_users, train_items, config) -> "IALSSolver":
-    """The registry's solver of an `IALS` on int32 positives [P], `config`'s objective."""
+def build_solver(model: "IALS", train_users, train_items, config, train_weights=None
+                 ) -> "IALSSolver":
+    """The registry's solver of an `IALS` on int32 positives [P], `config`'s objective.
+
+    `train_weights` float [P] (a log's summed --weight_column) set each
+    positive's confidence `log_confidence(w, config.ials_weight_epsilon)`.
+    """
+    confidence = (None if train_weights is None
+                  else log_confidence(train_weights, config.ials_weight_epsilon))
     return IALSSolver(model, train_users, train_items, config.ials_alpha,
-                      config.ials_regularization, config.ials_exponent, config.ials_cg_steps)
+                      config.ials_regularization, config.ials_exponent, config.ials_cg_steps,
+                      confidence=confidence)
+
+
+def log_confidence(weights: np.ndarray, epsilon: float) -> np.ndarray:
+    """G = log(1 + w / epsilon) float32 [P] of positive weights [P] (Hu et al. 2008, eq. 6)."""
+    if epsilon <= 0:
+        raise ValueError(f"ials weight epsilon must be > 0, got {epsilon}")
+    return np.log1p(np.asarray(weights, np.float64) / epsilon).astype(np.float32)
 
 # Floats one block may hold in its gathered rows ([n, width, k]) and in its
 # per-row Gramians ([n, k, k]): 2^24 floats = 64 MiB each.
@@ -108,11 +129,13 @@ class Block:
       others: int32 [n, width] the other-side ids of each row's positives,
         padded with the other side's size (which gathers a zero row).
       reg: float32 [n] each row's regularization, lambda * s_row.
+      conf: float32 [n, width] each positive's g (0 in the pads).
     """
 
     rows: np.ndarray
     others: np.ndarray
     reg: np.ndarray
+    conf: np.ndarray
 
 
 def bucket_widths(max_degree: int) -> np.ndarray:
@@ -129,14 +152,18 @@ def bucket_widths(max_degree: int) -> np.ndarray:
 
 def row_regularization(degree: np.ndarray, num_others: int, alpha: float,
                        regularization: float, exponent: float) -> np.ndarray:
-    """Each row's L2 weight lambda * s_row, float32 [R], from its positive count [R]."""
+    """Each row's L2 weight lambda * s_row, float32 [R], from its summed g [R].
+
+    (Without weights a row's summed g is its positive count.)
+    """
     scale = (num_others + alpha * degree.astype(np.float64)) ** exponent
     return (regularization * scale).astype(np.float32)
 
 
 def blocks(rows: np.ndarray, others: np.ndarray, num_rows: int, num_others: int,
            num_factors: int, alpha: float, regularization: float, exponent: float,
-           block_floats: int = BLOCK_FLOATS) -> list[Block]:
+           block_floats: int = BLOCK_FLOATS, confidence: np.ndarray | None = None
+           ) -> list[Block]:
     """One side's solve blocks (every row, those without positives included).
 
     Args:
@@ -145,17 +172,21 @@ def blocks(rows: np.ndarray, others: np.ndarray, num_rows: int, num_others: int,
       num_factors: k.
       alpha, regularization, exponent: alpha, lambda and nu of the objective.
       block_floats: bound on a block's [n, width, k] and [n, k, k] floats.
+      confidence: float [P] each positive's g (None: 1 each).
 
     Returns:
       Blocks covering each row exactly once.
     """
     order = np.lexsort((others, rows))
     rows, others = rows[order].astype(np.int64), others[order].astype(np.int32)
+    conf = (np.ones(len(rows), np.float32) if confidence is None
+            else np.asarray(confidence, np.float32)[order])
     degree = np.bincount(rows, minlength=num_rows)
     starts = np.concatenate([[0], np.cumsum(degree)[:-1]])
     widths = bucket_widths(int(degree.max(initial=1)))
     bucket = np.searchsorted(widths, degree)  # first width >= degree
-    reg = row_regularization(degree, num_others, alpha, regularization, exponent)
+    reg = row_regularization(np.bincount(rows, conf, num_rows), num_others, alpha,
+                             regularization, exponent)
     out = []
     for b in np.unique(bucket):
         members = np.nonzero(bucket == b)[0]
@@ -165,35 +196,38 @@ def blocks(rows: np.ndarray, others: np.ndarray, num_rows: int, num_others: int,
             ids = members[lo:lo + per_block]
             counts = degree[ids]
             pad = np.full((len(ids), width), num_others, np.int32)
+            g = np.zeros((len(ids), width), np.float32)
             r = np.repeat(np.arange(len(ids)), counts)
             pos = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-            pad[r, pos] = others[np.repeat(starts[ids], counts) + pos]
-            out.append(Block(ids.astype(np.int32), pad, reg[ids]))
+            source = np.repeat(starts[ids], counts) + pos
+            pad[r, pos] = others[source]
+            g[r, pos] = conf[source]
+            out.append(Block(ids.astype(np.int32), pad, reg[ids], g))
     return out
 
 
-def _normal_equations(padded, others, gram, reg, alpha):
+def _normal_equations(padded, others, conf, gram, reg, alpha):
     """(A [n, k, k], b [n, k]) of each row's normal equations (module docstring)."""
     x = tf.gather(padded, others)  # [n, width, k]; pads gather the zero row
     k = tf.shape(gram)[0]
-    a = (gram[None] + alpha * tf.matmul(x, x, transpose_a=True)
+    a = (gram[None] + alpha * tf.matmul(x * conf[:, :, None], x, transpose_a=True)
          + reg[:, None, None] * tf.eye(k, dtype=gram.dtype)[None])
-    return a, (1.0 + alpha) * tf.reduce_sum(x, axis=1)
+    return a, tf.reduce_sum((1.0 + alpha * conf)[:, :, None] * x, axis=1)
 
 
-def _solve_block(padded, others, gram, reg, alpha):
+def _solve_block(padded, others, conf, gram, reg, alpha):
     """Rows float32 [n, k] solving each row's normal equations exactly (Cholesky)."""
-    a, b = _normal_equations(padded, others, gram, reg, alpha)
+    a, b = _normal_equations(padded, others, conf, gram, reg, alpha)
     return tf.linalg.cholesky_solve(tf.linalg.cholesky(a), b[:, :, None])[:, :, 0]
 
 
-def _cg_block(padded, others, gram, reg, alpha, start, steps):
+def _cg_block(padded, others, conf, gram, reg, alpha, start, steps):
     """Rows float32 [n, k] after `steps` conjugate-gradient steps from `start` [n, k].
 
     Each step lowers the row's part of L (CG on a positive-definite system
     decreases its quadratic monotonically), so sweeps still lower L.
     """
-    a, b = _normal_equations(padded, others, gram, reg, alpha)
+    a, b = _normal_equations(padded, others, conf, gram, reg, alpha)
     x = start
     r = b - tf.linalg.matvec(a, x)
     p, rs = r, tf.reduce_sum(r * r, axis=1)
@@ -210,7 +244,7 @@ def _cg_block(padded, others, gram, reg, alpha, start, steps):
 
 
 @tf.function(autograph=False)  # plain Python loops over blocks: nothing to convert
-def _half_sweep(other, current, others, regs, index, alpha, steps: int):
+def _half_sweep(other, current, others, regs, confs, index, alpha, steps: int):
     """New rows [R, k] of one side from the other side's factors `other` [O, k].
 
     One graph for every block of the side (`others`, `regs`: the blocks'
@@ -222,29 +256,31 @@ def _half_sweep(other, current, others, regs, index, alpha, steps: int):
     gram = tf.matmul(other, other, transpose_a=True)
     padded = tf.concat([other, tf.zeros([1, tf.shape(other)[1]], other.dtype)], axis=0)
     solved, lo = [], 0
-    for j, (block_others, reg) in enumerate(zip(others, regs, strict=True)):
+    for j, (block_others, reg, conf) in enumerate(zip(others, regs, confs, strict=True)):
         with tf.control_dependencies(solved[j - 2:j - 1] if j >= 2 else []):
             if steps:
                 n = block_others.shape[0]
                 start = tf.gather(current, index[lo:lo + n, 0])
-                solved.append(_cg_block(padded, block_others, gram, reg, alpha, start, steps))
+                solved.append(_cg_block(padded, block_others, conf, gram, reg, alpha, start,
+                                        steps))
                 lo += n
             else:
-                solved.append(_solve_block(padded, block_others, gram, reg, alpha))
+                solved.append(_solve_block(padded, block_others, conf, gram, reg, alpha))
     return tf.scatter_nd(index, tf.concat(solved, axis=0), tf.shape(current))
 
 
 @tf.function(reduce_retracing=True)
-def _positive_terms(w, h, users, items, alpha):
-    """Sum over the given positives of (1 + alpha)(1 - y)^2 - y^2, y = w_u . h_i."""
+def _positive_terms(w, h, users, items, conf, alpha):
+    """Sum over the given positives of (1 + alpha g)(1 - y)^2 - y^2, y = w_u . h_i."""
     y = tf.reduce_sum(tf.gather(w, users) * tf.gather(h, items), axis=1)
-    return tf.reduce_sum((1.0 + alpha) * tf.square(1.0 - y) - tf.square(y))
+    return tf.reduce_sum((1.0 + alpha * conf) * tf.square(1.0 - y) - tf.square(y))
 
 
 def _side_tensors(side_blocks: list[Block]) -> tuple:
-    """(others per block, reg per block, rows int32 [R, 1] in block order) as tensors."""
+    """(others, reg, conf per block, rows int32 [R, 1] in block order) as tensors."""
     return ([tf.constant(b.others) for b in side_blocks],
             [tf.constant(b.reg) for b in side_blocks],
+            [tf.constant(b.conf) for b in side_blocks],
             tf.constant(np.concatenate([b.rows for b in side_blocks])[:, None]))
 
 
@@ -259,11 +295,12 @@ class IALSSolver:
         conjugate-gradient steps from the row's current value instead
         (`implicit`'s default is 3), cheaper and inexact.
       block_floats: see `blocks`.
+      confidence: float [P] each positive's g (module docstring); None: 1 each.
     """
 
     def __init__(self, model: IALS, users: np.ndarray, items: np.ndarray, alpha: float,
                  regularization: float, exponent: float, cg_steps: int = 0,
-                 block_floats: int = BLOCK_FLOATS):
+                 block_floats: int = BLOCK_FLOATS, confidence: np.ndarray | None = None):
         if not (0 <= alpha < np.inf and 0 < regularization < np.inf and 0 <= exponent < np.inf):
             raise ValueError(f"iALS needs alpha >= 0, regularization > 0 and exponent >= 0, "
                              f"got {alpha}, {regularization}, {exponent}")
@@ -274,15 +311,20 @@ class IALSSolver:
         k = model.num_factors
         nu, ni = model.num_users, model.num_items
         self.users, self.items = np.asarray(users, np.int32), np.asarray(items, np.int32)
+        self.conf = (np.ones(len(self.users), np.float32) if confidence is None
+                     else np.asarray(confidence, np.float32))
+        if len(self.conf) != len(self.users) or not (np.isfinite(self.conf).all()
+                                                     and (self.conf >= 0).all()):
+            raise ValueError("iALS confidences must be finite, >= 0 and one per positive")
         self.user_blocks = blocks(self.users, self.items, nu, ni, k, alpha, regularization,
-                                  exponent, block_floats)
+                                  exponent, block_floats, self.conf)
         self.item_blocks = blocks(self.items, self.users, ni, nu, k, alpha, regularization,
-                                  exponent, block_floats)
+                                  exponent, block_floats, self.conf)
         self._user_side, self._item_side = (_side_tensors(b) for b in (self.user_blocks,
                                                                         self.item_blocks))
-        self.user_reg = row_regularization(np.bincount(self.users, minlength=nu), ni, alpha,
+        self.user_reg = row_regularization(np.bincount(self.users, self.conf, nu), ni, alpha,
                                            regularization, exponent)
-        self.item_reg = row_regularization(np.bincount(self.items, minlength=ni), nu, alpha,
+        self.item_reg = row_regularization(np.bincount(self.items, self.conf, ni), nu, alpha,
                                            regularization, exponent)
 
     def _half_sweep(self, table, other, side) -> None:
@@ -322,7 +364,8 @@ class IALSSolver:
         positives = 0.0
         for lo in range(0, len(self.users), LOSS_PAIRS):
             positives += float(_positive_terms(w, h, self.users[lo:lo + LOSS_PAIRS],
-                                               self.items[lo:lo + LOSS_PAIRS], alpha))
+                                               self.items[lo:lo + LOSS_PAIRS],
+                                               self.conf[lo:lo + LOSS_PAIRS], alpha))
         reg = (tf.reduce_sum(self.user_reg * tf.reduce_sum(tf.square(w), axis=1))
                + tf.reduce_sum(self.item_reg * tf.reduce_sum(tf.square(h), axis=1)))
         return float(every) + positives + float(reg)

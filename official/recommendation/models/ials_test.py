@@ -13,9 +13,9 @@ def small_problem(seed=0, users=9, items=13, density=0.35):
     return dense, u.astype(np.int32), i.astype(np.int32)
 
 
-def numpy_row_solution(h, targets, alpha, reg):
+def numpy_row_solution(h, targets, alpha, reg, g=None):
     """argmin_w sum_i c_i (p_i - w.h_i)^2 + reg |w|^2 by dense least squares."""
-    c = 1.0 + alpha * targets
+    c = 1.0 + alpha * targets * (1.0 if g is None else g)
     a = np.vstack([np.sqrt(c)[:, None] * h, np.sqrt(reg) * np.eye(h.shape[1])])
     b = np.concatenate([np.sqrt(c) * targets, np.zeros(h.shape[1])])
     return np.linalg.lstsq(a, b, rcond=None)[0]
@@ -40,6 +40,40 @@ def test_user_solve_equals_dense_least_squares(exponent):
         expected = numpy_row_solution(h.astype(np.float64), targets, alpha, lam * scale)
         np.testing.assert_allclose(w[user], expected, rtol=2e-4, atol=2e-5)
     np.testing.assert_array_equal(w[3], 0.0)  # no positives: the zero row
+
+
+def test_weighted_confidence_solves_and_loss_are_hu_et_al():
+    # Weights w give g = log(1 + w / eps): each user row is weighted least squares,
+    # the loss the brute-force weighted objective.
+    dense, u, i = small_problem(seed=5, users=12, items=15)
+    alpha, lam, nu, eps, k = 2.0, 0.05, 1.0, 0.5, 3
+    weights = np.random.default_rng(3).integers(1, 50, len(u)).astype(np.float32)
+    g_dense = np.zeros(dense.shape)
+    g_dense[u, i] = np.log1p(weights / eps)
+    np.testing.assert_allclose(ials.log_confidence(weights, eps), g_dense[u, i], rtol=1e-6)
+    model = ials.IALS(*dense.shape, k)
+    solver = ials.IALSSolver(model, u, i, alpha, lam, nu, block_floats=12,
+                             confidence=ials.log_confidence(weights, eps))
+    h = np.random.default_rng(1).normal(size=(dense.shape[1], k)).astype(np.float32)
+    model.item_table.assign(h)
+    solver._half_sweep(model.user_table, model.item_table.value, solver._user_side)
+    w = model.user_table.numpy()
+    for user in range(dense.shape[0]):
+        targets = dense[user].astype(np.float64)
+        scale = (dense.shape[1] + alpha * g_dense[user].sum()) ** nu
+        expected = numpy_row_solution(h.astype(np.float64), targets, alpha, lam * scale,
+                                      g_dense[user])
+        np.testing.assert_allclose(w[user], expected, rtol=2e-4, atol=2e-5)
+    loss = solver.sweep()
+    w, h = model.user_table.numpy().astype(np.float64), model.item_table.numpy()
+    c = 1 + alpha * g_dense
+    su = (15 + alpha * g_dense.sum(1)) ** nu
+    si = (12 + alpha * g_dense.sum(0)) ** nu
+    brute = ((c * (dense - w @ h.T) ** 2).sum() + lam * (su @ (w ** 2).sum(1))
+             + lam * (si @ (h ** 2).sum(1)))
+    assert loss == pytest.approx(brute, rel=1e-4)
+    with pytest.raises(ValueError, match="epsilon must be > 0"):
+        ials.log_confidence(weights, 0.0)
 
 
 def test_loss_is_the_objective_and_decreases_every_sweep():

@@ -32,7 +32,8 @@ class ModelSpec:
       learns: "sgd", "solver" or "counts" (see `interface`).
       summary: what it is, in --model's help.
       solver: for "solver" models, "module:function" of `function(model,
-        train_users, train_items, config) -> interface.Solver`.
+        train_users, train_items, config, train_weights) -> interface.Solver`
+        (`train_weights`: float [P] a log's weights, or None).
       epochs_flag: the integer flag that sets its number of epochs instead
         of --train_epochs (iALS: its sweeps).
       epochs: a fixed number of epochs instead of --train_epochs (EASE: 1,
@@ -111,9 +112,10 @@ def build(config, num_users: int, num_items: int, train_users=None, train_items=
                                                    train_items)
 
 
-def build_solver(config, model, train_users, train_items):
+def build_solver(config, model, train_users, train_items, train_weights=None):
     """The `interface.Solver` fitting `model` (a "solver" model) on the positives [P]."""
-    return _resolve(spec(config.model_type).solver)(model, train_users, train_items, config)
+    return _resolve(spec(config.model_type).solver)(model, train_users, train_items, config,
+                                                    train_weights)
 
 
 def epochs(name: str, settings: Mapping[str, Any], train_epochs: int) -> int:

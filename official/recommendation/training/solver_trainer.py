@@ -35,7 +35,8 @@ class SolverTrainer(TrainerBase):
             self.model = registry.build(config, data.num_users, data.num_items,
                                         data.train_users, data.train_items)
             self.solver = (registry.build_solver(config, self.model, data.train_users,
-                                                 data.train_items) if self.trains else None)
+                                                 data.train_items, data.train_weights)
+                           if self.trains else None)
         self.num_positives = len(data.train_items)
         self.steps_per_epoch = 1
         self.examples_per_step = self.num_positives

@@ -220,6 +220,7 @@ class NCFTask:
             "pretrained_mlp": c.pretrained_mlp, "ncf_split": c.data.ncf_split,
             "ials_alpha": t.ials_alpha, "ials_regularization": t.ials_regularization,
             "ials_frequency_scaling": t.ials_exponent, "ials_cg_steps": t.ials_cg_steps,
+            "ials_weight_epsilon": t.ials_weight_epsilon,
             "ease_lambda": list(t.ease_lambdas)}
         # The split files fix the number of test negatives; --num_eval_negatives
         # applies only where the package samples them.
