@@ -44,6 +44,17 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_enum("model", DEFAULTS.model_type, list(registry.names()),
                    w("Model (models/registry.py): " + registry.describe() + "."))
     interactions.define_flags(fv)
+    fd.DEFINE_enum("split", "leave_last_out", ["leave_last_out", "temporal"],
+                   w("How --interactions is split. leave_last_out: per user, the latest "
+                     "interaction is the test item and the one before it the validation "
+                     "item (without timestamps: a seeded random pick). temporal: one global "
+                     "time cut -- the latest --test_fraction of all interactions is the test "
+                     "set, the same share before it validation; users are evaluated on all "
+                     "their held-out items (Recall@K beside HR@K and NDCG@K; full ranking)."))
+    fd.DEFINE_float("test_fraction", 0.1, w("--split temporal: the share of the latest "
+                                            "interactions held out for test (and again for "
+                                            "validation)."), lower_bound=0.001,
+                    upper_bound=0.49)
     fd.DEFINE_enum("eval_protocol", None, list(EVAL_PROTOCOLS),
                    w("Default: full with --interactions, else sampled. "
                      "sampled: HR/NDCG@top_k of the held-out item among "
@@ -178,6 +189,12 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
         "layers", lambda v: _layers_ok(v),
         message="--layers must be comma-separated positive integers, the first even")
     fd.register_multi_flags_validator(
+        ["split", "interactions", "eval_protocol"],
+        lambda f: f["split"] == "leave_last_out" or (f["interactions"] and f["eval_protocol"]
+                                                     in (None, "full")),
+        message="--split temporal splits an --interactions log and evaluates by full "
+                "ranking (--eval_protocol full)")
+    fd.register_multi_flags_validator(
         ["interactions", "ncf_split"], lambda f: not (f["interactions"] and f["ncf_split"]),
         message="give --interactions or --ncf_split, not both")
     fd.register_multi_flags_validator(
@@ -220,8 +237,8 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
     protocol = s.eval_protocol or ("full" if own else "sampled")
     negatives = 0 if own and protocol == "full" else s.num_eval_negatives
     source = None if s.ncf_split or own else movielens.source_from_flags(s)
-    data = NCFDataConfig(source, s.ncf_split, own, s.data_dir, negatives, s.seed,
-                         s.validation, s.evaluate_test)
+    data = NCFDataConfig(source, s.ncf_split, own, s.data_dir, s.split, s.test_fraction,
+                         negatives, s.seed, s.validation, s.evaluate_test)
     train = TrainConfig(
         model_type=s.model, num_factors=s.num_factors, layers=tuple(parse_layers(s.layers)),
         mf_regularization=s.mf_regularization, mlp_regularization=s.mlp_regularization,

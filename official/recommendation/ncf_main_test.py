@@ -213,7 +213,14 @@ def test_bad_ials_and_ease_flags_are_rejected():
                           (["--model=ials", "--ials_regularization=0"],
                            "--ials_regularization must be > 0"),
                           (["--model=ease", "--ease_lambda=10,100", "--novalidation"],
-                           "several --ease_lambda values are chosen among by validation")):
+                           "several --ease_lambda values are chosen among by validation"),
+                          (["--split=temporal"], "--split temporal splits an --interactions"),
+                          (["--split=temporal", "--interactions=x.csv",
+                            "--eval_protocol=sampled"], "evaluates by full ranking"),
+                          (["--interactions=x.csv", "--ncf_split=y"],
+                           "--interactions or --ncf_split, not both"),
+                          (["--interactions=x.csv", "--min_rating=3"],
+                           "--min_rating needs --rating_column")):
         with pytest.raises(flags.IllegalFlagValueError, match=message):
             parse(*args)
     # One lambda needs no validation; other models ignore --ease_lambda.

@@ -76,6 +76,12 @@ def test_every_model_runs_on_a_string_id_log_and_learns(own):
     best = max(results[m]["validation_NDCG_full"] for m in ("ials", "ease", "mf"))
     assert best > results["popularity"]["validation_NDCG_full"] + 0.02
     assert results["neumf"]["retrained_epochs"] == results["neumf"]["selected_epoch"]
+    # The temporal split: every held-out item counts (Recall@K beside HR@K).
+    temporal = run_from_flags(parse(*base, "--model=ials", "--ials_iterations=2",
+                                    "--split=temporal", "--test_fraction=0.2",
+                                    f"--model_dir={tmp / 'temporal'}"))
+    assert 0 < temporal["Recall_full"] <= 1 and 0 < temporal["validation_Recall_full"] <= 1
+    assert temporal["NDCG_full"] <= temporal["HR_full"]
 
 
 def test_string_ids_round_trip_through_export_recommend_and_serve(own):

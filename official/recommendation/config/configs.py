@@ -17,7 +17,7 @@ EVAL_PROTOCOLS = ("sampled", "full", "both")
 SCHEDULES = ("constant", "cosine")
 # Reported @top_k. Under leave-one-out (one held-out item per user) Recall@K
 # equals HR@K, so no recall is reported.
-RANKING_METRICS = ("HR", "NDCG", "HR_full", "NDCG_full", "Coverage_full",
+RANKING_METRICS = ("HR", "NDCG", "HR_full", "NDCG_full", "Recall_full", "Coverage_full",
                    "PopularityPercentile_full")
 
 
@@ -105,6 +105,8 @@ class NCFDataConfig:
       ncf_split: prefix of the NCF authors' split files, or None.
       interactions: your own log (`datasets.interactions.InteractionOptions`), or None.
       data_dir: where a log's preparation is cached.
+      split: a log's split: "leave_last_out" or "temporal" (`data.temporal_split`).
+      test_fraction: the temporal split's share of the latest interactions.
       num_eval_negatives: sampled evaluation negatives per user.
       seed: negatives and the validation split's ties.
       validation: hold out each user's latest training positive for selection.
@@ -115,6 +117,8 @@ class NCFDataConfig:
     ncf_split: str | None = None
     interactions: Any = None
     data_dir: str | None = None
+    split: str = "leave_last_out"
+    test_fraction: float = 0.1
     num_eval_negatives: int = 100
     seed: int = 0
     validation: bool = True

@@ -55,6 +55,9 @@ class NCFData:
       train_weights: float32 [P] summed weight of each training positive
         (a log's --weight_column), or None.
       item_titles: str [I] titles from a log's --items file, or None.
+      eval_offsets, eval_positives: int64 [U + 1] / int32 [S], every held-out
+        positive of each evaluated user (the temporal split), or None (one
+        each: column 0 of `eval_items`).
     """
 
     num_users: int
@@ -68,6 +71,8 @@ class NCFData:
     train_times: np.ndarray | None = None
     train_weights: np.ndarray | None = None
     item_titles: np.ndarray | None = None
+    eval_offsets: np.ndarray | None = None
+    eval_positives: np.ndarray | None = None
 
     @property
     def num_eval_negatives(self) -> int:

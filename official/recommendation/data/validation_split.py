@@ -41,12 +41,16 @@ class EvalSet:
       seen_users, seen_items: int32 [S] positives, sorted by user, that a
         full-ranking evaluation excludes; None means the trainer's training
         positives.
+      offsets, positives: int64 [U + 1] / int32 [H] every held-out positive
+        of each user (several per user: the temporal split), or None.
     """
 
     users: np.ndarray
     items: np.ndarray
     seen_users: np.ndarray | None = None
     seen_items: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+    positives: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.users)

@@ -13,7 +13,7 @@ import numpy as np
 from official.recommendation.config.configs import EVAL_PROTOCOLS
 from official.recommendation.data.movielens_implicit import NCFData
 from official.recommendation.data.validation_split import EvalSet
-from official.recommendation.evaluation import full_ranking, sampled_metrics
+from official.recommendation.evaluation import full_ranking, multi_positive, sampled_metrics
 from official.utils.misc import array_ops, replica_ops
 from official.utils.misc.distribution_utils import SINGLE, Cluster
 
@@ -37,9 +37,9 @@ class EvalSums:
     recommended: np.ndarray | None = None
 
     def to_array(self) -> np.ndarray:
-        """float64 [7 + items]: the sums in a fixed order, for the all-reduce."""
+        """float64 [8 + items]: the sums in a fixed order, for the all-reduce."""
         s, f = self.sampled, self.full
-        head = [s.hits, s.ndcg, s.users, self.loss, f.hits, f.ndcg, f.users]
+        head = [s.hits, s.ndcg, s.users, self.loss, f.hits, f.ndcg, f.users, f.recall]
         tail = self.recommended if self.recommended is not None else np.zeros(0)
         return np.concatenate([np.asarray(head, np.float64), tail])
 
@@ -47,8 +47,8 @@ class EvalSums:
     def from_array(cls, values: np.ndarray, full_protocol: bool) -> "EvalSums":
         """Inverse of `to_array`."""
         rank = full_ranking.RankSums
-        return cls(rank(*values[0:3]), float(values[3]), rank(*values[4:7]),
-                   values[7:] if full_protocol else None)
+        return cls(rank(*values[0:3]), float(values[3]), rank(*values[4:8]),
+                   values[8:] if full_protocol else None)
 
 
 class Evaluator:
@@ -86,7 +86,9 @@ class Evaluator:
         if protocol not in EVAL_PROTOCOLS:
             raise ValueError(f"protocol must be one of {EVAL_PROTOCOLS}, got {protocol!r}")
         if eval_set is None:
-            eval_set = EvalSet(self.data.eval_users, self.data.eval_items)
+            eval_set = EvalSet(self.data.eval_users, self.data.eval_items,
+                               offsets=self.data.eval_offsets,
+                               positives=self.data.eval_positives)
         num = len(eval_set.users)
         w, workers = self.cluster.worker_index, self.cluster.num_workers
         lo, hi = num * w // workers, num * (w + 1) // workers
@@ -106,6 +108,8 @@ class Evaluator:
         if full:
             users = max(sums.full.users, 1.0)
             out.update(HR_full=sums.full.hits / users, NDCG_full=sums.full.ndcg / users)
+            if eval_set.offsets is not None:  # several held-out items: Recall differs from HR
+                out["Recall_full"] = sums.full.recall / users
             if self._percentiles is None:
                 self._percentiles = full_ranking.popularity_percentiles(
                     self.data.train_items, self.data.num_items)
@@ -137,6 +141,12 @@ class Evaluator:
                 self._seen_offsets = array_ops.csr_offsets(self.data.train_users,
                                                                   self.data.num_users)
             offsets, seen_items = self._seen_offsets, self.data.train_items
+        if eval_set.offsets is not None:
+            held = eval_set.offsets[lo:hi + 1]  # this worker's users' held-out items
+            return multi_positive.evaluate(
+                score_all, eval_set.users[lo:hi], held - held[0],
+                eval_set.positives[held[0]:held[-1]], offsets, seen_items,
+                self.data.num_items, top_k, recommended)
         return full_ranking.evaluate(
             score_all, eval_set.users[lo:hi], eval_set.items[lo:hi, 0], offsets, seen_items,
             self.data.num_items, top_k, recommended=recommended)

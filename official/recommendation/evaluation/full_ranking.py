@@ -85,15 +85,19 @@ def positive_ranks(scores: np.ndarray, positives: np.ndarray, seen_rows: np.ndar
 
 @dataclasses.dataclass
 class RankSums:
-    """Sums over users of HR@K (hits) and NDCG@K, and the number of users."""
+    """Sums over users of HR@K (hits), NDCG@K and Recall@K, and the number of users.
+
+    (Recall is summed only with several held-out items per user: `multi_positive`.)
+    """
 
     hits: float = 0.0
     ndcg: float = 0.0
     users: float = 0.0
+    recall: float = 0.0
 
     def __add__(self, other: "RankSums") -> "RankSums":
         return RankSums(self.hits + other.hits, self.ndcg + other.ndcg,
-                        self.users + other.users)
+                        self.users + other.users, self.recall + other.recall)
 
 
 def metric_sums(ranks: np.ndarray, k: int) -> RankSums:

@@ -18,7 +18,12 @@ from official.recommendation.config.configs import (
     NCFDataConfig,
     TrainConfig,
 )
-from official.recommendation.data import authors_split, movielens_implicit, validation_split
+from official.recommendation.data import (
+    authors_split,
+    movielens_implicit,
+    temporal_split,
+    validation_split,
+)
 from official.recommendation.evaluation.evaluator import Evaluator
 from official.recommendation.models import registry
 from official.recommendation.serving import fold_in, model_export
@@ -35,6 +40,8 @@ def load_data(config: NCFDataConfig) -> movielens_implicit.NCFData:
             config.ncf_split, with_test=not config.validation or config.evaluate_test)
     if config.interactions is not None:
         log = interactions.prepare(config.interactions, config.data_dir)
+        if config.split == "temporal":
+            return temporal_split.from_interactions(log, config.test_fraction)
         return movielens_implicit.from_interactions(log, config.num_eval_negatives,
                                                     config.seed)
     source = config.source
@@ -53,6 +60,12 @@ def split_data(config: NCFDataConfig, full: movielens_implicit.NCFData
     """
     if not config.validation:
         return full, None
+    if config.split == "temporal":
+        train, test = temporal_split.split(full, config.test_fraction)
+        logging.info("Validation: the latest interactions before the test cut, %d users "
+                     "(%d items held out); the test set is read after selection",
+                     len(train.eval_users), len(train.eval_positives))
+        return train, (test if config.evaluate_test and len(test) else None)
     negatives = full.num_eval_negatives if len(full.eval_users) else config.num_eval_negatives
     train, test = validation_split.split(full, negatives, config.seed)
     logging.info("Validation: %d users hold out their latest training positive, with %d "
@@ -174,7 +187,8 @@ class NCFTask:
         It fits what the selected model chose in its fit (EASE: the lambda).
         """
         data = dataclasses.replace(self.full, eval_users=np.zeros(0, np.int32),
-                                   eval_items=np.zeros((0, 1), np.int32))
+                                   eval_items=np.zeros((0, 1), np.int32), eval_offsets=None,
+                                   eval_positives=None)
         train = dataclasses.replace(self.config.train, schedule_epochs=epochs,
                                     **self.trainer.selected_settings())
         trainer = make_trainer(data, train, self.trainer.strategy, self.trainer.cluster)
@@ -190,8 +204,12 @@ class NCFTask:
     def _item_info(self) -> model_export.ItemInfo:
         """Every rated pair, titles and genres."""
         data = self.full
-        users = np.concatenate([data.train_users, data.eval_users])
-        items = np.concatenate([data.train_items, data.eval_items[:, 0]])
+        held_users, held_items = data.eval_users, data.eval_items[:, 0]
+        if data.eval_offsets is not None:  # every held-out item of the temporal split
+            held_users = np.repeat(data.eval_users, np.diff(data.eval_offsets))
+            held_items = data.eval_positives
+        users = np.concatenate([data.train_users, held_users])
+        items = np.concatenate([data.train_items, held_items])
         order = np.argsort(users, kind="stable")
         info = model_export.ItemInfo(users[order], items[order])
         source = self.config.data.source
