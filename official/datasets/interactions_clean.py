@@ -68,13 +68,24 @@ def merge_duplicates(keys: np.ndarray, times: np.ndarray, rows: np.ndarray,
                      weights: np.ndarray) -> tuple[np.ndarray, ...]:
     """(unique keys, latest time, latest row, summed weight) per key, keys sorted.
 
-    The latest row is the last by (time, row). Args are aligned [R] arrays.
+    The latest row is the last by (time, row). Args are aligned [R] arrays,
+    `rows` ascending; one sort of the keys, then segment reductions (no
+    order within a key is needed: (time, row) is one int64, maximized).
     """
-    perm = np.lexsort((rows, times, keys))
-    keys, times, rows, weights = keys[perm], times[perm], rows[perm], weights[perm]
-    last = np.flatnonzero(np.append(keys[1:] != keys[:-1], True))
-    first = np.concatenate([[0], last[:-1] + 1])
-    return keys[last], times[last], rows[last], np.add.reduceat(weights, first)
+    if not len(keys):
+        return keys, times, rows, weights
+    # Rows ascend, so a position orders like its row: fold (time, position) into one key.
+    n = len(keys)
+    position = np.arange(n, dtype=np.int64)
+    if (int(times.max()) - int(times.min()) + 1) * n >= 2**62:  # would overflow: rank times
+        order_key = np.unique(times, return_inverse=True)[1].astype(np.int64) * n + position
+    else:
+        order_key = (times - times.min()) * n + position
+    perm = np.argsort(keys)
+    keys = keys[perm]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    last = np.maximum.reduceat(order_key[perm], starts) % n
+    return keys[starts], times[last], rows[last], np.add.reduceat(weights[perm], starts)
 
 
 def k_core(users: np.ndarray, items: np.ndarray, num_users: int, num_items: int,
@@ -140,9 +151,14 @@ def clean(user_codes: np.ndarray, item_codes: np.ndarray, user_ids: np.ndarray,
             raise DataError(f"{source}: no row has a positive weight")
     num_items = len(item_ids)
     row = np.flatnonzero(keep)
-    keys = user_codes[row].astype(np.int64) * num_items + item_codes[row]
-    t = times[row] if times is not None else np.full(len(row), -1, np.int64)
-    w = weight[row] if weight is not None else np.ones(len(row))
+    if len(row) == rows:  # nothing filtered: no gathers
+        keys = user_codes.astype(np.int64) * num_items + item_codes
+        t = times if times is not None else np.full(rows, -1, np.int64)
+        w = weight if weight is not None else np.ones(rows)
+    else:
+        keys = user_codes[row].astype(np.int64) * num_items + item_codes[row]
+        t = times[row] if times is not None else np.full(len(row), -1, np.int64)
+        w = weight[row] if weight is not None else np.ones(len(row))
     keys, t, last_row, w = merge_duplicates(keys, t, row.astype(np.int64), w)
     dropped["duplicates"] = int(len(row) - len(keys))
     users, items = keys // num_items, keys % num_items
@@ -150,9 +166,11 @@ def clean(user_codes: np.ndarray, item_codes: np.ndarray, user_ids: np.ndarray,
     if not kept.any():
         raise DataError(f"{source}: every user was filtered out by --min_user_interactions "
                         f"{min_user} / --min_item_interactions {min_item} (k-core)")
-    before_users, before_items = len(np.unique(users)), len(np.unique(items))
+    before_users = int((np.bincount(users, minlength=len(user_ids)) > 0).sum())
+    before_items = int((np.bincount(items, minlength=num_items) > 0).sum())
     users, items, t, last_row, w = (a[kept] for a in (users, items, t, last_row, w))
-    used_u, used_i = np.unique(users), np.unique(items)
+    used_u = np.flatnonzero(np.bincount(users, minlength=len(user_ids)))
+    used_i = np.flatnonzero(np.bincount(items, minlength=num_items))
     dropped["short_users"] = int(before_users - len(used_u))
     dropped["rare_items"] = int(before_items - len(used_i))
     dropped["k_core_positives"] = int((~kept).sum())

@@ -26,6 +26,7 @@ from official.utils.errors import DataError
 DELIMITERS = ",\t;|"
 _CANONICAL_INT = re.compile(r"^(0|-?[1-9][0-9]{0,17})$")
 _ROW = re.compile(r"Row #(\d+)")
+_COLUMN = re.compile(r"CSV column #(\d+)")
 _ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 _NUMBER = r"^\s*-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
 
@@ -122,14 +123,19 @@ def read_table(path: str, wanted: dict[str, str], delimiter: str | None = None) 
         if parquet:
             table = pq.read_table(path, columns=list(dict.fromkeys(wanted.values())))
         else:
+            # Ids are read as text (leading zeros survive); numbers and times are
+            # typed by pyarrow (strings where a value is not a number: checked later).
+            ids = [wanted[r] for r in ("user", "item") if r in wanted]
             table = pacsv.read_csv(
                 path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
                 convert_options=pacsv.ConvertOptions(
                     include_columns=list(dict.fromkeys(wanted.values())),
-                    column_types={n: pa.string() for n in wanted.values()},
+                    column_types={n: pa.string() for n in ids},
                     strings_can_be_null=True, quoted_strings_can_be_null=False))
     except (pa.ArrowException, OSError, UnicodeDecodeError, EOFError) as e:
-        raise DataError(_error_line(path, e)) from e
+        column = _COLUMN.search(str(e))
+        name = names[int(column.group(1))] if column and int(column.group(1)) < len(names) else None
+        raise DataError(_error_line(path, e, name)) from e
     if table.num_rows == 0:
         raise DataError(f"{path} has a header but no rows")
     return pa.table({role: table.column(name) for role, name in wanted.items()})
@@ -149,7 +155,10 @@ def ids(path: str, column: str, values: pa.ChunkedArray, header_rows: int
       DataError: an empty or missing id, or a column type that cannot hold ids.
     """
     kind = values.type
-    if pa.types.is_dictionary(kind):
+    if pa.types.is_dictionary(kind):  # Parquet's dictionary pages: decoded only if odd
+        if (pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type)
+                ) and not values.null_count:
+            return _dictionary_ids(path, column, values, header_rows)
         values, kind = values.cast(kind.value_type), kind.value_type
     if not (pa.types.is_integer(kind) or pa.types.is_string(kind)
             or pa.types.is_large_string(kind)):
@@ -165,12 +174,35 @@ def ids(path: str, column: str, values: pa.ChunkedArray, header_rows: int
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     distinct = encoded.dictionary
     if pa.types.is_integer(kind):
-        uniques = distinct.to_numpy(zero_copy_only=False).astype(np.int64)
-    else:
-        text = distinct.to_pylist()
-        uniques = np.array(text, dtype=object)
-        if all(_CANONICAL_INT.match(t) for t in text):
-            uniques = uniques.astype(np.int64)
+        return _sorted_ids(codes, distinct.to_numpy(zero_copy_only=False).astype(np.int64))
+    return _sorted_ids(codes, _text_ids(distinct))
+
+
+def _text_ids(distinct: pa.Array) -> np.ndarray:
+    """The distinct text ids as objects, or int64 when every one is a canonical integer."""
+    text = distinct.to_pylist()
+    uniques = np.array(text, dtype=object)
+    return uniques.astype(np.int64) if all(_CANONICAL_INT.match(t) for t in text) else uniques
+
+
+def _dictionary_ids(path: str, column: str, values: pa.ChunkedArray, header_rows: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """`ids` of a dictionary-encoded text column, without decoding its rows."""
+    table = pa.table({"v": values}).unify_dictionaries()
+    chunks = table.column("v").chunks
+    distinct = chunks[0].dictionary if chunks else pa.array([], pa.string())
+    empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(distinct)), 0)
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks]
+                           ).astype(np.int32, copy=False)
+    if pc.any(empty).as_py():
+        bad = np.isin(codes, np.flatnonzero(empty.to_numpy(zero_copy_only=False)))
+        if bad.any():
+            raise _bad_row(path, column, pa.chunked_array([bad]), "empty id", header_rows)
+    return _sorted_ids(codes, _text_ids(distinct))
+
+
+def _sorted_ids(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes renumbered in sorted id order, the sorted ids)."""
     order = np.argsort(uniques, kind="stable")
     rank = np.empty(len(order), np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)

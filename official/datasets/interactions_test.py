@@ -41,7 +41,8 @@ def options(path, **kw):
 
 def write_all_formats(tmp_path):
     paths = {"csv": tmp_path / "log.csv", "tsv": tmp_path / "log.tsv",
-             "gz": tmp_path / "log.csv.gz", "parquet": tmp_path / "log.parquet"}
+             "gz": tmp_path / "log.csv.gz", "parquet": tmp_path / "log.parquet",
+             "parquet_dictionary": tmp_path / "dictionary.parquet"}
     paths["csv"].write_text(_csv(ROWS), encoding="utf-8")
     paths["tsv"].write_text(_csv(ROWS, "\t"), encoding="utf-8")
     with gzip.open(paths["gz"], "wt", encoding="utf-8") as f:
@@ -50,6 +51,11 @@ def write_all_formats(tmp_path):
     pq.write_table(pa.table({HEADER[0]: list(columns[0]), HEADER[1]: list(columns[1]),
                              HEADER[2]: list(columns[2]), HEADER[3]: list(columns[3])}),
                    paths["parquet"])
+    # Dictionary-encoded id columns (what writers of large logs produce), two row groups.
+    table = pa.table({HEADER[0]: pa.array(columns[0]).dictionary_encode(),
+                      HEADER[1]: pa.array(columns[1]).dictionary_encode(),
+                      HEADER[2]: list(columns[2]), HEADER[3]: list(columns[3])})
+    pq.write_table(table, paths["parquet_dictionary"], row_group_size=3)
     return paths
 
 

@@ -60,7 +60,7 @@ def peers(full, test_set, top_k: int = 10) -> dict:
     fit_s = time.perf_counter() - start
     out["numpy_ease_lambda500"] = evaluator.evaluate(
         DenseScorer(lambda u: x[u] @ b), top_k, "full", test_set) | {"fit_s": round(fit_s, 2)}
-    del g, p, b
+    del g, p  # B stays for the scorer above
     try:
         import implicit
         import scipy.sparse
