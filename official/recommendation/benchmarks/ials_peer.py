@@ -20,7 +20,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from official.recommendation.data.movielens_implicit import NCFData
+from official.recommendation.data.implicit_data import NCFData
 from official.recommendation.evaluation import sampled_metrics
 from official.recommendation.models import ials
 

@@ -80,7 +80,7 @@ def test_peer_comparison_on_a_tiny_split(tmp_path):
 
 def test_validation_metrics_known_answer():
     from official.recommendation.benchmarks import ials_peer
-    from official.recommendation.data.movielens_implicit import NCFData
+    from official.recommendation.data.implicit_data import NCFData
 
     # Two users, 1-d factors: user 0 ranks its positive (item 2) first, user 1 last.
     users = np.array([[1.0], [-1.0]])

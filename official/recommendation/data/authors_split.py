@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from official.recommendation.data.movielens_implicit import NCFData
+from official.recommendation.data.implicit_data import NCFData
 from official.utils.data import csv_errors
 from official.utils.errors import DataError
 from official.utils.misc import array_ops

@@ -11,6 +11,7 @@ import pytest
 
 from official.datasets import movielens
 from official.datasets import movielens_synthetic as synth
+from official.recommendation.data import implicit_data
 from official.recommendation.data import movielens_implicit as md
 from official.utils.errors import DataError
 
@@ -62,12 +63,12 @@ def test_eval_negatives_uniform_and_exact():
     num_users, num_items = 300, 50
     rated = np.unique(rng.integers(0, num_users, 3000) * num_items
                       + rng.integers(0, num_items, 3000))
-    negs = md.sample_negatives_without_replacement(rated, num_users, num_items, 20, rng)
+    negs = implicit_data.sample_negatives_without_replacement(rated, num_users, num_items, 20, rng)
     keys = np.arange(num_users)[:, None] * num_items + negs
     assert not np.isin(keys, rated).any()
     assert all(len(set(row)) == 20 for row in negs.tolist())
     with pytest.raises(DataError, match="unrated items"):
-        md.sample_negatives_without_replacement(rated, num_users, num_items, 49, rng)
+        implicit_data.sample_negatives_without_replacement(rated, num_users, num_items, 49, rng)
 
 
 def test_cache_reuse_and_rebuild(tmp_path):

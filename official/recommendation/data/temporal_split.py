@@ -19,7 +19,7 @@ import dataclasses
 import numpy as np
 
 from official.datasets.interactions_clean import Interactions
-from official.recommendation.data.movielens_implicit import NCFData
+from official.recommendation.data.implicit_data import NCFData
 from official.recommendation.data.validation_split import EvalSet
 from official.utils.errors import DataError
 from official.utils.misc import array_ops

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from official.recommendation.data import temporal_split
-from official.recommendation.data.leave_last_out_test import _log
+from official.recommendation.data.implicit_data_test import _log
 from official.utils.errors import DataError
 
 

@@ -23,12 +23,12 @@ import dataclasses
 
 import numpy as np
 
-from official.recommendation.data.movielens_implicit import (
+from official.recommendation.data.implicit_data import (  # noqa: F401  (latest_per_user: API)
     NCFData,
+    latest_per_user,
     sample_negatives_without_replacement,
 )
 from official.utils.errors import DataError
-from official.utils.misc.array_ops import csr_offsets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,42 +54,6 @@ class EvalSet:
 
     def __len__(self) -> int:
         return len(self.users)
-
-
-def latest_per_user(users: np.ndarray, times: np.ndarray | None, num_users: int,
-                    rng: np.random.Generator) -> np.ndarray:
-    """Index of each user's latest positive, ties and unknown times drawn at random.
-
-    Args:
-      users: int [P] user of each positive, sorted ascending.
-      times: int64 [P] timestamps (-1 unknown), or None (all unknown).
-      num_users: size of the user index space.
-      rng: draws the tie-breaks (one uniform per positive).
-
-    Returns:
-      int64 [num_users]: index into the positives, -1 for users with fewer
-      than two positives (nothing is held out from them).
-    """
-    offsets = csr_offsets(users, num_users)
-    counts, starts = np.diff(offsets), offsets[:-1]
-    if times is None:
-        times = np.full(len(users), -1, np.int64)
-    # Per user: the largest time, then the largest random draw among those at it.
-    tie = rng.random(len(users))
-    present = counts > 0
-    latest = np.full(num_users, np.iinfo(np.int64).min)
-    latest[present] = np.maximum.reduceat(times, starts[present])
-    score = np.where(times == latest[users], tie, -1.0)
-    best = np.full(num_users, -2.0)
-    best[present] = np.maximum.reduceat(score, starts[present])
-    is_best = score == best[users]
-    # The first positive of each user that attains the best score.
-    index = np.full(num_users, -1, np.int64)
-    hits = np.flatnonzero(is_best)
-    first = np.concatenate([[True], users[hits][1:] != users[hits][:-1]])
-    index[users[hits[first]]] = hits[first]
-    index[counts < 2] = -1
-    return index
 
 
 def split(data: NCFData, num_negatives: int, seed: int) -> tuple[NCFData, EvalSet]:

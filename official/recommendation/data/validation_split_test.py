@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from official.recommendation.data import validation_split
-from official.recommendation.data.movielens_implicit import NCFData
+from official.recommendation.data.implicit_data import NCFData
 from official.utils.errors import DataError
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from official.recommendation.config.configs import EVAL_PROTOCOLS
-from official.recommendation.data.movielens_implicit import NCFData
+from official.recommendation.data.implicit_data import NCFData
 from official.recommendation.data.validation_split import EvalSet
 from official.recommendation.evaluation import full_ranking, multi_positive, sampled_metrics
 from official.utils.misc import array_ops, replica_ops

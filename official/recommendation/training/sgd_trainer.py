@@ -25,7 +25,7 @@ from absl import logging
 
 from official.recommendation.config.configs import OPTIMIZERS, TrainConfig
 from official.recommendation.data import training_batches
-from official.recommendation.data.movielens_implicit import NCFData
+from official.recommendation.data.implicit_data import NCFData
 from official.recommendation.models import registry
 from official.recommendation.training import schedule
 from official.recommendation.training.lazy_adam import LAZY_ROWS_FACTOR, LazyAdamSlots

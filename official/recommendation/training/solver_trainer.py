@@ -8,7 +8,7 @@ Both run on one replica.
 """
 
 from official.recommendation.config.configs import TrainConfig
-from official.recommendation.data.movielens_implicit import NCFData
+from official.recommendation.data.implicit_data import NCFData
 from official.recommendation.models import registry
 from official.recommendation.training.trainer_base import TrainerBase
 from official.utils.misc.distribution_utils import SINGLE, Cluster

@@ -20,6 +20,7 @@ from official.recommendation.config.configs import (
 )
 from official.recommendation.data import (
     authors_split,
+    implicit_data,
     movielens_implicit,
     temporal_split,
     validation_split,
@@ -33,7 +34,7 @@ from official.utils.errors import UserError
 from official.utils.misc.distribution_utils import SINGLE, Cluster
 
 
-def load_data(config: NCFDataConfig) -> movielens_implicit.NCFData:
+def load_data(config: NCFDataConfig) -> implicit_data.NCFData:
     """The NCF data the config names (downloading if allowed and needed)."""
     if config.ncf_split:
         return authors_split.read_ncf_split(
@@ -42,7 +43,7 @@ def load_data(config: NCFDataConfig) -> movielens_implicit.NCFData:
         log = interactions.prepare(config.interactions, config.data_dir)
         if config.split == "temporal":
             return temporal_split.from_interactions(log, config.test_fraction)
-        return movielens_implicit.from_interactions(log, config.num_eval_negatives,
+        return implicit_data.from_interactions(log, config.num_eval_negatives,
                                                     config.seed)
     source = config.source
     movielens.ensure_source(source)
@@ -50,8 +51,8 @@ def load_data(config: NCFDataConfig) -> movielens_implicit.NCFData:
                                             config.num_eval_negatives, config.seed)
 
 
-def split_data(config: NCFDataConfig, full: movielens_implicit.NCFData
-               ) -> tuple[movielens_implicit.NCFData, validation_split.EvalSet | None]:
+def split_data(config: NCFDataConfig, full: implicit_data.NCFData
+               ) -> tuple[implicit_data.NCFData, validation_split.EvalSet | None]:
     """(what the trainer sees, the test set kept from it until selection is done).
 
     With validation the trainer's evaluation set is the validation split and
@@ -74,7 +75,7 @@ def split_data(config: NCFDataConfig, full: movielens_implicit.NCFData
     return train, (test if config.evaluate_test and len(test) else None)
 
 
-def check_top_k(config: NCFConfig, data: movielens_implicit.NCFData) -> None:
+def check_top_k(config: NCFConfig, data: implicit_data.NCFData) -> None:
     """Refuses a K at which every user's held-out item is a hit.
 
     Raises:
@@ -92,7 +93,7 @@ def check_top_k(config: NCFConfig, data: movielens_implicit.NCFData) -> None:
                         "every user is ranked among: every HR_full would be 1")
 
 
-def make_trainer(data: movielens_implicit.NCFData, config: TrainConfig, strategy=None,
+def make_trainer(data: implicit_data.NCFData, config: TrainConfig, strategy=None,
                  cluster: Cluster = SINGLE) -> TrainerBase:
     """`trainer.build_trainer`, with the settings' and the data's problems as `UserError`s."""
     try:
@@ -111,7 +112,7 @@ class NCFTask:
     name = "ncf"
 
     def __init__(self, config: NCFConfig, trainer: TrainerBase,
-                 full: movielens_implicit.NCFData, test_set: validation_split.EvalSet | None):
+                 full: implicit_data.NCFData, test_set: validation_split.EvalSet | None):
         self.config, self.trainer, self.full, self.test_set = config, trainer, full, test_set
         self.dataset_name = config.data.name
         self.model, self.trains = trainer.model, trainer.trains

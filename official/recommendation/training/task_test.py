@@ -214,7 +214,7 @@ def test_ials_resume_equals_uninterrupted_and_ease_retrains_once(data_dir, tmp_p
 
 def test_ease_too_large_for_memory_is_a_user_error():
     from official.recommendation.config.configs import TrainConfig
-    from official.recommendation.data.movielens_implicit import NCFData
+    from official.recommendation.data.implicit_data import NCFData
     from official.utils.errors import UserError
     from official.utils.misc import distribution_utils
 

@@ -7,7 +7,7 @@
 import numpy as np
 
 from official.recommendation.config.configs import TrainConfig
-from official.recommendation.data.movielens_implicit import NCFData
+from official.recommendation.data.implicit_data import NCFData
 from official.recommendation.models import registry
 from official.recommendation.training.sgd_trainer import SGDTrainer
 from official.recommendation.training.solver_trainer import SolverTrainer

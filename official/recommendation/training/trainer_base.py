@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from official.recommendation.config.configs import TrainConfig
-from official.recommendation.data.movielens_implicit import NCFData
+from official.recommendation.data.implicit_data import NCFData
 from official.recommendation.data.validation_split import EvalSet
 from official.recommendation.evaluation.evaluator import Evaluator
 from official.recommendation.evaluation.scorer import ModelScorer

@@ -14,7 +14,7 @@ PAPER_MODEL = {"num_factors": 8, "layers": (64, 32, 16, 8), "lr_schedule": "cons
 
 
 def test_unknown_optimizer_is_rejected():
-    from official.recommendation.data.movielens_implicit import NCFData
+    from official.recommendation.data.implicit_data import NCFData
 
     data = NCFData(3, 4, np.array([0], np.int32), np.array([1], np.int32),
                    np.arange(3, dtype=np.int32), np.zeros((3, 2), np.int32),
@@ -24,7 +24,7 @@ def test_unknown_optimizer_is_rejected():
 
 
 def small_data(num_users=60, num_items=50, seed=0):
-    from official.recommendation.data.movielens_implicit import NCFData
+    from official.recommendation.data.implicit_data import NCFData
 
     rng = np.random.default_rng(seed)
     keys = np.unique(rng.integers(0, num_users, 1500) * num_items

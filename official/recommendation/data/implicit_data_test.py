@@ -5,6 +5,7 @@ import pandas as pd
 
 from official.datasets import movielens_synthetic as synth
 from official.datasets.interactions_clean import clean
+from official.recommendation.data import implicit_data
 from official.recommendation.data import movielens_implicit as md
 
 
@@ -20,7 +21,7 @@ def test_latest_is_the_test_item_ties_to_the_later_row_single_users_train_only()
     # u1: b and c tie at time 5 -> c (the later row); u2 has one positive: not evaluated.
     log = _log(["u1", "u1", "u1", "u2", "u3", "u3"], ["a", "b", "c", "a", "c", "a"],
                [1, 5, 5, 9, 3, 2])
-    data = md.from_interactions(log, 0, seed=0)
+    data = implicit_data.from_interactions(log, 0, seed=0)
     assert data.user_ids[data.eval_users].tolist() == ["u1", "u3"]
     assert data.item_ids[data.eval_items[:, 0]].tolist() == ["c", "c"]
     assert data.eval_items.shape == (2, 1)  # full ranking only: no sampled negatives
@@ -33,7 +34,7 @@ def test_without_timestamps_the_pick_is_seeded_uniform():
     users = np.repeat([f"u{i}" for i in range(300)], 4)
     items = np.tile(["a", "b", "c", "d"], 300)
     log = _log(users, items)
-    picks = [md.from_interactions(log, 0, seed).eval_items[:, 0] for seed in (0, 0, 1)]
+    picks = [implicit_data.from_interactions(log, 0, seed).eval_items[:, 0] for seed in (0, 0, 1)]
     np.testing.assert_array_equal(picks[0], picks[1])
     assert (picks[0] != picks[2]).any()
     assert np.bincount(picks[0], minlength=4).min() > 50  # all four items get picked
@@ -42,7 +43,7 @@ def test_without_timestamps_the_pick_is_seeded_uniform():
 def test_weights_reach_the_training_positives():
     log = _log(["u", "u", "u", "v", "v"], ["a", "a", "b", "a", "b"], [1, 2, 3, 1, 2],
                weight=[2, 3, 1, 4, 6])
-    data = md.from_interactions(log, 0, seed=0)
+    data = implicit_data.from_interactions(log, 0, seed=0)
     assert data.train_weights.tolist() == [5.0, 4.0]  # (u, a) summed; b is each one's test
 
 
@@ -66,8 +67,8 @@ def _preprocess_2018(ratings, num_eval_negatives, seed):
     train = np.unique(keys[~is_test])
     train = train[~np.isin(train, np.arange(nu) * ni + test_items)]
     rated = np.unique(np.concatenate([train, np.arange(nu) * ni + test_items]))
-    negatives = md.sample_negatives_without_replacement(rated, nu, ni, num_eval_negatives,
-                                                        np.random.default_rng(seed))
+    negatives = implicit_data.sample_negatives_without_replacement(
+        rated, nu, ni, num_eval_negatives, np.random.default_rng(seed))
     return train // ni, train % ni, np.concatenate([test_items[:, None], negatives], 1)
 
 
