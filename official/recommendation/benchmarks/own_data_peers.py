@@ -87,8 +87,10 @@ def ours(fv: flags.FlagValues, models: list[str], work_dir: str) -> dict:
     """Each of our models through ncf_main with the given flags; its result and wall seconds."""
     from official.recommendation import ncf_main
 
+    ncf = flags.FlagValues()
+    ncf_flags.define_ncf_flags(ncf)
     given = [fv[name].serialize() for name in fv
-             if fv[name].present and name not in OWN and fv[name].serialize()]
+             if name in ncf and fv[name].present and name not in OWN and fv[name].serialize()]
     out = {}
     for model in models:
         run = flags.FlagValues()
