@@ -272,9 +272,14 @@ def main(argv) -> None:
     print(json.dumps(data.card, indent=2, sort_keys=True))
 
 
-if __name__ == "__main__":
+def cli_main() -> None:
+    """Console entry point (`official-interactions`): defines the flags, runs `main`."""
     from official.utils.misc import cli
 
     define_flags()
     flags.DEFINE_string("data_dir", "/tmp/interactions-data", "Where the prepared log is cached.")
     cli.run(main, tensorflow=False)
+
+
+if __name__ == "__main__":
+    cli_main()

@@ -23,7 +23,7 @@ def test_console_scripts_are_the_readme_commands():
     table = readme.split("| command | job |")[1].split("\n\n")[0]
     commands = set(re.findall(r"`python -m (official[\w.]+)`", table))
     scripts = _scripts()
-    assert len(commands) == 7
+    assert len(commands) == 8
     assert {target.split(":")[0] for target in scripts.values()} == commands
     for name, target in scripts.items():
         module, function = target.split(":")
