@@ -109,6 +109,19 @@ def test_string_ids_round_trip_through_export_recommend_and_serve(own):
                           f"--export_dir={tmp / 'export'}", "--user_id=u99999"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 1 and "unknown user_id u99999" in res.stderr
+    # A new user by raw item ids (fold-in); an unknown one is reported, not an error.
+    res = subprocess.run([sys.executable, "-m", "official.recommendation.recommend",
+                          f"--export_dir={tmp / 'export'}", f"--rated={items[0]},{items[5]},nope",
+                          "--top_k=2", "--output_format=json"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    record = json.loads(res.stdout)
+    assert record["history"] == [items[0], items[5], "nope"]
+    assert record["unknown_item_ids"] == ["nope"] and record["rated"] == 2
+    direct = export.recommend_for_history(item_id=tf.constant([items[0], items[5], "nope"]),
+                                          k=tf.constant(2))
+    assert [r["item_id"] for r in record["recommendations"]] == [
+        i.decode() for i in direct["item_id"].numpy()]
     proc, url = _start(tmp / "export")
     try:
         status, body = _call(f"{url}/recommend?user_id={user}&k=3")
