@@ -210,8 +210,11 @@ def _normal_equations(padded, others, conf, gram, reg, alpha):
     """(A [n, k, k], b [n, k]) of each row's normal equations (module docstring)."""
     x = tf.gather(padded, others)  # [n, width, k]; pads gather the zero row
     k = tf.shape(gram)[0]
-    a = (gram[None] + alpha * tf.matmul(x * conf[:, :, None], x, transpose_a=True)
-         + reg[:, None, None] * tf.eye(k, dtype=gram.dtype)[None])
+    eye = reg[:, None, None] * tf.eye(k, dtype=gram.dtype)[None]
+    if conf is None:  # every g is 1: the cheaper unweighted form
+        return (gram[None] + alpha * tf.matmul(x, x, transpose_a=True) + eye,
+                (1.0 + alpha) * tf.reduce_sum(x, axis=1))
+    a = gram[None] + alpha * tf.matmul(x * conf[:, :, None], x, transpose_a=True) + eye
     return a, tf.reduce_sum((1.0 + alpha * conf)[:, :, None] * x, axis=1)
 
 
@@ -256,7 +259,8 @@ def _half_sweep(other, current, others, regs, confs, index, alpha, steps: int):
     gram = tf.matmul(other, other, transpose_a=True)
     padded = tf.concat([other, tf.zeros([1, tf.shape(other)[1]], other.dtype)], axis=0)
     solved, lo = [], 0
-    for j, (block_others, reg, conf) in enumerate(zip(others, regs, confs, strict=True)):
+    for j, (block_others, reg) in enumerate(zip(others, regs, strict=True)):
+        conf = confs[j] if confs else None  # no confidences: unweighted
         with tf.control_dependencies(solved[j - 2:j - 1] if j >= 2 else []):
             if steps:
                 n = block_others.shape[0]
@@ -276,11 +280,11 @@ def _positive_terms(w, h, users, items, conf, alpha):
     return tf.reduce_sum((1.0 + alpha * conf) * tf.square(1.0 - y) - tf.square(y))
 
 
-def _side_tensors(side_blocks: list[Block]) -> tuple:
-    """(others, reg, conf per block, rows int32 [R, 1] in block order) as tensors."""
+def _side_tensors(side_blocks: list[Block], weighted: bool) -> tuple:
+    """(others, reg, conf per block ([] unweighted), rows int32 [R, 1]) as tensors."""
     return ([tf.constant(b.others) for b in side_blocks],
             [tf.constant(b.reg) for b in side_blocks],
-            [tf.constant(b.conf) for b in side_blocks],
+            [tf.constant(b.conf) for b in side_blocks] if weighted else [],
             tf.constant(np.concatenate([b.rows for b in side_blocks])[:, None]))
 
 
@@ -320,8 +324,9 @@ class IALSSolver:
                                   exponent, block_floats, self.conf)
         self.item_blocks = blocks(self.items, self.users, ni, nu, k, alpha, regularization,
                                   exponent, block_floats, self.conf)
-        self._user_side, self._item_side = (_side_tensors(b) for b in (self.user_blocks,
-                                                                        self.item_blocks))
+        weighted = confidence is not None
+        self._user_side, self._item_side = (_side_tensors(b, weighted)
+                                            for b in (self.user_blocks, self.item_blocks))
         self.user_reg = row_regularization(np.bincount(self.users, self.conf, nu), ni, alpha,
                                            regularization, exponent)
         self.item_reg = row_regularization(np.bincount(self.items, self.conf, ni), nu, alpha,
