@@ -11,7 +11,6 @@ is one, the column and the row (1-based, the header being row 1).
 """
 
 import csv
-import dataclasses
 import gzip
 import re
 
@@ -29,29 +28,6 @@ _ROW = re.compile(r"Row #(\d+)")
 _COLUMN = re.compile(r"CSV column #(\d+)")
 _ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 _NUMBER = r"^\s*-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
-
-
-@dataclasses.dataclass
-class Columns:
-    """The columns of a log, one entry per row (R rows).
-
-    Attributes:
-      user_codes, item_codes: int32 [R] index into `user_ids` / `item_ids`.
-      user_ids, item_ids: the distinct ids, sorted (int64, or str objects).
-      rating: float64 [R] or None.
-      timestamp: int64 [R] Unix seconds or None.
-      timestamp_format: "unix", "iso" or "none".
-      weight: float64 [R] or None.
-    """
-
-    user_codes: np.ndarray
-    item_codes: np.ndarray
-    user_ids: np.ndarray
-    item_ids: np.ndarray
-    rating: np.ndarray | None = None
-    timestamp: np.ndarray | None = None
-    timestamp_format: str = "none"
-    weight: np.ndarray | None = None
 
 
 def is_parquet(path: str) -> bool:
