@@ -166,12 +166,8 @@ def _write(path: str, data: Interactions) -> None:
 
 def _load(path: str) -> Interactions | None:
     """The cached data if complete, intact and consistent, else None."""
-    meta = atomic_io.read_json(os.path.join(path, "meta.json"))
-    if not isinstance(meta, dict) or meta.get("version") != CACHE_VERSION:
-        return None
-    damage = integrity.first_mismatch(path, meta.get("files"))
-    if damage:
-        logging.warning("interactions cache %s: %s; rebuilding it", path, damage)
+    meta = integrity.intact_meta(path, CACHE_VERSION, "interactions cache")
+    if meta is None:
         return None
     try:
         with np.load(os.path.join(path, "arrays.npz")) as z:

@@ -102,13 +102,10 @@ def run(rows: int, users: int, items: int, work_dir: str | None) -> dict:
 
 def main(_) -> None:
     """Entry point."""
+    from official.utils.logs import logger
+
     f = flags.FLAGS
-    record = run(f.rows, f.users, f.items, f.work_dir)
-    text = json.dumps(record, indent=2)
-    if f.output:
-        with open(f.output, "w", encoding="utf-8") as out:
-            out.write(text + "\n")
-    print(text)
+    logger.emit_benchmark_result(run(f.rows, f.users, f.items, f.work_dir), f.output)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ NDCG@10, Recall@10 for the temporal split). `implicit` is a benchmark-only
 extra: `pip install .[bench]`.
 """
 
-import json
 import os
 import time
 
@@ -106,6 +105,7 @@ def ours(fv: flags.FlagValues, models: list[str], work_dir: str) -> dict:
 def main(_) -> None:
     """Entry point: prints (and writes --output) the JSON record."""
     from official.recommendation.training import task
+    from official.utils.logs import logger
 
     fv = flags.FLAGS
     config = ncf_flags.configs(fv)[0]
@@ -119,11 +119,7 @@ def main(_) -> None:
     best_ours = max(r.get("NDCG_full", 0.0) for r in record["ours"].values())
     best_peer = max(r.get("NDCG_full", 0.0) for r in record["peers"].values())
     record["best_ours_over_best_peer"] = round(best_ours / max(best_peer, 1e-12), 3)
-    text = json.dumps(record, indent=2)
-    if fv.output:
-        with open(fv.output, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    print(text)
+    logger.emit_benchmark_result(record, fv.output)
 
 
 if __name__ == "__main__":

@@ -89,13 +89,8 @@ def _load_cache(path: str) -> NCFData | None:
     """The cached data if the cache is complete, intact and consistent, else None."""
     if not os.path.isdir(path):
         return None
-    meta = atomic_io.read_json(os.path.join(path, "meta.json"))
-    if not isinstance(meta, dict) or meta.get("version") != CACHE_VERSION:
-        logging.warning("NCF cache %s has no valid meta.json; rebuilding it", path)
-        return None
-    damage = integrity.first_mismatch(path, meta.get("files"))
-    if damage:
-        logging.warning("NCF cache %s: %s; rebuilding it", path, damage)
+    meta = integrity.intact_meta(path, CACHE_VERSION, "NCF cache")
+    if meta is None:
         return None
     try:
         with np.load(os.path.join(path, "train.npz")) as z:

@@ -21,6 +21,22 @@ def numpy_row_solution(h, targets, alpha, reg, g=None):
     return np.linalg.lstsq(a, b, rcond=None)[0]
 
 
+def assert_user_rows_solve(model, solver, dense, alpha, lam, nu, k, g=None):
+    """One user half-sweep from random item factors equals dense least squares per user."""
+    h = np.random.default_rng(1).normal(size=(dense.shape[1], k)).astype(np.float32)
+    model.item_table.assign(h)
+    solver._half_sweep(model.user_table, model.item_table.value, solver._user_side)
+    w = model.user_table.numpy()
+    g = dense.astype(np.float64) if g is None else g
+    for user in range(dense.shape[0]):
+        targets = dense[user].astype(np.float64)
+        scale = (dense.shape[1] + alpha * g[user].sum()) ** nu
+        expected = numpy_row_solution(h.astype(np.float64), targets, alpha, lam * scale,
+                                      g[user])
+        np.testing.assert_allclose(w[user], expected, rtol=2e-4, atol=2e-5)
+    return w
+
+
 @pytest.mark.parametrize("exponent", [0.0, 1.0])
 def test_user_solve_equals_dense_least_squares(exponent):
     dense, u, i = small_problem()
@@ -30,15 +46,7 @@ def test_user_solve_equals_dense_least_squares(exponent):
     solver = ials.IALSSolver(model, u, i, alpha, lam, exponent, block_floats=12)
     assert len({b.others.shape[1] for b in solver.user_blocks}) > 1
     assert len(solver.user_blocks) > len({b.others.shape[1] for b in solver.user_blocks})
-    h = np.random.default_rng(1).normal(size=(dense.shape[1], k)).astype(np.float32)
-    model.item_table.assign(h)
-    solver._half_sweep(model.user_table, model.item_table.value, solver._user_side)
-    w = model.user_table.numpy()
-    for user in range(dense.shape[0]):
-        targets = dense[user].astype(np.float64)
-        scale = (dense.shape[1] + alpha * targets.sum()) ** exponent
-        expected = numpy_row_solution(h.astype(np.float64), targets, alpha, lam * scale)
-        np.testing.assert_allclose(w[user], expected, rtol=2e-4, atol=2e-5)
+    w = assert_user_rows_solve(model, solver, dense, alpha, lam, exponent, k)
     np.testing.assert_array_equal(w[3], 0.0)  # no positives: the zero row
 
 
@@ -54,16 +62,7 @@ def test_weighted_confidence_solves_and_loss_are_hu_et_al():
     model = ials.IALS(*dense.shape, k)
     solver = ials.IALSSolver(model, u, i, alpha, lam, nu, block_floats=12,
                              confidence=ials.log_confidence(weights, eps))
-    h = np.random.default_rng(1).normal(size=(dense.shape[1], k)).astype(np.float32)
-    model.item_table.assign(h)
-    solver._half_sweep(model.user_table, model.item_table.value, solver._user_side)
-    w = model.user_table.numpy()
-    for user in range(dense.shape[0]):
-        targets = dense[user].astype(np.float64)
-        scale = (dense.shape[1] + alpha * g_dense[user].sum()) ** nu
-        expected = numpy_row_solution(h.astype(np.float64), targets, alpha, lam * scale,
-                                      g_dense[user])
-        np.testing.assert_allclose(w[user], expected, rtol=2e-4, atol=2e-5)
+    assert_user_rows_solve(model, solver, dense, alpha, lam, nu, k, g_dense)
     loss = solver.sweep()
     w, h = model.user_table.numpy().astype(np.float64), model.item_table.numpy()
     c = 1 + alpha * g_dense

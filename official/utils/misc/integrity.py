@@ -55,3 +55,24 @@ def first_mismatch(directory: str, recorded: dict[str, dict]) -> str | None:
         if crc32c_of(path) != info.get("crc32c"):
             return f"{name} (content changed)"
     return None
+
+
+def intact_meta(directory: str, version: int, what: str) -> dict | None:
+    """`directory`'s meta.json if it has `version` and its recorded files are intact, else None.
+
+    A cache's check before it is read (`what` names it in the warning that
+    says why it will be rebuilt).
+    """
+    from absl import logging
+
+    from official.utils.misc import atomic_io
+
+    meta = atomic_io.read_json(os.path.join(directory, "meta.json"))
+    if not isinstance(meta, dict) or meta.get("version") != version:
+        logging.warning("%s %s has no valid meta.json; rebuilding it", what, directory)
+        return None
+    damage = first_mismatch(directory, meta.get("files"))
+    if damage:
+        logging.warning("%s %s: %s; rebuilding it", what, directory, damage)
+        return None
+    return meta
