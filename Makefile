@@ -6,14 +6,33 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_output
 
-.PHONY: demo test test-fast lint clean-venv
+.PHONY: demo test test-fast lint lock clean-venv
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .
-	touch $(STAMP)
+# setuptools prints a 10-line box on every editable install (its "lenient" mode works
+# as we need it); it is filtered out by module, nothing else is hidden.
+QUIET_SETUPTOOLS := PYTHONWARNINGS="ignore:::setuptools.command.editable_wheel"
+PIP := $(PY) -m pip --disable-pip-version-check
+
+# The first run downloads about 700 MB (TensorFlow is most of it) into a 2.5 GB .venv.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml constraints.txt
+	@test -x $(PY) || { echo "Creating $(VENV) (first time: a few minutes, about 2.5 GB)"; \
+		$(PYTHON) -m venv $(VENV); }
+	@echo "Installing requirements-dev.txt and the package (.[trees]) into $(VENV)," \
+		"pinned by constraints.txt"
+	@$(PIP) install --quiet --upgrade pip
+	@$(QUIET_SETUPTOOLS) $(PIP) install --quiet -c constraints.txt -r requirements-dev.txt \
+		-e ".[trees]"
+	@touch $(STAMP)
+
+# Regenerates constraints.txt from a clean install in a scratch venv (what make then pins).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	$(QUIET_SETUPTOOLS) .venv-lock/bin/python -m pip install --quiet -r requirements-dev.txt \
+		".[trees,bench]"
+	{ sed -n '1,2p' constraints.txt; .venv-lock/bin/python -m pip freeze --exclude-editable \
+		| grep -v '^official-recommendation'; } > constraints.txt.tmp
+	mv constraints.txt.tmp constraints.txt && rm -rf .venv-lock
 
 demo: $(STAMP)
 	$(PY) -m official.recommendation.ncf_main --dataset synthetic --data_dir $(DEMO_DIR)/data \

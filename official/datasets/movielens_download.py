@@ -100,11 +100,15 @@ def _ensure_zip(dataset: str, dataset_dir: str, data_url: str,
             logging.warning("Existing %s is bad (%s); downloading again", zip_path, e)
             os.unlink(zip_path)
     url = dl.join_url(data_url, zip_name)
-    md5_text = dl.fetch_text(url + ".md5")
-    if md5_text is None:
-        logging.info("No checksum at %s.md5; relying on the zip's CRCs", url)
-    dl.download_file(url, zip_path,
-                     verify=_verifier(url, md5_text, zip_name, _limits(dataset)))
+    try:
+        md5_text = dl.fetch_text(url + ".md5")
+        if md5_text is None:
+            logging.info("No checksum at %s.md5; relying on the zip's CRCs", url)
+        dl.download_file(url, zip_path,
+                         verify=_verifier(url, md5_text, zip_name, _limits(dataset)))
+    except dl.DownloadError as e:
+        raise DataError(dl.explain_failure(f"MovieLens {dataset}", url, e, zip_name,
+                                         "--dataset synthetic")) from e
     return zip_path
 
 

@@ -6,6 +6,7 @@
 Only `main` (and tests standing in for it) calls these.
 """
 
+import os
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -37,8 +38,8 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     flags_core.define_benchmark(flag_values=fv)
     flags_core.define_distribution(fv)
     movielens.define_data_download_flags(data_dir=False, flag_values=fv)
-    for name, value in (("dataset", movielens.schema.ML_1M), ("model_dir", "/tmp/ncf"),
-                        ("train_epochs", 10), ("batch_size", DEFAULTS.batch_size), ("hooks", [])):
+    for name, value in (("dataset", movielens.schema.ML_1M), ("train_epochs", 10),
+                        ("batch_size", DEFAULTS.batch_size), ("hooks", [])):
         fv.set_default(name, value)
     w = flags_core.help_wrap
     fd.DEFINE_enum("model", DEFAULTS.model_type, list(registry.names()),
@@ -261,7 +262,17 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
                      s.recipe)
 
 
+def model_dir(fv: flags.FlagValues) -> str:
+    """--model_dir, or ncf_main's default for the data and model (`flags_core.model_dir`)."""
+    if fv.interactions:
+        data = os.path.splitext(os.path.basename(fv.interactions.rstrip("/")))[0]
+    else:
+        data = "authors-split" if fv.ncf_split else fv.dataset
+    return flags_core.model_dir(fv, "ncf_main", data, fv.recipe or fv.model)
+
+
 def configs(fv: flags.FlagValues) -> list[NCFConfig]:
     """One `NCFConfig` per training the parsed flags ask for (a recipe may have stages)."""
-    return [config(v) for v in recipes.trainings(fv.flag_values_dict(),
-                                                     flags_core.given(fv))]
+    values = fv.flag_values_dict()
+    values["model_dir"] = model_dir(fv)
+    return [config(v) for v in recipes.trainings(values, flags_core.given(fv))]

@@ -8,13 +8,16 @@ checkpoints to --model_dir after every cycle and resumes from there on a
 rerun. See README.md for the protocol, flags and measured results.
 """
 
-import json
+import os
 from collections.abc import Sequence
 
 from absl import flags
 
 from official.recommendation import ncf_flags
 from official.recommendation.config.configs import RANKING_METRICS, NCFConfig
+from official.utils.logs import run_summary
+
+EVAL_RESULTS = "eval_results.json"  # run_loop.EVAL_RESULTS (run_loop imports TensorFlow)
 
 
 def run(configs: Sequence[NCFConfig], clean_dir: str | None = None) -> dict:
@@ -39,23 +42,20 @@ def run(configs: Sequence[NCFConfig], clean_dir: str | None = None) -> dict:
 def run_from_flags(fv: flags.FlagValues) -> dict:
     """Builds the typed configs from the parsed flags and runs them."""
     configs = ncf_flags.configs(fv)
-    return run(configs, fv.model_dir if fv.clean and len(configs) > 1 else None)
+    return run(configs, ncf_flags.model_dir(fv) if fv.clean and len(configs) > 1 else None)
 
 
 def main(_) -> None:
-    """Entry point: runs NCF (or each stage of the recipe), prints the metrics."""
+    """Entry point: runs NCF (or each stage of the recipe), prints the summary."""
     fv = flags.FLAGS
-    result = run_from_flags(fv)
-    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
-                      for k, v in result.items()}))
-    selected = "selected_epoch" in result
-    shown = [(f"validation {n}", result[f"validation_{n}"]) for n in RANKING_METRICS
-             if f"validation_{n}" in result] + [
-        (f"test {n}" if selected else n, result[n]) for n in RANKING_METRICS if n in result]
-    if selected:
-        print(f"selected epoch {result['selected_epoch']} (by validation "
-              f"{fv.selection_metric}):")
-    print(", ".join(f"{n}@{fv.top_k} = {v:.4f}" for n, v in shown))
+    configs = ncf_flags.configs(fv)
+    result = run(configs, ncf_flags.model_dir(fv) if fv.clean and len(configs) > 1 else None)
+    final = configs[-1]
+    run_summary.print_summary(
+        result, final.selection_metric if final.run.validation else None,
+        lambda name: f"{name}@{final.top_k}" if name in RANKING_METRICS else name,
+        os.path.join(final.run.model_dir, EVAL_RESULTS), final.run.export_dir,
+        {k: result[k] for k in ("ease_lambda",) if k in result})
 
 
 def cli_main() -> None:

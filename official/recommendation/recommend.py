@@ -19,7 +19,8 @@ Text output, per user:
 
 JSON output: one line per user, `{"user_id": 42, "rated": 58,
 "recommendations": [{"rank": 1, "item_id": 260, "title": "...",
-"genres": ["Action", ...], "score": 4.1234}, ...]}`.
+"genres": ["Action", ...], "score": 4.123412}, ...]}`, the same shape
+as the server's `/recommend` answer (`protocol.recommendation_list`).
 
 A user who is not in the training data is folded in from their history
 (`--rated` ids, or `--history_file`, a CSV of one user's ratings with an
@@ -37,6 +38,7 @@ import sys
 import numpy as np
 from absl import flags
 
+from official.recommendation.serving import protocol
 from official.utils.errors import DataError, UserError, first_line
 from official.utils.flags import core as flags_core
 from official.utils.misc import array_ops
@@ -249,8 +251,9 @@ def recommend(export, user_ids: np.ndarray, k: int) -> dict[str, np.ndarray]:
     unknown = user_ids[~np.isin(user_ids, known)]
     if unknown.size:
         shown = ", ".join(str(u) for u in np.unique(unknown)[:5])
-        raise UserError(f"unknown user_id {shown} (not in the model's training data; "
-                        f"it knows {len(known)} users, ids {known[0]}..{known[-1]})")
+        raise UserError(f"unknown user_id {shown} (not in the model's training data, which "
+                        f"has {len(known)} users, ids {known[0]}..{known[-1]}); for a new "
+                        "user pass the items they rated: --rated ID,ID,...")
     parts = [export.recommend(user_id=tf.constant(user_ids[lo:lo + USERS_PER_CALL]),
                               k=tf.constant(k, tf.int32))
              for lo in range(0, len(user_ids), USERS_PER_CALL)]
@@ -307,10 +310,7 @@ def format_results(user_ids: np.ndarray | None, result: dict, num_items: int,
         titles = result["title"][row][keep].tolist()
         genres = result["genres"][row][keep].tolist()
         rated = int(result["rated"][row])
-        recommendations = [{"rank": r + 1, "item_id": i, "title": t,
-                            "genres": g.split("|") if g else [], "score": round(s, 4)}
-                           for r, (i, t, g, s) in enumerate(zip(items, titles, genres, scores,
-                                                                strict=True))]
+        recommendations = protocol.recommendation_list(items, titles, genres, scores)
         if output_format == "json":
             record = ({"user_id": user} if user is not None else
                       {"history": history.tolist(),

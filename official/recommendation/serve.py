@@ -10,7 +10,9 @@ Endpoints (`<name>` is --model_name, default `ncf`):
   signature of the export (`"signature_name"`, default `serving_default`),
   row (`"instances"`) or columnar (`"inputs"`) format (`protocol`).
 * `GET /recommend?user_id=U&k=K` -> `{"user_id", "rated", "recommendations":
-  [{"item_id", "title", "genres", "score"}, ...]}` for a trained user.
+  [{"rank", "item_id", "title", "genres", "score"}, ...]}` for a trained user
+  (`protocol.recommendation_list`: the shape `recommend --output_format json`
+  prints too).
 * `POST /recommend` with `{"history": [item ids], "k": K}` -> the same for a
   new user, folded in by the export (`recommend_for_history`), plus
   `"unknown_item_ids"` and `"fallback"`.
@@ -173,12 +175,8 @@ class Server:
     def recommendations(out: dict) -> list[dict]:
         """The JSON list of one user's items (fillers with score -inf dropped)."""
         keep = np.isfinite(out["score"])
-        titles = protocol.jsonable(out["title"][keep])
-        genres = protocol.jsonable(out["genres"][keep])
-        return [{"item_id": protocol.id_value(i), "title": t, "genres": g.split("|") if g else [],
-                 "score": round(float(s), 6)}
-                for i, t, g, s in zip(out["item_id"][keep], titles, genres, out["score"][keep],
-                                      strict=True)]
+        return protocol.recommendation_list(out["item_id"][keep], out["title"][keep],
+                                            out["genres"][keep], out["score"][keep])
 
     async def recommend_by_id(self, request):
         """GET /recommend?user_id=U&k=K."""

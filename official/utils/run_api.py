@@ -68,7 +68,8 @@ class Task(Protocol):
       steps_per_epoch: progress units (steps) of one epoch.
       examples_per_step: examples of one step, for the hooks.
       model: what `best-<epoch>/` keeps (a `tf.train.Checkpoint(model=...)`).
-      metric_extras: extras of every metric.log record (e.g. {"top_k": 10}).
+      metric_extras: extras of every metric.log record and of eval_results.json
+        (e.g. {"top_k": 10, "eval_protocol": "sampled"}).
       model_kind: what the run's checkpoint records as its model (e.g.
         "ncf_main --model gmf"); a model_dir holding another kind is refused.
       divergence_hint: the likely cause named when the training loss is not
@@ -110,6 +111,9 @@ class Task(Protocol):
 
     def run_facts(self) -> dict:
         """benchmark_run.log's run parameters."""
+
+    def chosen_settings(self) -> dict:
+        """Settings the fit itself chose by validation (EASE: {"ease_lambda": 500.0}), else {}."""
 
     def metric_label(self, name: str) -> str:
         """How the log names metric `name` (e.g. "HR@10")."""

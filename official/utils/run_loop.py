@@ -34,6 +34,7 @@ from official.utils.errors import UserError
 from official.utils.logs import hooks as hooks_lib
 from official.utils.logs import logger as logger_lib
 from official.utils.logs import progress as progress_lib
+from official.utils.logs import terminal
 from official.utils.misc import (
     atomic_io,
     checkpoints,
@@ -90,6 +91,10 @@ def run(config: RunConfig, distribution: distribution_utils.DistributionConfig,
         return train_and_report(build_task(strategy, cluster), config, strategy, cluster)
     preflight(config)
     created = not os.path.exists(config.model_dir)
+    if cluster.is_chief and not config.clean:  # --clean logs what it empties
+        logging.info("Checkpoints and results go to %s%s", config.model_dir,
+                     "" if created or config.clean else
+                     " (it exists: a run there resumes; --clean starts over)")
     os.makedirs(config.model_dir, exist_ok=True)
     try:
         with locks.hold(os.path.join(config.model_dir, run_dirs.LOCK),
@@ -251,8 +256,9 @@ def _train_cycles(r: _Run) -> dict | None:
         cycle = min(config.epochs_between_evals, config.train_epochs - epoch)
         start, examples = time.perf_counter(), 0
         desc = f"epoch {epoch + 1}" if cycle == 1 else f"epochs {epoch + 1}-{epoch + cycle}"
+        # The cycle's metrics line reports its end (and time).
         with progress_lib.bar(cycle * task.steps_per_epoch, desc, "steps",
-                              enabled=r.cluster.is_chief) as bar:
+                              enabled=r.cluster.is_chief, final_line=False) as bar:
             for e in range(epoch, epoch + cycle):
                 loss, n = task.train_epoch(e, lambda n, bar=bar: progress(n, bar),
                                            config.train_epochs)
@@ -328,8 +334,8 @@ def _log_cycle(r: _Run, metrics: dict, epoch: int, step: int, train_s: float,
         bare = name.removeprefix("validation_")
         return name[:len(name) - len(bare)] + r.task.metric_label(bare)
 
-    logging.info("Epoch %d: %s (train %.1fs, eval %.2fs)", epoch, ", ".join(
-        f"{label(n)} = {v:.4f}" for n, v in metrics.items()), train_s, eval_s)
+    logging.info("Epoch %d: %s (train %.1f s, eval %.1f s)", epoch, ", ".join(
+        f"{label(n)} = {terminal.human(v)}" for n, v in metrics.items()), train_s, eval_s)
     logger_lib.log_cycle(r.logger, r.writer, metrics, step,
                          {"epoch": epoch, **r.task.metric_extras},
                          {"examples_per_second": "examples/s"})
@@ -340,7 +346,8 @@ def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:
     task, config = r.task, r.config
     epoch = int(r.epoch.numpy())
     if not config.validation:
-        return {**(last_cycle or {**task.evaluate(), **_last_cycle_of(r)}), "epoch": epoch}, task
+        return {**(last_cycle or {**task.evaluate(), **_last_cycle_of(r)}), "epoch": epoch,
+                **task.metric_extras}, task
     selected = int(r.selection.best_epoch.numpy()) if task.trains else 0
     if selected:
         r.best.restore(selected)
@@ -351,7 +358,7 @@ def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:
     test = final.evaluate_test()
     # Test metrics first (what a user reads first), then validation, then epochs.
     result = {**(test or {}), **{f"validation_{k}": v for k, v in validation.items()},
-              "epoch": epoch, "selected_epoch": selected}
+              "epoch": epoch, "selected_epoch": selected, **task.metric_extras}
     if final is not task:
         result["retrained_epochs"] = selected
     reported = ({f"test_{k}": v for k, v in (test or {}).items()}
@@ -360,9 +367,14 @@ def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:
                          selected * task.steps_per_epoch,
                          {"selected_epoch": selected, **task.metric_extras,
                           "retrained_on_full": final is not task})
-    logging.info("Selected epoch %d by validation %s: %s", selected,
-                 config.selection_metrics[0] if config.selection_metrics else "-",
-                 ", ".join(f"{n} = {v:.4f}" for n, v in reported.items()))
+    chosen = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                       for k, v in task.chosen_settings().items())
+    chosen = f" ({chosen})" if chosen else ""
+    # The numbers are in the program's closing summary, metric.log and eval_results.json.
+    first = _first(validation, config.selection_metrics)
+    logging.info("Selected epoch %d%s by validation %s", selected, chosen,
+                 f"{task.metric_label(first[0])} = {terminal.human(first[1])}" if first
+                 else "-")
     if task.trains:
         result["loss"] = (last_cycle or _last_cycle_of(r))["loss"]
     return result, final

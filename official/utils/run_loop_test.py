@@ -22,8 +22,9 @@ from official.utils.testing.scripted_task import CURVE, Scripted, run
 def test_selects_restores_and_exports_the_best_validation_epoch(tmp_path):
     bench = tmp_path / "bench"
     result = run(tmp_path, export_dir=str(tmp_path / "e"), benchmark_log_dir=str(bench))
+    # The task's metric_extras (top_k) are part of the result, as in eval_results.json.
     assert result == {"epoch": 4, "selected_epoch": 2, "validation_HR": 0.5, "HR": 20.0,
-                      "loss": 0.25}
+                      "loss": 0.25, "top_k": 1}
     assert json.loads((tmp_path / "m" / "eval_results.json").read_text()) == result
     assert (tmp_path / "e" / "w").read_text() == "2"
     assert sorted(p.name for p in (tmp_path / "m").glob("best-*")) == ["best-2"]
@@ -74,7 +75,7 @@ def test_refit_trains_the_selected_number_of_epochs_and_is_exported(tmp_path):
 def test_nothing_to_train_is_evaluated_once(tmp_path):
     task = Scripted(CURVE, trains=False)
     result = run(tmp_path, task, validation=False)
-    assert task.trained == [] and result == {"HR": 0.0, "epoch": 4}
+    assert task.trained == [] and result == {"HR": 0.0, "epoch": 4, "top_k": 1}
 
 
 def test_hooks_run_for_every_task(tmp_path):

@@ -60,10 +60,11 @@ class BatchTask:
     def train_epoch(self, epoch: int, progress: Callable[[int], None],
                     prefetch_until: int) -> tuple[float, int]:
         """One epoch of steps; returns (mean loss, examples of all workers)."""
+        dataset = self.train_dataset(epoch)
         if self._step is None:
-            self._step = self._step_function()
+            self._step = self._step_function(dataset.element_spec)
         total, count = 0.0, 0.0
-        for batch in self.train_dataset(epoch):
+        for batch in dataset:
             t, c = self._step(batch)
             total += float(t)
             count += float(c)
@@ -71,8 +72,12 @@ class BatchTask:
         total, count = replica_ops.all_reduce_sum(self.strategy, self.cluster, [total, count])
         return total / max(count, 1.0), int(round(count))
 
-    def _step_function(self):
-        """tf.function running one global step under the strategy."""
+    def _step_function(self, element_spec: dict):
+        """tf.function running one global step under the strategy.
+
+        Its signature leaves the batch dimension open, so an epoch's last,
+        smaller batch runs the same graph (a retrace took half a minute).
+        """
         strategy, cluster = self.strategy, self.cluster
         num_local = replica_ops.num_local_replicas(strategy)
         per_worker = self.batch_size // cluster.num_workers
@@ -87,7 +92,10 @@ class BatchTask:
             total = tf.maximum(ctx.all_reduce(tf.distribute.ReduceOp.SUM, rows), 1.0)
             return self.train_step(part, total)
 
-        @tf.function
+        signature = {k: tf.TensorSpec([None, *s.shape[1:]], s.dtype)
+                     for k, s in element_spec.items()}
+
+        @tf.function(input_signature=[signature])
         def step(batch):
             if cluster.num_workers > 1:  # this worker's rows of the global batch
                 batch = {k: v[offset:offset + per_worker] for k, v in batch.items()}
@@ -117,6 +125,10 @@ class BatchTask:
     def refit(self, epochs: int):
         """Not offered: the Wide & Deep programs have no --retrain_on_full."""
         raise NotImplementedError("refit on train + validation")
+
+    def chosen_settings(self) -> dict:
+        """Nothing is chosen inside a fit."""
+        return {}
 
     def metric_label(self, name: str) -> str:
         """Metrics are logged by their names."""

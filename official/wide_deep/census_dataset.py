@@ -20,6 +20,7 @@ and nothing is kept. A second run with both files present does nothing.
 import contextlib
 import io
 import os
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -103,7 +104,12 @@ def parse_clean(text: str, where: str) -> pd.DataFrame:
 def _fetch_clean(url: str, path: str) -> None:
     name = os.path.basename(path)
     raw_path = path + ".raw"
-    dl.download_file(url, raw_path)
+    try:
+        dl.download_file(url, raw_path)
+    except dl.DownloadError as e:
+        raise DataError(dl.explain_failure(f"census {name}", url, e,
+                                           f"{TRAINING_FILE} and {EVAL_FILE}",
+                                           "--dataset synthetic")) from e
     try:
         with open(raw_path, encoding="utf-8", errors="replace") as f:
             text = clean_text(f.read())
@@ -157,6 +163,36 @@ def intact(data_dir: str, names: tuple[str, ...] = (TRAINING_FILE, EVAL_FILE)) -
     if missing:
         return f"{missing[0]} (not yet cleaned)"
     return integrity.first_mismatch(data_dir, files)
+
+
+DATASETS = ("adult", "synthetic")
+
+
+def dataset_dir(data_dir: str, dataset: str) -> str:
+    """Where a dataset's cleaned files live: `data_dir` for adult, `data_dir/synthetic`."""
+    return data_dir if dataset == "adult" else os.path.join(data_dir, dataset)
+
+
+def ensure_dataset(data_dir: str, dataset: str = "adult", data_url: str = DEFAULT_DATA_URL,
+                   download_if_missing: bool = True, with_test: bool = True
+                   ) -> tuple[str, str]:
+    """`ensure` for `dataset`: "adult" downloads; "synthetic" generates, offline.
+
+    The synthetic files (32,561 + 16,281 rows with a planted rule,
+    `generate_synthetic`, seed 0) go through the same clean-and-verify path
+    as a download, into `data_dir/synthetic`.
+    """
+    if dataset not in DATASETS:
+        raise UserError(f"unknown census dataset {dataset!r}; choose one of "
+                        f"{', '.join(DATASETS)}")
+    target = dataset_dir(data_dir, dataset)
+    if dataset == "adult" or intact(target) is None:
+        return ensure(target, data_url, download_if_missing, with_test)
+    os.makedirs(target, exist_ok=True)
+    logging.info("Generating synthetic census files (seed 0) in %s", target)
+    with tempfile.TemporaryDirectory(prefix=atomic_io.temp_prefix("raw"), dir=target) as raw:
+        generate_synthetic(raw)
+        return download(target, raw)
 
 
 def ensure(data_dir: str, data_url: str = DEFAULT_DATA_URL, download_if_missing: bool = True,
@@ -263,8 +299,17 @@ def generate_synthetic(directory: str, num_train: int = 32561, num_test: int = 1
     return train_path, test_path
 
 
+def define_dataset_flag(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """Registers --dataset (adult or synthetic)."""
+    flags_core.bind(flag_values).DEFINE_enum(
+        "dataset", "adult", list(DATASETS), help=flags_core.help_wrap(
+            "adult: UCI Census Income, downloaded from --data_url. synthetic: generated "
+            "files of the same shape with a planted rule (offline; in <data_dir>/synthetic)."))
+
+
 def define_census_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
-    """Registers --data_dir and --data_url."""
+    """Registers --dataset, --data_dir and --data_url."""
+    define_dataset_flag(flag_values)
     fd = flags_core.bind(flag_values)
     fd.DEFINE_string("data_dir", "/tmp/census_data",
                      help=flags_core.help_wrap("Directory for the cleaned census files."))
@@ -275,7 +320,8 @@ def define_census_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
 
 def main(_) -> None:
     """Downloads and cleans the census files named by the flags."""
-    train, test = download(flags.FLAGS.data_dir, flags.FLAGS.data_url)
+    fv = flags.FLAGS
+    train, test = ensure_dataset(fv.data_dir, fv.dataset, fv.data_url)
     print(f"census: {train}, {test}")
 
 

@@ -34,6 +34,23 @@ LABEL = "label"
 MAX_LOGIT = 30.0  # probabilities 0 and 1 map to finite logits
 
 
+
+TREES_EXTRA = "pip install 'official-recommendation[trees]' (make installs it)"
+
+
+def require_trees() -> None:
+    """Checks that the optional `trees` extra (ydf, ydf-tf) is installed.
+
+    Raises:
+      UserError: one of them is missing; names the extra that installs both.
+    """
+    try:
+        import ydf  # noqa: F401
+        import ydf_tf  # noqa: F401
+    except ImportError as e:
+        raise UserError(f"--model_type gbt needs YDF ({e.name or 'ydf'} is not installed): "
+                        f"{TREES_EXTRA}") from e
+
 class Forest(tf.Module):
     """The trained forest as checkpointable bytes (empty before training)."""
 
@@ -141,6 +158,10 @@ class CensusGBTTask:
     def refit(self, epochs: int):
         """Not offered: census has no --retrain_on_full."""
         raise NotImplementedError("refit on train + validation")
+
+    def chosen_settings(self) -> dict:
+        """Nothing is chosen inside the fit (YDF's early stopping is its own)."""
+        return {}
 
     def metric_label(self, name: str) -> str:
         """Metrics are logged by their names."""

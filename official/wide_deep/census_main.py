@@ -26,6 +26,7 @@ def define_census_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     """Registers every flag of census_main in `fv`."""
     define_wide_deep_flags(model_types=("wide", "deep", "wide_deep", "gbt"),
                            selection_metrics=("eval_loss", "accuracy", "auc"), fv=fv)
+    census_dataset.define_dataset_flag(fv)
     fd = flags_core.bind(fv)
     fd.DEFINE_integer("num_trees", 300, flags_core.help_wrap(
         "--model_type gbt: most trees of the boosted forest (YDF stops earlier when the "
@@ -35,10 +36,15 @@ def define_census_main_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_enum("optimizer", "ftrl_adagrad", ["ftrl_adagrad", "adam"], flags_core.help_wrap(
         "ftrl_adagrad: FTRL for the wide part, AdaGrad for the deep part (the paper); "
         "adam: Adam for both."))
-    for name, value in (("data_dir", "/tmp/census_data"), ("model_dir", "/tmp/census_model"),
-                        ("train_epochs", 40), ("epochs_between_evals", 1),
-                        ("early_stopping_patience", 10), ("batch_size", 40)):
+    for name, value in (("data_dir", "/tmp/census_data"), ("train_epochs", 40),
+                        ("epochs_between_evals", 1), ("early_stopping_patience", 10),
+                        ("batch_size", 40)):
         fv.set_default(name, value)
+
+
+def model_dir(fv: flags.FlagValues) -> str:
+    """--model_dir, or census_main's default for the model type (`flags_core.model_dir`)."""
+    return flags_core.model_dir(fv, "census_main", fv.dataset, fv.model_type)
 
 
 def run_from_flags(fv: flags.FlagValues) -> dict:
@@ -48,10 +54,13 @@ def run_from_flags(fv: flags.FlagValues) -> dict:
 
     config = CensusConfig(fv.data_dir, fv.data_url, fv.download_if_missing, fv.model_type,
                           fv.optimizer, fv.batch_size, fv.seed, fv.validation_fraction,
-                          fv.evaluate_test)
-    overrides = dict(stop_metrics=("accuracy",), **selection_settings(fv))
+                          fv.evaluate_test, fv.dataset)
+    overrides = dict(stop_metrics=("accuracy",), model_dir=model_dir(fv),
+                     **selection_settings(fv))
     if fv.model_type == "gbt":
-        from official.wide_deep.census_gbt import CensusGBTTask
+        from official.wide_deep.census_gbt import CensusGBTTask, require_trees
+
+        require_trees()
 
         given = flags_core.given(fv)
         if "train_epochs" in given and fv.train_epochs != 1:
@@ -70,7 +79,7 @@ def run_from_flags(fv: flags.FlagValues) -> dict:
 
 
 # Console entry point (`official-census`): defines the flags, trains, prints the metrics.
-cli_main = cli.training_entry(define_census_main_flags, run_from_flags)
+cli_main = cli.training_entry(define_census_main_flags, run_from_flags, model_dir)
 
 if __name__ == "__main__":
     cli_main()

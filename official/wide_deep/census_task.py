@@ -46,6 +46,8 @@ class CensusConfig:
         0: none (adult.test is evaluated every cycle).
       evaluate_test: read and evaluate adult.test after selection; False tunes
         on the validation split alone (adult.test is then not needed).
+      dataset: "adult" (downloaded) or "synthetic" (generated offline, in
+        `data_dir/synthetic`).
     """
 
     data_dir: str
@@ -57,6 +59,7 @@ class CensusConfig:
     seed: int = 0
     validation_fraction: float = 0.1
     evaluate_test: bool = True
+    dataset: str = "adult"
 
 
 BUFFER_COLUMNS = ["wide_ids", "vocab_ids", "occupation", "numeric", "label"]
@@ -94,10 +97,11 @@ def load_frames(config: CensusConfig
       UserError: the files are missing (and may not be downloaded) or malformed.
     """
     with_test = config.evaluate_test or not config.validation_fraction
-    census.ensure(config.data_dir, config.data_url, config.download_if_missing, with_test)
-    train_df = census.load(os.path.join(config.data_dir, census.TRAINING_FILE))
+    train_path, eval_path = census.ensure_dataset(
+        config.data_dir, config.dataset, config.data_url, config.download_if_missing, with_test)
+    train_df = census.load(train_path)
     train_df, valid_df = validation_split(train_df, config.validation_fraction, config.seed)
-    eval_df = (census.load(os.path.join(config.data_dir, census.EVAL_FILE)) if with_test
+    eval_df = (census.load(eval_path) if with_test
                else None)
     return train_df, valid_df, eval_df
 
@@ -148,7 +152,7 @@ class CensusTask(BatchTask):
                                 "--optimizer or a larger --batch_size")
         keras.utils.set_random_seed(config.seed)
         self.features = cf.fit_features(train_df)  # fitted on the training part only
-        buffers = os.path.join(config.data_dir, "buffers")
+        buffers = os.path.join(census.dataset_dir(config.data_dir, config.dataset), "buffers")
         self.train_buffer, self.validation_buffer, self.eval_buffer = (
             None if df is None else file_io.write_to_buffer(
                 feature_frame(self.features, df), os.path.join(buffers, name), BUFFER_COLUMNS)

@@ -133,11 +133,19 @@ class FactorizationModel(keras.Model):
         vectors = self.user_factors(user)
         if not self.num_rated:
             return vectors
-        rated = tf.gather(tf.RaggedTensor.from_row_splits(
-            self.rated_items.value, self.rated_splits.value, validate=False), user)
-        implicit = tf.reduce_sum(tf.gather(self.implicit_factors.embeddings, rated), axis=1)
-        count = tf.cast(rated.row_lengths(), "float32")
-        return vectors + implicit / tf.sqrt(tf.maximum(count, 1.0))[:, None]
+        # Once per distinct user of the batch (a user's N holds hundreds of items, and
+        # large batches repeat users): the rows of N(user) in rated_items, flattened,
+        # which user each is for, then one fused gather + segment sum scaled by
+        # |N|^-1/2 (zeros for an empty N).
+        distinct, which = tf.unique(user)
+        splits = self.rated_splits.value
+        positions = tf.ragged.range(tf.gather(splits, distinct),
+                                    tf.gather(splits, distinct + 1))
+        implicit = tf.sparse.segment_sqrt_n(
+            self.implicit_factors.embeddings, tf.gather(self.rated_items.value,
+                                                        positions.flat_values),
+            tf.cast(positions.value_rowids(), tf.int32), num_segments=tf.size(distinct))
+        return vectors + tf.gather(implicit, which)
 
     def tables(self) -> list:
         """The four embedding layers (factors, then biases)."""

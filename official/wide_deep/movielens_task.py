@@ -15,6 +15,7 @@ import dataclasses
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from official.datasets import movielens
 from official.utils.errors import UserError
@@ -31,8 +32,9 @@ class RegressorConfig:
 
     Attributes:
       source: the MovieLens dataset and where it is (downloaded if allowed).
-      batch_size: global examples per step.
-      learning_rate: Adam's.
+      batch_size: global examples per step; None: `auto_batch_size` of the
+        training rows.
+      learning_rate: Adam's; None: `auto_learning_rate` of the batch size.
       seed: split, initialization and shuffling.
       model_type: one of `movielens_models.MODEL_TYPES`.
       dim: factor dimensions of the `mf` and `svdpp` models.
@@ -44,8 +46,8 @@ class RegressorConfig:
     """
 
     source: movielens.MovieLensSource
-    batch_size: int = 256
-    learning_rate: float = 0.001
+    batch_size: int | None = 256
+    learning_rate: float | None = 0.001
     seed: int = 0
     validation_fraction: float = 0.1
     evaluate_test: bool = True
@@ -53,6 +55,34 @@ class RegressorConfig:
     dim: int = 32
     l2: float = 1e-4
     l2_implicit: float = 1e-3
+
+
+SMALL_DATA_ROWS = 100_000  # up to this many training rows, batches of 256
+LARGE_DATA_STEPS = 64  # above, the smallest power-of-two batch with at most this many steps
+
+
+def auto_batch_size(num_train: int) -> int:
+    """The default batch: 256 for up to 100,000 training rows, else <= 64 steps an epoch.
+
+    72,000 training rows (ml-100k) -> 256; 720,000 (ml-1m) -> 16384. Small
+    data needs many small steps to converge within --train_epochs; on large
+    data svdpp's implicit term (the rated items of every distinct user of a
+    batch) costs nearly the same per step whatever the batch, so an epoch of
+    few large steps is fastest (ml-1m-sized, 2 cores: 75 s an epoch at 256,
+    15 s at 4096, 6 s at 16384, reaching the same validation RMSE within
+    0.001).
+    """
+    if num_train <= SMALL_DATA_ROWS:
+        return 256
+    size = 256
+    while -(-num_train // size) > LARGE_DATA_STEPS:
+        size *= 2
+    return size
+
+
+def auto_learning_rate(batch_size: int) -> float:
+    """Adam's default rate for a batch: 0.001 * (batch / 256)^0.6 (0.0121 at 16384)."""
+    return 0.001 * (batch_size / 256) ** 0.6
 
 
 class MovieLensTask(BatchTask):
@@ -69,9 +99,19 @@ class MovieLensTask(BatchTask):
         movielens.ensure_source(source)
         self.dataset_name, self.config = source.dataset, config
         self.model_kind = f"movielens_main --model_type {config.model_type}"
-        self.divergence_hint = f"--learning_rate {config.learning_rate:g} may be too high"
         self.data = movielens_dataset.build(source.data_dir, source.dataset, config.seed,
                                             config.validation_fraction)
+        if config.batch_size is None or config.learning_rate is None:
+            batch = (auto_batch_size(self.data.num_train) if config.batch_size is None
+                     else config.batch_size)
+            rate = (auto_learning_rate(batch) if config.learning_rate is None
+                    else config.learning_rate)
+            config = dataclasses.replace(config, batch_size=batch, learning_rate=rate)
+            logging.info("Batch size %d, learning rate %g (chosen for %d training rows; "
+                         "--batch_size / --learning_rate override)", batch, rate,
+                         self.data.num_train)
+            self.config = config
+        self.divergence_hint = f"--learning_rate {config.learning_rate:g} may be too high"
         self.validation_buffer = self.data.validation_buffer
         self.eval_buffer = (self.data.eval_buffer if config.evaluate_test
                             or not self.validation_buffer else None)

@@ -9,7 +9,8 @@ from official.utils.flags import core as flags_core
 def define_wide_deep_flags(model_types: tuple[str, ...] = ("wide", "deep", "wide_deep"),
                            default_model_type: str = "wide_deep",
                            selection_metrics: tuple[str, ...] = ("accuracy",),
-                           fv: flags.FlagValues = flags.FLAGS) -> None:
+                           fv: flags.FlagValues = flags.FLAGS,
+                           auto_batch_size: bool = False) -> None:
     """Registers the base, benchmark and distribution flags, --model_type, --seed and selection.
 
     Args:
@@ -18,8 +19,9 @@ def define_wide_deep_flags(model_types: tuple[str, ...] = ("wide", "deep", "wide
       default_model_type: --model_type's default.
       selection_metrics: choices of --selection_metric.
       fv: the flag registry.
+      auto_batch_size: --batch_size may be unset (`flags_core.define_base`).
     """
-    flags_core.define_base(flag_values=fv)
+    flags_core.define_base(flag_values=fv, auto_batch_size=auto_batch_size)
     flags_core.define_benchmark(flag_values=fv)
     flags_core.define_distribution(fv)
     fd = flags_core.bind(fv)

@@ -187,7 +187,26 @@ def positive_k(value, num_items: int) -> int:
 
 def id_value(value):
     """A raw id from an export's output as JSON: bytes decoded, numpy ints as int."""
-    return value.decode("utf-8") if isinstance(value, bytes) else int(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return value if isinstance(value, str) else int(value)
+
+
+def recommendation_list(item_ids, titles, genres, scores) -> list[dict]:
+    """One user's recommendations as JSON: `[{"rank", "item_id", "title", "genres", "score"}]`.
+
+    The same shape for `recommend --output_format json` and the server.
+
+    Args:
+      item_ids: [K] raw item ids (int64 or bytes / str), best first, fillers dropped.
+      titles, genres: [K] str or bytes ("|"-separated genres; "" for none).
+      scores: float [K] model scores (rounded to 6 decimals).
+    """
+    titles, genres = jsonable(np.asarray(titles)), jsonable(np.asarray(genres))
+    return [{"rank": r + 1, "item_id": id_value(i), "title": t,
+             "genres": g.split("|") if g else [], "score": round(float(s), 6)}
+            for r, (i, t, g, s) in enumerate(zip(list(item_ids), titles, genres, scores,
+                                                 strict=True))]
 
 
 def history_of(body, dtype: str = "int64") -> tuple[np.ndarray, object]:

@@ -58,3 +58,16 @@ def test_recommend_bodies_and_k():
                           ({"history": [{"rating": 5}]}, "int64")):
         with pytest.raises(p.RequestError, match=message):
             p.history_of(body)
+
+
+def test_one_recommendation_shape_for_cli_and_server():
+    out = p.recommendation_list(np.array([260, 1196], np.int64),
+                                       np.array([b"Star Wars (1977)", b"Empire (1980)"]),
+                                       np.array([b"Action|Sci-Fi", b""]),
+                                       np.array([4.12345678, 3.5], np.float32))
+    assert out == [{"rank": 1, "item_id": 260, "title": "Star Wars (1977)",
+                    "genres": ["Action", "Sci-Fi"], "score": 4.123457},
+                   {"rank": 2, "item_id": 1196, "title": "Empire (1980)", "genres": [],
+                    "score": 3.5}]
+    text_ids = p.recommendation_list([b"artist a", "b"], ["A", "B"], ["", ""], [1.0, 0.5])
+    assert [r["item_id"] for r in text_ids] == ["artist a", "b"]

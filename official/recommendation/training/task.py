@@ -138,7 +138,8 @@ class NCFTask:
         data, test_set = split_data(config.data, full)
         check_top_k(config, data)
         trainer = make_trainer(data, config.train, strategy, cluster)
-        logging.info("Strategy %s: %d replica(s), worker %d of %d%s",
+        log = logging.info if trainer.num_replicas > 1 or cluster.num_workers > 1 else logging.debug
+        log("Strategy %s: %d replica(s), worker %d of %d%s",
                      type(trainer.strategy).__name__, trainer.num_replicas,
                      cluster.worker_index, cluster.num_workers,
                      " (chief)" if cluster.is_chief else "")
@@ -151,10 +152,14 @@ class NCFTask:
 
     @property
     def metric_extras(self) -> dict:
-        """Extras of every metric.log record: top_k, and what a fit chose (EASE's lambda)."""
-        chosen = {k.removesuffix("s"): v[0] if isinstance(v, tuple) and len(v) == 1 else v
-                  for k, v in self.trainer.selected_settings().items()}
-        return {"top_k": self.config.top_k, **chosen}
+        """Extras of metric.log and eval_results.json: top_k, the protocol, what a fit chose."""
+        return {"top_k": self.config.top_k, "eval_protocol": self.config.eval_protocol,
+                **self.chosen_settings()}
+
+    def chosen_settings(self) -> dict:
+        """What the fit chose by validation: EASE's {"ease_lambda": 500.0}; {} for the others."""
+        return {k.removesuffix("s"): v[0] if isinstance(v, tuple) and len(v) == 1 else v
+                for k, v in self.trainer.selected_settings().items()}
 
     def _validation_score(self) -> float:
         """The selection metric of the model as it stands, on validation (the judge)."""

@@ -14,6 +14,7 @@ import http.client
 import os
 import re
 import shutil
+import socket
 import stat
 import time
 import urllib.error
@@ -34,6 +35,48 @@ _RETRYABLE_HTTP = {408, 425, 429, 500, 502, 503, 504}
 
 class _TransientError(Exception):
     """A failure worth retrying (connection reset, short read, HTTP 503...)."""
+
+
+class DownloadError(DataError):
+    """A URL could not be fetched; `url` and `reason` let a caller say it in its own words.
+
+    Attributes:
+      url: what was fetched.
+      reason: why it failed ("HTTP 404 Not Found", "connection refused", ...).
+      offline: name resolution failed: the machine seems to have no network.
+    """
+
+    def __init__(self, url: str, reason: str, offline: bool = False):
+        super().__init__(f"{url}: {reason}")
+        self.url, self.reason, self.offline = url, reason, offline
+
+
+def explain_failure(what: str, url: str, error: DownloadError, files: str,
+                     offline_choice: str) -> str:
+    """The one line for a failed dataset download: what, the data URL, why, and what to do.
+
+    Args:
+      what: the dataset ("MovieLens ml-1m").
+      url: the data file's URL (not its checksum's).
+      error: the failure (of the data file or of its checksum).
+      files: what a --data_url folder must hold ("ml-1m.zip", "adult.data and adult.test").
+      offline_choice: the flag that needs no download ("--dataset synthetic").
+    """
+    where = "this machine seems offline" if error.offline else error.reason
+    return (f"cannot download {what} from {url} ({where}); put {files} in a folder and pass "
+            f"--data_url DIR, or try {offline_choice}")
+
+
+def _network_reason(error: BaseException) -> tuple[str, bool]:
+    """(what went wrong, whether name resolution failed) of a urllib / socket error."""
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, socket.gaierror):
+        return "the host name does not resolve (is this machine offline?)", True
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused", False
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return "timed out", False
+    return str(reason), False
 
 
 def join_url(base: str, name: str) -> str:
@@ -58,7 +101,7 @@ def _progress_bar(total: int | None, initial: int, name: str):
 
 def _copy_local(src: str, part: str) -> None:
     if not os.path.isfile(src):
-        raise DataError(f"{src}: file not found")
+        raise DownloadError(src, "file not found")
     total = os.path.getsize(src)
     with open(src, "rb") as fin, open(part, "wb") as fout, \
             _progress_bar(total, 0, os.path.basename(src)) as bar:
@@ -85,9 +128,12 @@ def _http_attempt(url: str, part: str, timeout_s: float) -> None:
             raise _TransientError("server refused the resume range; restarting") from e
         if e.code in _RETRYABLE_HTTP:
             raise _TransientError(f"HTTP {e.code} {e.reason}") from e
-        raise DataError(f"{url}: HTTP {e.code} {e.reason}") from e
+        raise DownloadError(url, f"HTTP {e.code} {e.reason}") from e
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-        raise _TransientError(str(getattr(e, "reason", e))) from e
+        reason, offline = _network_reason(e)
+        if offline:
+            raise DownloadError(url, reason, offline=True) from e
+        raise _TransientError(reason) from e
 
     with response:
         if offset and response.status == 206:
@@ -151,11 +197,11 @@ def download_file(
                 after = os.path.getsize(part) if os.path.exists(part) else 0
                 failures = 1 if after > before else failures + 1
                 if failures > retries:
-                    raise DataError(
-                        f"{url}: download failed after {retries} retries: {e} "
-                        f"(partial file kept for resume: {part})") from e
-                logging.warning("Download of %s interrupted (%s); retrying in %.1fs",
-                                url, e, wait)
+                    kept = (f" (the {after:,} bytes received are kept in {part}; a rerun "
+                            "resumes)" if after else "")
+                    raise DownloadError(url, f"{e}, also after {retries} retries{kept}") from e
+                logging.warning("Download of %s failed (%s); retry %d of %d in %.1f s",
+                                url, e, failures, retries, wait)
                 time.sleep(wait)
                 wait = min(wait * 2, 30.0)
     if verify is not None:
@@ -185,11 +231,15 @@ def fetch_text(url: str, retries: int = 3, timeout_s: float = 30.0) -> str | Non
         except urllib.error.HTTPError as e:
             if e.code in (403, 404, 410):
                 return None
+            reason = f"HTTP {e.code} {e.reason}"
             if e.code not in _RETRYABLE_HTTP or attempt == retries:
-                raise DataError(f"{url}: HTTP {e.code} {e.reason}") from e
+                raise DownloadError(url, reason) from e
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-            if attempt == retries:
-                raise DataError(f"{url}: {getattr(e, 'reason', e)}") from e
+            reason, offline = _network_reason(e)
+            if offline or attempt == retries:  # a name that does not resolve stays so
+                raise DownloadError(url, reason, offline) from e
+        logging.warning("Fetching %s failed (%s); retry %d of %d in %.1f s", url, reason,
+                        attempt + 1, retries, wait)
         time.sleep(wait)
         wait *= 2
     return None

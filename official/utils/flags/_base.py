@@ -9,9 +9,11 @@ from official.utils.logs.hooks import HOOKS
 _BASE_FLAGS = {
     "data_dir": ("DEFINE_string", "/tmp/movielens-data", "dd",
                  "Directory that holds (or receives) the input data.", {}),
-    "model_dir": ("DEFINE_string", "/tmp/model", "md",
-                  "Directory for checkpoints and TensorBoard summaries. A rerun with the same "
-                  "directory resumes from the last checkpoint.", {}),
+    "model_dir": ("DEFINE_string", None, "md",
+                  "Directory for checkpoints, TensorBoard summaries and eval_results.json. A "
+                  "rerun with the same directory resumes from the last checkpoint. Default: "
+                  "<temp dir>/official-<user>/<program>/<data>-<model>, one of its own per "
+                  "program, data and model, so that two different runs never meet in one.", {}),
     "clean": ("DEFINE_boolean", False, None,
               "Delete model_dir before training (start fresh instead of resuming).", {}),
     "train_epochs": ("DEFINE_integer", 1, "te", "Number of epochs to train.",
@@ -49,6 +51,7 @@ def define_base(
     hooks: bool = True,
     export_dir: bool = True,
     flag_values: flags.FlagValues = flags.FLAGS,
+    auto_batch_size: bool = False,
 ) -> list[str]:
     """Registers the base flags; each argument turns one flag on or off.
 
@@ -57,6 +60,8 @@ def define_base(
         stop_threshold, batch_size, num_gpu, hooks, export_dir: whether to
         register that flag (`num_gpu` registers --num_gpus).
       flag_values: registry to define the flags in (tests pass a fresh one).
+      auto_batch_size: --batch_size may be left unset (None): the program
+        chooses it from the data (its help says how).
 
     Returns:
       Names of the flags registered.
@@ -73,7 +78,8 @@ def define_base(
         if define == "DEFINE_float":
             register_finite(name, flag_values)
     if batch_size:
-        flags.register_validator("batch_size", lambda v: v is not None and v > 0,
+        flags.register_validator("batch_size",
+                                 lambda v: (v is None and auto_batch_size) or (v or 0) > 0,
                                  message="--batch_size must be a positive integer",
                                  flag_values=flag_values)
     if hooks:

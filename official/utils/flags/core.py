@@ -7,6 +7,10 @@ Validators check values only; they never touch the file system and code never
 changes a flag's value.
 """
 
+import os
+import re
+import tempfile
+
 from absl import flags
 
 from official.utils.flags._base import define_base
@@ -15,12 +19,37 @@ from official.utils.flags._conventions import bind, help_wrap
 from official.utils.flags._distribution import define_distribution
 
 __all__ = ["bind", "define_base", "define_benchmark", "define_distribution",
-           "distribution_config", "given", "help_wrap", "run_config"]
+           "distribution_config", "given", "help_wrap", "model_dir", "run_config"]
 
 
 def given(fv: flags.FlagValues) -> frozenset[str]:
     """Names of the flags set on the command line (recipes keep their values)."""
     return frozenset(fv[name].name for name in fv if fv[name].present)
+
+
+def _user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (ImportError, KeyError, OSError):  # no passwd entry (a container)
+        return str(os.getuid())
+
+
+def default_model_dir(program: str, *parts: str) -> str:
+    """`<temp dir>/official-<user>/<program>/<part>-<part>...`: one per program, data and model.
+
+    Args:
+      program: "ncf_main", "census_main", "movielens_main".
+      parts: what the run is of (dataset, model), in order.
+    """
+    name = "-".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", p) for p in parts if p) or "run"
+    return os.path.join(tempfile.gettempdir(), f"official-{_user()}", program, name)
+
+
+def model_dir(fv, program: str, *parts: str) -> str:
+    """--model_dir, or, when it is not given, `default_model_dir(program, *parts)`."""
+    return fv.model_dir or default_model_dir(program, *parts)
 
 
 def run_config(fv, **overrides):
@@ -32,7 +61,8 @@ def run_config(fv, **overrides):
     """
     from official.utils.run_api import RunConfig
 
-    values = dict(model_dir=fv.model_dir, data_dir=getattr(fv, "data_dir", None),
+    values = dict(model_dir=overrides.pop("model_dir", None) or fv.model_dir,
+                  data_dir=getattr(fv, "data_dir", None),
                   train_epochs=fv.train_epochs,
                   epochs_between_evals=fv.epochs_between_evals, clean=fv.clean,
                   export_dir=fv.export_dir, hooks=tuple(fv.hooks),

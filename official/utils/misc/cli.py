@@ -21,6 +21,7 @@ from typing import Any
 from absl import app, flags, logging
 
 from official.utils.errors import UserError, first_line
+from official.utils.logs import run_summary, terminal
 
 # OS errors a user fixes (space, permissions, a read-only mount), also as
 # TensorFlow reports them in its own errors' messages.
@@ -62,19 +63,28 @@ def _guard(main: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
         except UserError as e:
             message = str(e)
         except KeyboardInterrupt:
-            print("error: interrupted; complete outputs are kept, partial ones removed",
-                  file=sys.stderr)
-            sys.exit(130)
+            _fail("interrupted; complete outputs are kept, partial ones removed", 130)
         except SystemExit:
             raise
         except Exception as e:  # noqa: BLE001  (every failure ends in one line)
             program = os.path.basename(sys.argv[0] or "official").removesuffix(".py")
             message = environment_problem(e) or report_bug(e, program)
-        logging.flush()
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(1)
+        _fail(message, 1)
 
     return wrapped
+
+
+def _fail(message: str, status: int) -> None:
+    """Prints `error: message` as the run's last line on stderr and exits with `status`.
+
+    Whatever would follow it (TensorFlow's shutdown messages, warnings of
+    checkpoint objects torn down at exit) goes to /dev/null.
+    """
+    logging.flush()
+    sys.stdout.flush()
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    terminal.silence_stderr()
+    sys.exit(status)
 
 
 HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "-helpshort")
@@ -166,6 +176,8 @@ def run(main: Callable[[list[str]], Any], tensorflow: bool = True) -> None:
                            (main.__module__, sys.argv[0])), end="")
         sys.exit(0)
     def main_after_startup(argv: list[str]) -> Any:
+        terminal.configure(_stem(main.__module__ if main.__module__ != "__main__"
+                                 else sys.argv[0]), flags.FLAGS["log_dir"].value)
         # After the flags parsed (bad ones fail fast); not at all for data-only programs.
         startup = import_tensorflow_quietly() if tensorflow else ""
         if startup:
@@ -185,26 +197,26 @@ def parse_flags(argv: list[str]) -> list[str]:
     try:
         return flags.FLAGS(argv)
     except flags.Error as e:
-        print(f"error: {first_line(e, 300)} (--help lists the flags)", file=sys.stderr)
-        sys.exit(1)
-
-
-def print_metrics(result: dict) -> None:
-    """Prints a run's final metrics on one line (`name = value, ...`)."""
-    print(", ".join(f"{k} = {v:.4f}" if isinstance(v, float) else f"{k} = {v}"
-                    for k, v in result.items()))
+        _fail(f"{first_line(e, 300)} (--help lists the flags)", 1)
 
 
 def training_entry(define_flags: Callable[[], None],
-                   run_from_flags: Callable[[flags.FlagValues], dict]) -> Callable[[], None]:
-    """A console entry point that defines the flags, runs, and prints the final metrics.
+                   run_from_flags: Callable[[flags.FlagValues], dict],
+                   model_dir: Callable[[flags.FlagValues], str]) -> Callable[[], None]:
+    """A console entry point that defines the flags, runs, and prints the closing summary.
 
     Args:
       define_flags: registers the program's flags in `flags.FLAGS`.
-      run_from_flags: parsed flags -> the run's metrics.
+      run_from_flags: parsed flags -> the run's result (`run_loop.run`'s).
+      model_dir: parsed flags -> the run's model_dir (--model_dir or its default).
     """
     def main(_: list[str]) -> None:
-        print_metrics(run_from_flags(flags.FLAGS))
+        fv = flags.FLAGS
+        result = run_from_flags(fv)
+        validated = "selected_epoch" in result
+        run_summary.print_summary(result, fv.selection_metric if validated else None, str,
+                                  os.path.join(model_dir(fv), "eval_results.json"),
+                                  fv.export_dir)
 
     main.__module__ = run_from_flags.__module__  # its docstring is the program's --help
 

@@ -61,6 +61,10 @@ class Scripted:
         """A fixed fact."""
         return {"what": "scripted"}
 
+    def chosen_settings(self):
+        """Nothing chosen."""
+        return {}
+
     def metric_label(self, name):
         """name@1."""
         return f"{name}@1"

@@ -1,0 +1,74 @@
+"""The closing summary every training program prints: one shape for ncf, census and movielens.
+
+    selected epoch 3 of 3 by validation HR@10 (the test split was read once, after selection)
+      validation  HR@10 0.6507  NDCG@10 0.4448
+      test        HR@10 0.6467  NDCG@10 0.4423
+    results: /tmp/ncf/eval_results.json (full precision); export: /tmp/ncf_export
+
+Numbers are rounded for people (`terminal.human`); eval_results.json and
+metric.log keep full precision.
+"""
+
+from collections.abc import Callable
+
+from official.utils.logs import terminal
+
+# Bookkeeping of a run's result, not metrics.
+_NOT_METRICS = ("epoch", "selected_epoch", "retrained_epochs", "loss", "examples_per_second",
+                "top_k", "eval_protocol")
+
+
+def _metrics(result: dict, prefix: str, label: Callable[[str], str],
+             skip: tuple[str, ...]) -> str:
+    shown = [(name.removeprefix(prefix), value) for name, value in result.items()
+             if name.startswith(prefix) and name not in skip
+             and not (prefix == "" and name.startswith("validation_"))
+             and isinstance(value, int | float) and not isinstance(value, bool)]
+    return "  ".join(f"{label(n)} {terminal.human(v)}" for n, v in shown)
+
+
+def summary_lines(result: dict, selection_metric: str | None, label: Callable[[str], str],
+                  results_path: str | None = None, export_dir: str | None = None,
+                  chosen: dict | None = None) -> list[str]:
+    """The summary of a run's result (`run_loop.train_and_report`'s dict).
+
+    Args:
+      result: the run's result: test metrics by name, `validation_<name>`,
+        "selected_epoch" / "epoch" and bookkeeping.
+      selection_metric: the metric that selected the epoch (None: no validation).
+      label: metric name -> how people read it ("HR" -> "HR@10").
+      results_path: eval_results.json, named on the last line.
+      export_dir: where the model was exported, or None.
+      chosen: settings the fit chose by validation (EASE's lambda), named on
+        the first line.
+    """
+    extra = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                      for k, v in (chosen or {}).items())
+    extra = f" ({extra})" if extra else ""
+    epochs = result.get("epoch")
+    of = f" of {epochs}" if epochs else ""
+    test = _metrics(result, "", label, _NOT_METRICS + tuple(chosen or ()))
+    if "selected_epoch" in result:
+        lines = [f"selected epoch {result['selected_epoch']}{of}{extra} by validation "
+                 f"{label(selection_metric or '')}"
+                 + (" (the test split was read once, after selection)" if test else
+                    " (the test split was not read)")]
+        lines.append(f"  validation  {_metrics(result, 'validation_', label, ())}")
+    else:
+        lines = [f"epoch {epochs}{extra}: no validation split, so the last epoch is "
+                 "reported"]
+    if test:
+        lines.append(f"  test        {test}")
+    where = []
+    if results_path:
+        where.append(f"results: {results_path} (full precision)")
+    if export_dir:
+        where.append(f"export: {export_dir}")
+    if where:
+        lines.append("; ".join(where))
+    return lines
+
+
+def print_summary(*args, **kwargs) -> None:
+    """Prints `summary_lines(*args, **kwargs)` to stdout."""
+    print("\n".join(summary_lines(*args, **kwargs)), flush=True)
