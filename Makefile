@@ -43,6 +43,7 @@ demo: $(STAMP)
 	$(PY) -m official.recommendation.recommend --export_dir $(DEMO_DIR)/ncf_export \
 		--rated 1193,661,914 --top_k 5
 
+# One line per finished test file (official/utils/testing/file_progress.py).
 test: $(STAMP)
 	$(VENV)/bin/ruff check official
 	$(PY) -m pytest -n 2 --dist loadfile official

@@ -114,6 +114,8 @@ def test_bad_inputs_are_one_clear_line(trained, tmp_path):
     cases = [
         ([f"--export_dir={tmp / 'export'}", f"--user_id={unknown}"],
          f"error: unknown user_id {unknown} (not in the model's training data"),
+        ([f"--export_dir={tmp / 'export'}", f"--user_id={unknown}"],
+         "; for a new user pass the items they rated: --rated ID,ID,..."),
         ([f"--export_dir={tmp_path / 'none'}", "--user_id=1"],
          f"error: --export_dir {tmp_path / 'none'}: no SavedModel there"),
         ([f"--export_dir={tmp / 'export'}", "--user_id=1", "--top_k=0"], "--top_k"),
@@ -128,6 +130,7 @@ def test_bad_inputs_are_one_clear_line(trained, tmp_path):
         assert message in res.stderr, (args, res.stderr[-2000:])
         assert "Traceback" not in res.stderr
         assert res.stdout == ""
+        assert res.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
 def test_k_beyond_the_unrated_items_returns_only_unrated(trained):

@@ -105,3 +105,16 @@ def test_cli_error_is_one_line(tmp_path):
     assert res.returncode == 1
     errors = [x for x in res.stderr.splitlines() if x.startswith("error:")]
     assert len(errors) == 1 and "adult.data" in errors[0] and "not found" in errors[0]
+
+
+def test_the_synthetic_dataset_is_generated_offline_and_cleaned_like_a_download(tmp_path):
+    train, test = census.ensure_dataset(str(tmp_path / "d"), "synthetic",
+                                        data_url="http://unused.invalid")
+    assert train == str(tmp_path / "d" / "synthetic" / "adult.data")
+    assert len(census.load(train)) == 32561 and len(census.load(test)) == 16281
+    assert census.intact(str(tmp_path / "d" / "synthetic")) is None  # vouched for
+    before = os.path.getmtime(train)
+    assert census.ensure_dataset(str(tmp_path / "d"), "synthetic")[0] == train
+    assert os.path.getmtime(train) == before  # intact: reused, not generated again
+    assert sorted(os.listdir(tmp_path / "d" / "synthetic")) == sorted(
+        ["adult.data", "adult.test", census.MANIFEST])

@@ -78,7 +78,10 @@ def test_cli_bad_inputs_end_in_one_line(mirror, tmp_path):
     cases = [
         (["--model_type=linear"], "--model_type"),
         (["--nodownload_if_missing"], "census files missing"),
-        ([f"--data_url={tmp_path / 'nowhere'}"], "adult.data: file not found"),
+        ([f"--data_url={tmp_path / 'nowhere'}"],
+         f"cannot download census adult.data from {tmp_path / 'nowhere'}/adult.data (file not "
+         "found); put adult.data and adult.test in a folder and pass --data_url DIR, or try "
+         "--dataset synthetic"),
     ]
     for args, message in cases:
         res = subprocess.run(

@@ -69,6 +69,24 @@ def summary_lines(result: dict, selection_metric: str | None, label: Callable[[s
     return lines
 
 
+def parse(text: str) -> dict[str, dict[str, float]]:
+    """The metrics of a printed summary: {"validation": {label: value}, "test": {...}}.
+
+    For tools and tests that read a program's stdout (values as rounded
+    there; eval_results.json has full precision). Labels are as printed
+    ("HR@10"); "k" / "M" suffixes are expanded.
+    """
+    scale = {"k": 1e3, "M": 1e6, "G": 1e9}
+    out: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        words = line.split()
+        if line.startswith("  ") and words and words[0] in ("validation", "test"):
+            pairs = zip(words[1::2], words[2::2], strict=False)
+            out[words[0]] = {k: float(v[:-1]) * scale[v[-1]] if v[-1] in scale else float(v)
+                             for k, v in pairs}
+    return out
+
+
 def print_summary(*args, **kwargs) -> None:
     """Prints `summary_lines(*args, **kwargs)` to stdout."""
     print("\n".join(summary_lines(*args, **kwargs)), flush=True)

@@ -26,3 +26,10 @@ def test_without_validation_or_test_the_summary_says_so():
     only_validation = {"validation_rmse": 0.88, "epoch": 5, "selected_epoch": 5}
     assert run_summary.summary_lines(only_validation, "rmse", str)[0] == (
         "selected epoch 5 of 5 by validation rmse (the test split was not read)")
+
+
+def test_parse_reads_back_what_was_printed():
+    lines = run_summary.summary_lines({"HR": 0.64671, "validation_HR": 0.65071, "epoch": 3,
+                                       "selected_epoch": 3, "n": 15500.0}, "HR", label)
+    assert run_summary.parse("\n".join(["12:00:00 Epoch 3: ...", *lines])) == {
+        "validation": {"HR@10": 0.6507}, "test": {"HR@10": 0.6467, "n": 15500.0}}

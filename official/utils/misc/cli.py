@@ -136,10 +136,12 @@ def import_tensorflow_quietly() -> str:
     and lists its devices; `TF_CPP_MIN_LOG_LEVEL` is set to 2 (warnings and
     info off) for the rest of the run, and TensorFlow's Python logger shows
     warnings and errors only (not its saver and SavedModel info lines). A
-    user who sets `TF_CPP_MIN_LOG_LEVEL` gets everything as TensorFlow prints
-    it.
+    user who sets `TF_CPP_MIN_LOG_LEVEL` to 0 or 1 gets everything as
+    TensorFlow prints it; 2 or 3 (also what a parent program leaves to the
+    processes it starts) still has the start-up lines captured, which
+    TensorFlow prints whatever the level.
     """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") in ("0", "1"):
         return ""
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     sys.stderr.flush()

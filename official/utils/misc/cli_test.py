@@ -95,6 +95,11 @@ def test_startup_messages_are_captured_unless_the_user_sets_the_log_level():
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     assert quiet.stderr == ""  # nothing of TensorFlow's start-up reaches the terminal
     assert "level 30" in quiet.stdout  # TensorFlow's Python logger: WARNING and up
+    # A parent program's (or the user's) level 2 still captures the lines TensorFlow
+    # prints at start-up whatever the level.
+    child = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT], capture_output=True,
+                           text=True, env=dict(env, TF_CPP_MIN_LOG_LEVEL="2"), timeout=120)
+    assert child.returncode == 0 and child.stderr == "", child.stderr[-2000:]
     loud = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT], capture_output=True, text=True,
                           env=dict(env, TF_CPP_MIN_LOG_LEVEL="0"), timeout=120)
     assert loud.returncode == 0 and "captured 0" in loud.stdout
