@@ -108,7 +108,7 @@ def normalize_ratings(src: str, dst: str, separator: bytes, has_header: bool,
     line_no = 1
     with open(src, "rb") as f, atomic_io.atomic_write(dst, "wb") as out, \
             progress.bar(os.path.getsize(src), f"normalize {os.path.basename(src)}", "B",
-                         unit_scale=True) as bar:
+                         unit_scale=True, final_line=False) as bar:  # "Normalized ..." follows
         out.write((",".join(schema.RATING_COLUMNS) + "\n").encode())
         if has_header:
             header = f.readline()

@@ -34,7 +34,7 @@ from official.utils.errors import UserError
 from official.utils.logs import hooks as hooks_lib
 from official.utils.logs import logger as logger_lib
 from official.utils.logs import progress as progress_lib
-from official.utils.logs import terminal
+from official.utils.logs import run_summary, terminal
 from official.utils.misc import (
     atomic_io,
     checkpoints,
@@ -92,9 +92,8 @@ def run(config: RunConfig, distribution: distribution_utils.DistributionConfig,
     preflight(config)
     created = not os.path.exists(config.model_dir)
     if cluster.is_chief and not config.clean:  # --clean logs what it empties
-        logging.info("Checkpoints and results go to %s%s", config.model_dir,
-                     "" if created or config.clean else
-                     " (it exists: a run there resumes; --clean starts over)")
+        logging.info("Checkpoints and results go to %s%s", config.model_dir, "" if created
+                     else " (it exists: a run there resumes; --clean starts over)")
     os.makedirs(config.model_dir, exist_ok=True)
     try:
         with locks.hold(os.path.join(config.model_dir, run_dirs.LOCK),
@@ -367,12 +366,10 @@ def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:
                          selected * task.steps_per_epoch,
                          {"selected_epoch": selected, **task.metric_extras,
                           "retrained_on_full": final is not task})
-    chosen = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                       for k, v in task.chosen_settings().items())
-    chosen = f" ({chosen})" if chosen else ""
     # The numbers are in the program's closing summary, metric.log and eval_results.json.
     first = _first(validation, config.selection_metrics)
-    logging.info("Selected epoch %d%s by validation %s", selected, chosen,
+    logging.info("Selected epoch %d%s by validation %s", selected,
+                 run_summary.settings_note(task.chosen_settings()),
                  f"{task.metric_label(first[0])} = {terminal.human(first[1])}" if first
                  else "-")
     if task.trains:

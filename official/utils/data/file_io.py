@@ -262,7 +262,7 @@ def write_to_buffer(
             dict(file=name, **s, crc32c=checksums[name]["crc32c"])
             for name, s in zip(names, stats, strict=True)])
         atomic_io.write_json(os.path.join(tmp, MANIFEST), manifest)
-    logging.info("Buffer %s complete (%d bytes)", buffer_path,
+    logging.debug("Buffer %s complete (%d bytes)", buffer_path,
                  sum(s["bytes"] for s in manifest["shards"]))
     return buffer_path
 

@@ -18,6 +18,13 @@ _NOT_METRICS = ("epoch", "selected_epoch", "retrained_epochs", "loss", "examples
                 "top_k", "eval_protocol")
 
 
+def settings_note(settings: dict) -> str:
+    """" (ease_lambda 500)" for {"ease_lambda": 500.0}; "" for {}."""
+    text = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in settings.items())
+    return f" ({text})" if text else ""
+
+
 def _metrics(result: dict, prefix: str, label: Callable[[str], str],
              skip: tuple[str, ...]) -> str:
     shown = [(name.removeprefix(prefix), value) for name, value in result.items()
@@ -42,9 +49,7 @@ def summary_lines(result: dict, selection_metric: str | None, label: Callable[[s
       chosen: settings the fit chose by validation (EASE's lambda), named on
         the first line.
     """
-    extra = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                      for k, v in (chosen or {}).items())
-    extra = f" ({extra})" if extra else ""
+    extra = settings_note(chosen or {})
     epochs = result.get("epoch")
     of = f" of {epochs}" if epochs else ""
     test = _metrics(result, "", label, _NOT_METRICS + tuple(chosen or ()))
