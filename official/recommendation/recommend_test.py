@@ -71,9 +71,20 @@ def _check_top_k(tmp, data):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "official.recommendation.recommend", *args],
-                          capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    return _cli_all([args])[0]
+
+
+def _cli_all(arg_lists):
+    """Runs `recommend` once per argument list, all at once; the finished processes."""
+    procs = [subprocess.Popen([sys.executable, "-m", "official.recommendation.recommend", *a],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+             for a in arg_lists]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=180)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return results
 
 
 def test_cli_text_json_and_batch(trained, tmp_path):
@@ -124,8 +135,7 @@ def test_bad_inputs_are_one_clear_line(trained, tmp_path):
          "'12x' (id number 2) is not an integer user id"),
         ([f"--export_dir={tmp / 'model'}", "--user_id=1"], "no SavedModel there"),
     ]
-    for args, message in cases:
-        res = _cli(*args)
+    for (args, message), res in zip(cases, _cli_all([a for a, _ in cases]), strict=True):
         assert res.returncode == 1, (args, res.stdout)
         assert message in res.stderr, (args, res.stderr[-2000:])
         assert "Traceback" not in res.stderr
@@ -180,13 +190,13 @@ def test_cli_bad_histories_are_one_line(trained, tmp_path):
     no_column.write_text("user,film\n1,2\n")
     bad_id = tmp_path / "bad_id.csv"
     bad_id.write_text("item_id\n5\nfive\n")
-    for args, message in (
-            (["--rated=1,x"], "is not one"),
-            ([f"--history_file={no_column}"], "no item_id or movieId column"),
-            ([f"--history_file={bad_id}"], "line 3: 'five' is not an integer movie id"),
-            ([f"--history_file={tmp_path / 'none.csv'}"], "none.csv"),
-            (["--rated=1", "--user_id=1"], "give exactly one of")):
-        res = _cli(f"--export_dir={tmp / 'export'}", *args)
+    cases = [(["--rated=1,x"], "is not one"),
+             ([f"--history_file={no_column}"], "no item_id or movieId column"),
+             ([f"--history_file={bad_id}"], "line 3: 'five' is not an integer movie id"),
+             ([f"--history_file={tmp_path / 'none.csv'}"], "none.csv"),
+             (["--rated=1", "--user_id=1"], "give exactly one of")]
+    runs = _cli_all([[f"--export_dir={tmp / 'export'}", *a] for a, _ in cases])
+    for (args, message), res in zip(cases, runs, strict=True):
         assert res.returncode != 0 and message in res.stderr, (args, res.stderr[-1500:])
         assert "Traceback" not in res.stderr
 
