@@ -13,7 +13,7 @@ DEMO_DIR ?= demo_output
 QUIET_SETUPTOOLS := PYTHONWARNINGS="ignore:::setuptools.command.editable_wheel"
 PIP := $(PY) -m pip --disable-pip-version-check
 
-# The first run downloads about 700 MB (TensorFlow is most of it) into a 2.5 GB .venv.
+# The first run installs a 2.5 GB .venv (TensorFlow is most of it).
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml constraints.txt
 	@test -x $(PY) || { echo "Creating $(VENV) (first time: a few minutes, about 2.5 GB)"; \
 		$(PYTHON) -m venv $(VENV); }

@@ -109,7 +109,7 @@ def test_cli_error_is_one_line(tmp_path):
 
 def test_the_synthetic_dataset_is_generated_offline_and_cleaned_like_a_download(tmp_path):
     train, test = census.ensure_dataset(str(tmp_path / "d"), "synthetic",
-                                        data_url="http://unused.invalid")
+                                        data_url=str(tmp_path / "no-mirror"))
     assert train == str(tmp_path / "d" / "synthetic" / "adult.data")
     assert len(census.load(train)) == 32561 and len(census.load(test)) == 16281
     assert census.intact(str(tmp_path / "d" / "synthetic")) is None  # vouched for

@@ -18,6 +18,20 @@ def _scripts() -> dict[str, str]:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 
 
+def test_the_trees_are_an_optional_extra_and_make_installs_them_pinned():
+    base = [line.split("#")[0].strip() for line in
+            (ROOT / "requirements.txt").read_text().splitlines()]
+    assert not [r for r in base if r.lower().startswith("ydf")]  # pip install . has no ydf
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert sorted(r.split(">")[0].split("=")[0]
+                  for r in project["optional-dependencies"]["trees"]) == ["ydf", "ydf-tf"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert '-e ".[trees]"' in makefile and "-c constraints.txt" in makefile
+    pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert pins["tensorflow"].startswith("2.21.") and "ydf" in pins
+
+
 def test_console_scripts_are_the_readme_commands():
     readme = (ROOT / "README.md").read_text()
     table = readme.split("| command | job |")[1].split("\n\n")[0]

@@ -19,6 +19,7 @@ from official.utils.testing.local_cluster import free_ports
 pytestmark = pytest.mark.slow
 
 LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d( (WARNING|ERROR))? ")
+# `.invalid` never resolves (RFC 6761): name resolution fails as on a machine offline.
 OFFLINE = "http://files.example.invalid/data"
 SMALL_NCF = ["--dataset=synthetic", "--synthetic_users=200", "--synthetic_items=300",
              "--synthetic_ratings=5000"]
