@@ -18,7 +18,7 @@ import sys
 from absl import logging
 
 # Library code whose INFO lines are internals to a user of this package.
-_INTERNAL_PACKAGES = ("tensorflow", "keras", "tf_keras", "ydf", "tensorboard")
+_INTERNAL_PACKAGES = ("tensorflow", "keras", "ydf", "tensorboard")
 
 
 class TerminalFormatter(std_logging.Formatter):
