@@ -64,7 +64,4 @@ def train(**settings: Any) -> dict:
     """
     from official.recommendation import ncf_main
 
-    fv = parse(settings)
-    configs = ncf_flags.configs(fv)
-    return ncf_main.run(configs, ncf_flags.model_dir(fv) if fv.clean and len(configs) > 1
-                        else None)
+    return ncf_main.run_from_flags(parse(settings))
