@@ -97,7 +97,7 @@ class MovieLensTask(BatchTask):
                             f"{config.model_type!r}")
         source = config.source
         movielens.ensure_source(source)
-        self.dataset_name, self.config = source.dataset, config
+        self.dataset_name = source.dataset
         self.model_kind = f"movielens_main --model_type {config.model_type}"
         self.data = movielens_dataset.build(source.data_dir, source.dataset, config.seed,
                                             config.validation_fraction)
@@ -110,7 +110,7 @@ class MovieLensTask(BatchTask):
             logging.info("Batch size %d, learning rate %g (chosen for %d training rows; "
                          "--batch_size / --learning_rate override)", batch, rate,
                          self.data.num_train)
-            self.config = config
+        self.config = config
         self.divergence_hint = f"--learning_rate {config.learning_rate:g} may be too high"
         self.validation_buffer = self.data.validation_buffer
         self.eval_buffer = (self.data.eval_buffer if config.evaluate_test

@@ -74,7 +74,7 @@ def _network_reason(error: BaseException) -> tuple[str, bool]:
         return "the host name does not resolve (is this machine offline?)", True
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused", False
-    if isinstance(reason, TimeoutError | socket.timeout):
+    if isinstance(reason, TimeoutError):  # socket.timeout is TimeoutError
         return "timed out", False
     return str(reason), False
 

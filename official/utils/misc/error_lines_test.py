@@ -1,10 +1,10 @@
 """Every program's documented error paths end in exactly one `error:` line, and nothing after.
 
 Real processes; downloads against a refusing 127.0.0.1 port and a host
-name that cannot resolve (refused before any DNS query). A run may log what it did before failing (in
-the terminal format, `HH:MM:SS ...`); anything else on stderr (a traceback,
-TensorFlow's shutdown or checkpoint warnings, absl's "Pass --helpshort") is
-a failure of this test.
+name that cannot resolve (refused before any DNS query). A run may log what
+it did before failing (in the terminal format, `HH:MM:SS ...`); anything
+else on stderr (a traceback, TensorFlow's shutdown or checkpoint warnings,
+absl's "Pass --helpshort") is a failure of this test.
 """
 
 import os
