@@ -26,6 +26,7 @@ from official.recommendation.config.configs import (
     parse_layers,
 )
 from official.recommendation.models import registry
+from official.recommendation.search import search_flags
 from official.utils.flags import core as flags_core
 
 DEFAULTS = TrainConfig()  # the one source of the training defaults
@@ -42,8 +43,10 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                         ("batch_size", DEFAULTS.batch_size), ("hooks", [])):
         fv.set_default(name, value)
     w = flags_core.help_wrap
-    fd.DEFINE_enum("model", DEFAULTS.model_type, list(registry.names()),
-                   w("Model (models/registry.py): " + registry.describe() + "."))
+    fd.DEFINE_enum("model", DEFAULTS.model_type, [*registry.names(), "auto"],
+                   w("Model (models/registry.py): " + registry.describe() + "; auto: the "
+                     "best of them on validation within --time_budget (README, "
+                     "\"--model auto\")."))
     interactions.define_flags(fv)
     fd.DEFINE_enum("split", "leave_last_out", ["leave_last_out", "temporal"],
                    w("How --interactions is split. leave_last_out: per user, the latest "
@@ -126,8 +129,10 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                       w("Evaluate the test set after selection. --noevaluate_test tunes on "
                         "validation alone (with --ncf_split the test files are then not "
                         "read, nor needed)."))
-    fd.DEFINE_enum("selection_metric", "HR", ["HR", "NDCG"],
-                   w("Validation metric (@top_k) that selects the epoch."))
+    fd.DEFINE_enum("selection_metric", None, ["HR", "NDCG"],
+                   w("Validation metric (@top_k) that selects the epoch (and, with --model "
+                     "auto, the model). Default: HR, except NDCG (full ranking) for --model "
+                     "auto on --interactions."))
     fd.DEFINE_integer("early_stopping_patience", 0,
                       w("Stop after this many epochs without a better validation "
                         "--selection_metric; 0 trains every epoch."), lower_bound=0)
@@ -203,6 +208,7 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
         lambda f: (f["pretrained_gmf"] is None) == (f["pretrained_mlp"] is None)
         and (f["pretrained_gmf"] is None or f["model"] == "neumf"),
         message="--pretrained_gmf and --pretrained_mlp go together, with --model neumf")
+    search_flags.define_search_flags(fv)
 
 
 def _positive_floats(values) -> tuple[float, ...] | None:
@@ -229,6 +235,7 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
     EASE: one fit, which chooses among the --ease_lambda values itself).
     """
     s = types.SimpleNamespace(**settings)
+    metric = s.selection_metric or "HR"
     epochs = registry.epochs(s.model, settings, s.train_epochs)
     if epochs != s.train_epochs:
         flag = registry.spec(s.model).epochs_flag
@@ -255,10 +262,10 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
         s, data_dir=None if s.ncf_split else s.data_dir, train_epochs=epochs,
         stop_metrics=("HR", "HR_full"), stop_threshold=s.hr_threshold,
         stop_flag="--hr_threshold", validation=s.validation,
-        selection_metrics=(s.selection_metric, f"{s.selection_metric}_full"),
+        selection_metrics=(metric, f"{metric}_full"),
         early_stopping_patience=s.early_stopping_patience, retrain_on_full=s.retrain_on_full)
     return NCFConfig(data, train, run, flags_core.distribution_config(s), s.top_k,
-                     protocol, s.selection_metric, s.pretrained_gmf, s.pretrained_mlp,
+                     protocol, metric, s.pretrained_gmf, s.pretrained_mlp,
                      s.recipe)
 
 

@@ -2,7 +2,9 @@
 
     python -m official.recommendation.ncf_main --dataset ml-1m --model_dir /tmp/ncf
 
-Trains in cycles of --epochs_between_evals epochs, evaluates HR@K / NDCG@K
+`--model auto --time_budget SECONDS` searches every model family on
+validation instead and refits the winner (`search.auto`). Otherwise it
+trains in cycles of --epochs_between_evals epochs, evaluates HR@K / NDCG@K
 after each (leave-one-out, 1 positive + --num_eval_negatives sampled items),
 checkpoints to --model_dir after every cycle and resumes from there on a
 rerun. See README.md for the protocol, flags and measured results.
@@ -15,9 +17,14 @@ from absl import flags
 
 from official.recommendation import ncf_flags
 from official.recommendation.config.configs import RANKING_METRICS, NCFConfig
+from official.utils.flags import core as flags_core
 from official.utils.logs import run_summary
 
 EVAL_RESULTS = "eval_results.json"  # run_loop.EVAL_RESULTS (run_loop imports TensorFlow)
+# eval_results.json of --model auto: what is not a metric of the winner.
+AUTO_BOOKKEEPING = ("model", "settings", "winner_trial", "trials", "budget_seconds",
+                    "search_seconds", "refit_seconds", "seconds", "selection_metric",
+                    "export_dir")
 
 
 def run(configs: Sequence[NCFConfig], clean_dir: str | None = None) -> dict:
@@ -39,23 +46,57 @@ def run(configs: Sequence[NCFConfig], clean_dir: str | None = None) -> dict:
                                clean=clean_dir is not None)
 
 
+def _run_auto(fv: flags.FlagValues) -> dict:
+    from official.recommendation.search import auto
+
+    values = fv.flag_values_dict()
+    values["model_dir"] = ncf_flags.model_dir(fv)
+    return auto.run(values, flags_core.given(fv))
+
+
 def run_from_flags(fv: flags.FlagValues) -> dict:
-    """Builds the typed configs from the parsed flags and runs them."""
+    """Builds the typed configs from the parsed flags and runs them (or the search)."""
+    if fv.model == "auto":
+        return _run_auto(fv)
     configs = ncf_flags.configs(fv)
     return run(configs, ncf_flags.model_dir(fv) if fv.clean and len(configs) > 1 else None)
 
 
-def main(_) -> None:
-    """Entry point: runs NCF (or each stage of the recipe), prints the summary."""
-    fv = flags.FLAGS
-    configs = ncf_flags.configs(fv)
-    result = run(configs, ncf_flags.model_dir(fv) if fv.clean and len(configs) > 1 else None)
-    final = configs[-1]
+def _print_auto_summary(result: dict, model_dir: str) -> None:
+    """The closing summary of a search: the winner, then the usual metric lines."""
+    settings = {k: v for k, v in result["settings"].items() if k != "model"}
+    print(f"--model auto: {result['trials']} trials in {result['seconds']:.0f} s of a "
+          f"{result['budget_seconds']:g} s budget; winner: trial {result['winner_trial']}, "
+          f"{result['model']}{run_summary.settings_note(settings)}", flush=True)
+    shown = {k: v for k, v in result.items() if k not in AUTO_BOOKKEEPING}
     run_summary.print_summary(
-        result, final.selection_metric if final.run.validation else None,
-        lambda name: f"{name}@{final.top_k}" if name in RANKING_METRICS else name,
-        os.path.join(final.run.model_dir, EVAL_RESULTS), final.run.export_dir,
-        {k: result[k] for k in ("ease_lambda",) if k in result})
+        shown, result["selection_metric"].split("@")[0],
+        lambda name: f"{name}@{result['top_k']}" if name in RANKING_METRICS else name,
+        os.path.join(model_dir, EVAL_RESULTS), result["export_dir"])
+
+
+def main(_) -> None:
+    """Entry point: runs NCF (each stage of a recipe, or the search), prints the summary."""
+    fv = flags.FLAGS
+    if fv.model == "auto":
+        result = _run_auto(fv)
+        model_dir, chief = ncf_flags.model_dir(fv), True
+        _print_auto_summary(result, model_dir)
+    else:
+        configs = ncf_flags.configs(fv)
+        result = run(configs, ncf_flags.model_dir(fv) if fv.clean and len(configs) > 1
+                     else None)
+        final = configs[-1]
+        model_dir, chief = final.run.model_dir, final.distribution.cluster.is_chief
+        run_summary.print_summary(
+            result, final.selection_metric if final.run.validation else None,
+            lambda name: f"{name}@{final.top_k}" if name in RANKING_METRICS else name,
+            os.path.join(final.run.model_dir, EVAL_RESULTS), final.run.export_dir,
+            {k: result[k] for k in ("ease_lambda",) if k in result})
+    if chief and (fv.report if fv.report is not None else fv.model == "auto"):
+        from official.recommendation import report
+
+        print(f"report: {report.write_for_run(model_dir)}", flush=True)
 
 
 def cli_main() -> None:

@@ -1,23 +1,20 @@
 """The one train / evaluate / select / checkpoint / export loop of every program.
 
-What the Estimator API gave, rebuilt on Keras 3 and `tf.distribute`, once for
-NCF, the census classifier and the MovieLens rating regressor:
+What the Estimator API gave, on Keras 3 and `tf.distribute`, for all three programs:
 
 * `--clean` (chief only) before anything is written, then checkpoints in
   `<model_dir>/checkpoints` restored at start: a rerun resumes;
-* cycles of `epochs_between_evals` epochs, each followed by an evaluation,
-  with a progress bar and the `--hooks` after every compiled call;
-* each cycle's metrics once to the log, to `<benchmark_log_dir>/metric.log`
-  and to TensorBoard (`<model_dir>/summaries`); the run's facts to
-  `benchmark_run.log`;
-* stop threshold; with validation, selection of the best epoch
-  (`best-<epoch>/` weights kept apart), early stopping, the selected weights
-  restored after training, an optional refit on train + validation
-  (`<model_dir>/retrain`), and the test set read once, after selection;
+* cycles of `epochs_between_evals` epochs, each followed by an evaluation, a
+  progress bar and the `--hooks` after every compiled call;
+* each cycle's metrics to the log, `<benchmark_log_dir>/metric.log`, TensorBoard
+  (`<model_dir>/summaries`) and `<model_dir>/history.json` (the report's curves);
+* stop threshold; with validation, selection of the best epoch (`best-<epoch>/`
+  weights), early stopping, the selected weights restored, an optional refit on
+  train + validation (`<model_dir>/retrain`), the test set read once, last;
 * `eval_results.json` and the export, written by the chief.
 
-A program supplies a `Task` (see the protocol) and its `RunConfig`; the
-strategy comes from `distribution_utils.DistributionConfig`.
+A program supplies a `Task` (see the protocol), its `RunConfig` and a
+`distribution_utils.DistributionConfig`.
 """
 
 import dataclasses
@@ -31,10 +28,10 @@ import tensorflow as tf
 from absl import logging
 
 from official.utils.errors import UserError
+from official.utils.logs import history, run_summary, terminal
 from official.utils.logs import hooks as hooks_lib
 from official.utils.logs import logger as logger_lib
 from official.utils.logs import progress as progress_lib
-from official.utils.logs import run_summary, terminal
 from official.utils.misc import (
     atomic_io,
     checkpoints,
@@ -91,7 +88,7 @@ def run(config: RunConfig, distribution: distribution_utils.DistributionConfig,
         return train_and_report(build_task(strategy, cluster), config, strategy, cluster)
     preflight(config)
     created = not os.path.exists(config.model_dir)
-    if cluster.is_chief and not config.clean:  # --clean logs what it empties
+    if not config.clean:  # --clean logs what it empties
         logging.info("Checkpoints and results go to %s%s", config.model_dir, "" if created
                      else " (it exists: a run there resumes; --clean starts over)")
     os.makedirs(config.model_dir, exist_ok=True)
@@ -338,6 +335,8 @@ def _log_cycle(r: _Run, metrics: dict, epoch: int, step: int, train_s: float,
     logger_lib.log_cycle(r.logger, r.writer, metrics, step,
                          {"epoch": epoch, **r.task.metric_extras},
                          {"examples_per_second": "examples/s"})
+    if r.cluster.is_chief:  # the report's curves
+        history.append(r.config.model_dir, epoch, train_s + eval_s, metrics, r.task.run_facts())
 
 
 def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:

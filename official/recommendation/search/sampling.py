@@ -1,0 +1,150 @@
+"""How `--model auto` picks each trial's family and settings, and prunes bad trials.
+
+Built on Optuna's public sampler and pruner interfaces:
+
+* `PortfolioSampler`: a trial's *slot* is its number less the failed trials
+  before it (a trial killed with its process fails, and its rerun takes the
+  same slot). Slots 0..F-1 are the F families' first trials (their warm
+  settings); later slots pick a family by `next_family` and draw its settings
+  with a TPE sampler seeded by the slot. Every choice depends only on the
+  seed, the slot and the finished trials, so a killed study that is resumed
+  makes the same choices as one that was not, and two processes sharing a
+  study never run the same slot twice (Optuna numbers trials atomically).
+* `FamilyPruner`: stops a trial whose best validation value so far is below
+  the median of its own family's finished trials at the same epoch.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from official.recommendation.search.space import Family
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+# A family is searched further while its best is within this share of the best.
+MARGIN = 0.05
+
+
+def slot(trials: Sequence[FrozenTrial], number: int) -> int:
+    """Trial `number`'s slot: its number less the failed trials numbered before it."""
+    return number - sum(1 for t in trials if t.number < number and t.state == TrialState.FAIL)
+
+
+def best_so_far(trial: FrozenTrial, step: int | None = None) -> float | None:
+    """The trial's value, or its best reported value up to `step` (None if none)."""
+    if step is None and trial.state == TrialState.COMPLETE and trial.value is not None:
+        return trial.value
+    values = [v for s, v in trial.intermediate_values.items() if step is None or s <= step]
+    return max(values) if values else None
+
+
+def next_family(trials: Sequence[FrozenTrial], families: Sequence[Family],
+                number: int) -> str:
+    """The family of a trial after the first trials: the strongest families, shared out.
+
+    Families with settings to search whose best finished value is within
+    `MARGIN` of the best are eligible (the best always is); among them the
+    one with the fewest trials so far per weight is taken (weights 3, 2, 1,
+    ... by rank), ties to the better.
+
+    Args:
+      trials: the study's trials.
+      families: the portfolio.
+      number: the trial's number (only trials before it are counted).
+    """
+    best: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for t in trials:
+        name = t.params.get("model")
+        if t.number >= number or name is None or t.state == TrialState.FAIL:
+            continue
+        count[name] = count.get(name, 0) + 1
+        value = best_so_far(t) if t.state in FINISHED else None
+        if value is not None:
+            best[name] = max(best.get(name, -np.inf), value)
+    tunable = [f.name for f in families if f.params]
+    ranked = sorted((n for n in tunable if n in best), key=lambda n: -best[n])
+    if not ranked:
+        return tunable[0] if tunable else families[0].name
+    top = best[ranked[0]]
+    eligible = [n for n in ranked if best[n] >= top - MARGIN * abs(top)]
+    weight = {n: max(1, 3 - i) for i, n in enumerate(eligible)}
+    return min(eligible, key=lambda n: (count.get(n, 0) / weight[n], eligible.index(n)))
+
+
+class PortfolioSampler(optuna.samplers.BaseSampler):
+    """Warm starts, then the strongest families with TPE, seeded per slot (module doc).
+
+    Args:
+      families: the portfolio, in the order of their first trials.
+      seed: the run's --seed.
+      n_startup_trials: TPE's random trials before it models the results.
+    """
+
+    def __init__(self, families: Sequence[Family], seed: int, n_startup_trials: int = 8):
+        self._families = tuple(families)
+        self._seed = seed
+        self._startup = n_startup_trials
+        self._slots: dict[int, tuple[int, optuna.samplers.TPESampler]] = {}
+
+    def _state(self, study, trial) -> tuple[int, optuna.samplers.TPESampler]:
+        if trial.number not in self._slots:
+            s = slot(study.get_trials(deepcopy=False), trial.number)
+            tpe = optuna.samplers.TPESampler(seed=self._seed * 100_003 + s,
+                                             n_startup_trials=self._startup,
+                                             constant_liar=True)
+            self._slots[trial.number] = (s, tpe)
+        return self._slots[trial.number]
+
+    def slot_of(self, study, trial) -> int:
+        """The slot of a trial of this sampler's study."""
+        return self._state(study, trial)[0]
+
+    def infer_relative_search_space(self, study, trial):
+        """None: every parameter is sampled independently (define-by-run)."""
+        return {}
+
+    def sample_relative(self, study, trial, search_space):
+        """Nothing: see `infer_relative_search_space`."""
+        return {}
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        """The family ("model"), a warm setting, or TPE's draw seeded by the slot."""
+        s, tpe = self._state(study, trial)
+        if param_name == "model":
+            if s < len(self._families):
+                return self._families[s].name
+            return next_family(study.get_trials(deepcopy=False), self._families, trial.number)
+        name, _, flag = param_name.partition(".")
+        if s < len(self._families) and self._families[s].name == name:
+            return self._families[s].param(flag).warm
+        return tpe.sample_independent(study, trial, param_name, param_distribution)
+
+
+class FamilyPruner(optuna.pruners.BasePruner):
+    """Prunes a trial below the median of its family's finished trials at its epoch.
+
+    Args:
+      min_epochs: never prune before this many epochs.
+      min_trials: how many finished trials of the family it takes to judge.
+    """
+
+    def __init__(self, min_epochs: int = 2, min_trials: int = 2):
+        self.min_epochs, self.min_trials = min_epochs, min_trials
+
+    def prune(self, study, trial: FrozenTrial) -> bool:
+        """True when the trial's best so far is below its family's median at this epoch."""
+        step = trial.last_step
+        if step is None or step < self.min_epochs:
+            return False
+        family = trial.params.get("model")
+        peers = [best_so_far(t, step) for t in study.get_trials(deepcopy=False,
+                                                                 states=FINISHED)
+                 if t.params.get("model") == family]
+        peers = [v for v in peers if v is not None]
+        mine = best_so_far(trial, step)
+        if len(peers) < self.min_trials or mine is None:
+            return False
+        return mine < float(np.median(peers))
