@@ -133,13 +133,21 @@ class Search:
             fam = space.family(trial.suggest_categorical("model", names))
             slot = self.sampler.slot_of(study, trial)
             estimate = budget_lib.trial_estimate(self._durations(study), fam.name)
-            if (max_trials and slot >= max_trials) or not self.budget.can_start(estimate):
-                study.tell(trial, state=TrialState.FAIL)  # never ran; its slot stays free
-                if not (max_trials and slot >= max_trials):
-                    logging.info("Search stops: %.0f s left, the next trial (%s) needs about "
-                                 "%.0f s", max(self.budget.left_for_search(), 0), fam.name,
-                                 estimate)
+            if max_trials and slot >= max_trials:  # another process took the last slot
+                study.tell(trial, state=TrialState.FAIL)
                 break
+            done = slot >= len(self.families) and not fam.params  # nothing left to search
+            if done or fam.name in self.sampler.excluded:
+                study.tell(trial, state=TrialState.FAIL)  # never ran; its slot stays free
+                logging.info("Search stops: %s", "no family has settings to search" if done
+                             else "no family's next trial fits the time left")
+                break
+            if not self.budget.can_start(estimate):
+                study.tell(trial, state=TrialState.FAIL)
+                self.sampler.excluded.add(fam.name)
+                logging.info("No time for another %s trial (about %.0f s; %.0f s left)",
+                             fam.name, estimate, max(self.budget.left_for_search(), 0))
+                continue
             self._run_one(study, trial, fam, slot)
 
     def _durations(self, study: optuna.Study) -> list[tuple[str, float]]:

@@ -14,13 +14,13 @@ Built on Optuna's public sampler and pruner interfaces:
   the median of its own family's finished trials at the same epoch.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from official.recommendation.search.space import Family
+from official.recommendation.search.space import NAMES, Family
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # A family is searched further while its best is within this share of the best.
@@ -41,7 +41,7 @@ def best_so_far(trial: FrozenTrial, step: int | None = None) -> float | None:
 
 
 def next_family(trials: Sequence[FrozenTrial], families: Sequence[Family],
-                number: int) -> str:
+                number: int, excluded: Collection[str] = ()) -> str | None:
     """The family of a trial after the first trials: the strongest families, shared out.
 
     Families with settings to search whose best finished value is within
@@ -53,6 +53,10 @@ def next_family(trials: Sequence[FrozenTrial], families: Sequence[Family],
       trials: the study's trials.
       families: the portfolio.
       number: the trial's number (only trials before it are counted).
+      excluded: families not to pick (their next trial would not fit the budget).
+
+    Returns:
+      The family's name; None when every eligible family is excluded.
     """
     best: dict[str, float] = {}
     count: dict[str, int] = {}
@@ -67,9 +71,12 @@ def next_family(trials: Sequence[FrozenTrial], families: Sequence[Family],
     tunable = [f.name for f in families if f.params]
     ranked = sorted((n for n in tunable if n in best), key=lambda n: -best[n])
     if not ranked:
-        return tunable[0] if tunable else families[0].name
-    top = best[ranked[0]]
-    eligible = [n for n in ranked if best[n] >= top - MARGIN * abs(top)]
+        ranked = tunable or [families[0].name]
+    top = best.get(ranked[0], 0.0)
+    eligible = [n for n in ranked if best.get(n, 0.0) >= top - MARGIN * abs(top)
+                and n not in excluded]
+    if not eligible:
+        return None
     weight = {n: max(1, 3 - i) for i, n in enumerate(eligible)}
     return min(eligible, key=lambda n: (count.get(n, 0) / weight[n], eligible.index(n)))
 
@@ -88,6 +95,8 @@ class PortfolioSampler(optuna.samplers.BaseSampler):
         self._seed = seed
         self._startup = n_startup_trials
         self._slots: dict[int, tuple[int, optuna.samplers.TPESampler]] = {}
+        # Families whose next trial would not fit the time left (set by the search).
+        self.excluded: set[str] = set()
 
     def _state(self, study, trial) -> tuple[int, optuna.samplers.TPESampler]:
         if trial.number not in self._slots:
@@ -116,7 +125,10 @@ class PortfolioSampler(optuna.samplers.BaseSampler):
         if param_name == "model":
             if s < len(self._families):
                 return self._families[s].name
-            return next_family(study.get_trials(deepcopy=False), self._families, trial.number)
+            name = next_family(study.get_trials(deepcopy=False), self._families, trial.number,
+                               self.excluded)
+            # None left: an excluded one, which the search takes as its end.
+            return name if name is not None else sorted(self.excluded or NAMES)[0]
         name, _, flag = param_name.partition(".")
         if s < len(self._families) and self._families[s].name == name:
             return self._families[s].param(flag).warm

@@ -73,7 +73,8 @@ def _choice(flag, warm, *choices):
     return Param(flag, "choice", warm, choices=tuple(choices))
 
 
-# Cheapest first: the first trials give every family a result early.
+# Cheapest first (on ml-1m: popularity 1 s, EASE 13 s, iALS 80 s, NeuMF 76 s, MF 130 s):
+# the first trials give every family a result early.
 FAMILIES: tuple[Family, ...] = (
     Family("popularity", fixed={"train_epochs": 1}, about="nothing to set"),
     Family("ease", (_log("ease_lambda", 1000.0, 50.0, 20000.0),), fixed={"train_epochs": 1},
@@ -83,13 +84,6 @@ FAMILIES: tuple[Family, ...] = (
                     _log("ials_regularization", 0.01, 1e-4, 0.1)),
            fixed={"ials_iterations": 12, "train_epochs": 12, "ials_frequency_scaling": 1.0},
            about="the `ials` recipe (12 sweeps at most)"),
-    Family("mf", (_choice("num_factors", 128, 32, 64, 128, 256),
-                  _log("learning_rate", 0.004, 0.001, 0.016),
-                  _log("mf_regularization", 0.002, 1e-4, 0.01),
-                  _choice("num_neg", 8, 4, 8, 16),
-                  _choice("train_epochs", 20, 10, 20, 30)),
-           fixed={"lr_schedule": "cosine", "warmup_epochs": 1.0},
-           about="the `mf_tuned` recipe"),
     Family("neumf", (_choice("num_factors", 32, 8, 16, 32, 64),
                      _choice("layers", "64,32,16", "64,32,16", "128,64,32", "256,128,64"),
                      _log("learning_rate", 0.004, 0.001, 0.016),
@@ -97,6 +91,14 @@ FAMILIES: tuple[Family, ...] = (
                      _choice("num_neg", 4, 4, 8),
                      _choice("train_epochs", 10, 10, 20)),
            about="ncf_main's defaults"),
+    Family("mf", (_choice("num_factors", 128, 32, 64, 128, 256),
+                  _log("learning_rate", 0.004, 0.001, 0.016),
+                  _log("mf_regularization", 0.002, 1e-4, 0.01),
+                  _choice("num_neg", 8, 4, 8, 16),
+                  _choice("train_epochs", 10, 10, 20, 30)),
+           fixed={"lr_schedule": "cosine", "warmup_epochs": 1.0},
+           about="the `mf_tuned` recipe at 10 epochs (its 20 cost a 600 s budget's half "
+                 "on ml-1m)"),
 )
 
 NAMES = tuple(f.name for f in FAMILIES)

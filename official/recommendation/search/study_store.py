@@ -13,6 +13,7 @@ searches are never compared.
 
 import os
 import socket
+import time
 from typing import Any
 
 import optuna
@@ -22,6 +23,7 @@ from official.utils.errors import UserError
 
 STUDY_DB = "study.db"
 OWNER = "owner"  # trial user attribute: "host:pid" of the process running it
+_OPEN_ATTEMPTS = 4
 
 
 def default_storage(model_dir: str) -> str:
@@ -52,15 +54,22 @@ def open_study(storage: str, name: str, fingerprint: dict[str, Any], sampler,
       UserError: the storage cannot be opened, or the study was made for
         other data or settings.
     """
-    try:
-        study = optuna.create_study(storage=storage, study_name=name, sampler=sampler,
-                                    pruner=pruner, direction="maximize", load_if_exists=True)
-    except optuna.exceptions.DuplicatedStudyError:  # another process created it just now
-        study = optuna.load_study(storage=storage, study_name=name, sampler=sampler,
-                                  pruner=pruner)
-    except Exception as e:  # SQLAlchemy's errors: unknown driver, unreachable server, ...
-        raise UserError(f"--study_storage {storage}: cannot open the study "
-                        f"({type(e).__name__}: {str(e).splitlines()[0]})") from e
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            study = optuna.create_study(storage=storage, study_name=name, sampler=sampler,
+                                        pruner=pruner, direction="maximize",
+                                        load_if_exists=True)
+            break
+        except optuna.exceptions.DuplicatedStudyError:  # another process created it just now
+            study = optuna.load_study(storage=storage, study_name=name, sampler=sampler,
+                                      pruner=pruner)
+            break
+        except Exception as e:  # SQLAlchemy's: unknown driver, unreachable server, a race
+            # of two processes creating the same new database's tables, ...
+            if attempt + 1 == _OPEN_ATTEMPTS:
+                raise UserError(f"--study_storage {storage}: cannot open the study "
+                                f"({type(e).__name__}: {str(e).splitlines()[0]})") from e
+            time.sleep(0.5 * (attempt + 1))
     made_for = study.user_attrs.get("fingerprint")
     if made_for is None:
         study.set_user_attr("fingerprint", fingerprint)

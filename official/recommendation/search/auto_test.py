@@ -1,0 +1,210 @@
+"""`ncf_main --model auto` end to end: planted structure, no test data in the search,
+resume after SIGKILL, two processes on one study, the report's numbers (real runs)."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import optuna
+import pytest
+from absl import flags
+
+from official.recommendation import ncf_flags, ncf_main, report
+from official.recommendation.search import auto
+from official.recommendation.training import task as task_lib
+from official.utils.flags import core as flags_core
+
+pytestmark = pytest.mark.slow
+
+
+def write_pairs_log(path, users=300, pairs=100, per_user=4, seed=0):
+    """A log whose items come in pairs: a user who has item 2k also has 2k + 1.
+
+    Item-item co-occurrence (what EASE fits exactly) predicts every held-out
+    item whose partner was trained on; popularity is flat, so it cannot.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = np.stack([rng.choice(pairs, per_user, replace=False) for _ in range(users)])
+    items = np.stack([2 * chosen, 2 * chosen + 1], axis=-1).reshape(users, -1)
+    user = np.repeat(np.arange(users), items.shape[1])
+    times = rng.permutation(user.size)
+    lines = [f"u{u},i{i},{t}" for u, i, t in zip(user, items.ravel(), times, strict=True)]
+    path.write_text("user,item,time\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def auto_flags(tmp, log, *args):
+    return [f"--interactions={log}", "--user_column=user", "--item_column=item",
+            "--timestamp_column=time", f"--data_dir={tmp / 'data'}", "--hooks=",
+            "--model=auto", "--time_budget=600", *args]
+
+
+def parse(argv):
+    fv = flags.FlagValues()
+    ncf_flags.define_ncf_flags(fv)
+    fv(["ncf_main", *argv])
+    return fv
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("planted")
+    log = write_pairs_log(tmp / "pairs.csv")
+    model_dir = tmp / "run"
+    fv = parse(auto_flags(tmp, log, f"--model_dir={model_dir}", "--max_trials=4",
+                          "--auto_models=popularity,ease,mf", "--report"))
+    result = ncf_main.run_from_flags(fv)
+    report.write_for_run(str(model_dir))
+    return tmp, log, model_dir, result
+
+
+def test_auto_picks_the_family_that_fits_the_planted_structure(planted):
+    _, _, model_dir, result = planted
+    search = json.loads((model_dir / "search.json").read_text())
+    best = {}
+    for t in search["trials"]:
+        best[t["model"]] = max(best.get(t["model"], 0.0), t["value"] or 0.0)
+    assert result["model"] == "ease"
+    assert result["selection_metric"] == "NDCG@10"  # own data: full-ranking NDCG
+    assert best["ease"] > 0.5 > 0.2 > best["popularity"]
+    assert best["ease"] > best["mf"]
+    assert result["validation_NDCG_full"] == pytest.approx(best["ease"])
+    # The winner was tested once, after selection, refitted on train + validation.
+    assert result["NDCG_full"] > 0.5 and result["retrained_epochs"] == 1
+    assert [t["model"] for t in search["trials"]][:3] == ["popularity", "ease", "mf"]
+    assert len(search["trials"]) == result["trials"] == 4
+    assert os.path.exists(os.path.join(result["export_dir"], "saved_model.pb"))
+
+
+def test_the_search_holds_no_test_pair(planted):
+    tmp, log, model_dir, _ = planted
+    fv = parse(auto_flags(tmp, log, f"--model_dir={tmp / 'other'}"))
+    values = fv.flag_values_dict()
+    values["model_dir"] = str(tmp / "other")
+    search = auto.Search(values, flags_core.given(fv), auto.budget_lib.Budget(60))
+    full = task_lib.load_data(ncf_flags.configs(parse(auto_flags(
+        tmp, log, "--model=ease", f"--model_dir={tmp / 'x'}")))[0].data)
+    test = set(zip(full.eval_users.tolist(), full.eval_items[:, 0].tolist(), strict=True))
+    d = search.data
+    seen = set(zip(d.train_users.tolist(), d.train_items.tolist(), strict=True))
+    held = set(zip(d.eval_users.tolist(), d.eval_items[:, 0].tolist(), strict=True))
+    assert len(test) == 300 and not test & seen and not test & held
+    assert len(held) == 300 and len(seen) == 300 * 8 - 600
+
+
+def _cells(page, row_label):
+    row = re.search(rf"<tr class='[a-z]*' data-label='{row_label}'>(.*?)</tr>", page).group(1)
+    return [float(v) for v in re.findall(r"data-value='([^']+)'", row)]
+
+
+def test_the_report_holds_the_numbers_of_eval_results(planted):
+    _, _, model_dir, result = planted
+    page = (model_dir / "report.html").read_text()
+    winner = f"trial {result['winner_trial']}"
+    assert f"<tr class='winner' data-label='{winner}'>" in page
+    value, hr, ndcg = _cells(page, winner)[:3]
+    assert value == ndcg == result["validation_NDCG_full"]
+    assert hr == result["validation_HR_full"]
+    test = re.search(r"<table class='test'[^>]*>(.*?)</table>", page).group(1)
+    names = re.findall(r"<th>([^<]+)</th>", test)
+    values = [float(v) for v in re.findall(r"data-value='([^']+)'", test)]
+    assert dict(zip(names, values, strict=True)) == {
+        k: result[k] for k in ("HR_full", "NDCG_full", "Coverage_full",
+                               "PopularityPercentile_full")}
+    for name in ("validation_by_epoch", "validation_by_time"):
+        png = model_dir / "report_files" / f"{name}.png"
+        head = png.read_bytes()[:24]
+        assert head[:8] == b"\x89PNG\r\n\x1a\n"
+        assert int.from_bytes(head[16:20], "big") == 800  # 8 in x 100 dpi
+        assert f"src='report_files/{name}.png'" in page
+
+
+def test_report_puts_runs_side_by_side_and_refuses_an_unfinished_dir(planted, tmp_path):
+    tmp, _, model_dir, result = planted
+    output = tmp_path / "page.html"
+    proc = subprocess.run([sys.executable, "-m", "official.recommendation.report",
+                           f"--model_dirs={model_dir},{model_dir}", f"--output={output}"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    page = output.read_text()
+    assert page.count("<tr class='winner'") == 2
+    assert (tmp_path / "page_files" / "validation_by_epoch.png").exists()
+    proc = subprocess.run([sys.executable, "-m", "official.recommendation.report",
+                           f"--model_dirs={tmp_path}", f"--output={tmp_path / 'no.html'}"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("error:")
+    assert "no eval_results.json" in proc.stderr and not (tmp_path / "no.html").exists()
+
+
+def _ncf_main(args):
+    return subprocess.Popen([sys.executable, "-m", "official.recommendation.ncf_main", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _trials(model_dir):
+    search = json.loads((model_dir / "search.json").read_text())
+    return [(t["number"], t["model"], t["settings"], t["value"], t["selected_epoch"])
+            for t in search["trials"]]
+
+
+RESUME = ["--auto_models=popularity,ease,ials", "--max_trials=5", "--num_factors=16"]
+
+
+def test_a_study_killed_mid_trial_resumes_to_the_same_winner(planted, tmp_path):
+    tmp, log, _, _ = planted
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    proc = _ncf_main(auto_flags(tmp, log, f"--model_dir={straight}", *RESUME))
+    assert proc.wait() == 0, proc.stderr.read()
+    proc = _ncf_main(auto_flags(tmp, log, f"--model_dir={killed}", *RESUME))
+    storage = f"sqlite:///{killed / 'study.db'}"
+    while proc.poll() is None:  # kill inside the third trial (or later)
+        if not (killed / "study.db").exists():
+            time.sleep(0.02)
+            continue
+        try:
+            study = optuna.load_study(study_name="ncf-auto", storage=storage)
+            if any(t.state.name == "RUNNING" and t.number >= 2 for t in study.trials):
+                proc.send_signal(signal.SIGKILL)
+                break
+        except Exception:  # noqa: BLE001 (the run is still creating its study)
+            pass
+        time.sleep(0.02)
+    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (killed / "eval_results.json").exists()
+    proc = _ncf_main(auto_flags(tmp, log, f"--model_dir={killed}", *RESUME))
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert "left running by a stopped run will run again" in err
+    a = json.loads((straight / "eval_results.json").read_text())
+    b = json.loads((killed / "eval_results.json").read_text())
+    keep = lambda r: {k: v for k, v in r.items()  # noqa: E731
+                      if "seconds" not in k and k not in ("export_dir", "winner_trial")}
+    assert keep(a) == keep(b)
+    # The same trials in the same order (the killed one ran again under a new number).
+    assert [t[1:] for t in _trials(straight)] == [t[1:] for t in _trials(killed)]
+
+
+def test_two_processes_share_one_study_without_duplicates(planted, tmp_path):
+    tmp, log, _, _ = planted
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    args = [f"--study_storage={storage}", "--auto_models=popularity,ease,ials",
+            "--max_trials=6", "--num_factors=16"]
+    procs = [_ncf_main(auto_flags(tmp, log, f"--model_dir={tmp_path / f'p{i}'}", *args))
+             for i in range(2)]
+    for p in procs:
+        _, err = p.communicate()
+        assert p.returncode == 0, err
+    study = optuna.load_study(study_name="ncf-auto", storage=storage)
+    ran = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(ran) == 6
+    assert [t.params["model"] for t in ran].count("popularity") == 1
+    settings = [json.dumps(t.user_attrs["settings"], sort_keys=True) for t in ran]
+    assert len(set(settings)) == 6
+    owners = {t.user_attrs["owner"].rsplit(":", 1)[1] for t in ran}
+    assert owners <= {str(p.pid) for p in procs}
