@@ -189,6 +189,23 @@ def _closed_form(g, lam):
     return tf.linalg.set_diag(-p / tf.linalg.diag_part(p)[None, :], tf.zeros([n], g.dtype))
 
 
+def estimate_fit_seconds(num_items: int, probe_items: int = 768) -> float:
+    """Seconds a fit of `num_items` items will take, from timing one at `probe_items`.
+
+    The closed form costs O(I^3): a Cholesky factorization and solve timed
+    on a random positive-definite [probe, probe] matrix, scaled by
+    (num_items / probe)^3, and doubled for the Gram, evaluation and scoring
+    (a whole EASE trial of ml-1m: 13 s, against 6.6 s estimated for the solve).
+    """
+    n = min(num_items, probe_items)
+    x = tf.random.stateless_uniform([2 * n, n], seed=[0, 0])
+    g = tf.matmul(x, x, transpose_a=True)
+    closed_form(g, 1.0)  # warm-up: kernels loaded
+    start = time.perf_counter()
+    closed_form(g, 1.0)
+    return 2.0 * (time.perf_counter() - start) * (num_items / n) ** 3
+
+
 def closed_form(g: tf.Tensor, lam: float) -> tf.Tensor:
     """B float32 [I, I] = I - P diag(1 / diag P), P = (G + lam I)^-1; diag(B) = 0."""
     if lam <= 0:

@@ -5,7 +5,8 @@ Built on Optuna's public sampler and pruner interfaces:
 * `PortfolioSampler`: a trial's *slot* is its number less the failed trials
   before it (a trial killed with its process fails, and its rerun takes the
   same slot). Slots 0..F-1 are the F families' first trials (their warm
-  settings); later slots pick a family by `next_family` and draw its settings
+  settings; a family whose first trial would not fit the time left is
+  skipped); later slots pick a family by `next_family` and draw its settings
   with a TPE sampler seeded by the slot. Every choice depends only on the
   seed, the slot and the finished trials, so a killed study that is resumed
   makes the same choices as one that was not, and two processes sharing a
@@ -107,6 +108,18 @@ class PortfolioSampler(optuna.samplers.BaseSampler):
             self._slots[trial.number] = (s, tpe)
         return self._slots[trial.number]
 
+    def _warm(self) -> tuple[Family, ...]:
+        """The families still to get a first trial in slot order: every one not excluded.
+
+        A family is excluded only at its own slot (its first trial would not
+        fit the time left), so the slots before keep their families.
+        """
+        return tuple(f for f in self._families if f.name not in self.excluded)
+
+    def warm_slots(self) -> int:
+        """How many slots are first trials."""
+        return len(self._warm())
+
     def slot_of(self, study, trial) -> int:
         """The slot of a trial of this sampler's study."""
         return self._state(study, trial)[0]
@@ -122,16 +135,17 @@ class PortfolioSampler(optuna.samplers.BaseSampler):
     def sample_independent(self, study, trial, param_name, param_distribution):
         """The family ("model"), a warm setting, or TPE's draw seeded by the slot."""
         s, tpe = self._state(study, trial)
+        warm = self._warm()
         if param_name == "model":
-            if s < len(self._families):
-                return self._families[s].name
+            if s < len(warm):
+                return warm[s].name
             name = next_family(study.get_trials(deepcopy=False), self._families, trial.number,
                                self.excluded)
             # None left: an excluded one, which the search takes as its end.
             return name if name is not None else sorted(self.excluded or NAMES)[0]
         name, _, flag = param_name.partition(".")
-        if s < len(self._families) and self._families[s].name == name:
-            return self._families[s].param(flag).warm
+        if s < len(warm) and warm[s].name == name:
+            return warm[s].param(flag).warm
         return tpe.sample_independent(study, trial, param_name, param_distribution)
 
 
