@@ -152,8 +152,10 @@ class Search:
             self._run_one(study, trial, fam, slot)
 
     def _estimate(self, study: optuna.Study, family: str) -> float:
-        """Seconds the family's next trial takes: as its earlier trials, or as all trials
-        (EASE's first: its closed form timed at a small size, scaled by items cubed)."""
+        """Seconds the family's next trial takes: as its earlier trials, else as all.
+
+        EASE's first is its closed form timed at a small size, scaled by items cubed.
+        """
         durations = [(t.params["model"], t.user_attrs["seconds"])
                      for t in study.get_trials(deepcopy=False, states=sampling.FINISHED)
                      if "seconds" in t.user_attrs and "model" in t.params]

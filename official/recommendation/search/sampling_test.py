@@ -145,5 +145,6 @@ def test_unknown_family_is_refused(bad):
 def test_next_family_skips_excluded_families_and_says_when_none_is_left():
     trials = [_done(0, "ease", 0.59), _done(1, "ials", 0.60), _done(2, "mf", 0.58)]
     assert sampling.next_family(trials, FAMILIES, 3) == "ials"
-    assert sampling.next_family(trials, FAMILIES, 3, excluded={"ials"}) == "mf"
+    assert sampling.next_family(trials, FAMILIES, 3, excluded={"ials"}) == "ease"
+    assert sampling.next_family(trials, FAMILIES, 3, excluded={"ials", "ease"}) == "mf"
     assert sampling.next_family(trials, FAMILIES, 3, excluded={"ials", "mf", "ease"}) is None
