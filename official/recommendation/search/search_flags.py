@@ -25,7 +25,7 @@ def define_search_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                       lower_bound=0)
     fd.DEFINE_list("auto_models", list(space.NAMES),
                    w("--model auto: the model families searched, each first at its default "
-                     "settings, then in a small space:\n" + space.describe()))
+                     "settings, then in a small space: " + space.describe().replace("\n", " | ")))
     fd.DEFINE_string("study_storage", None,
                      w("--model auto: an Optuna RDB storage URL shared by several processes "
                        "or machines (e.g. postgresql://user:pass@host/db, which needs "

@@ -80,6 +80,11 @@ def test_every_program_fails_in_one_line(tmp_path):
                                  f"--export_dir={tmp_path}/none", "--user_id=1"], None),
         "serve no export": (["official.recommendation.serve", f"--export_dir={tmp_path}/none"],
                             None),
+        "auto flag": (["official.recommendation.ncf_main", "--model=auto", "--novalidation"],
+                      None),
+        "auto storage": (["official.recommendation.ncf_main", "--model=auto", *SMALL_NCF,
+                          "--study_storage=nosuchdb://x", f"--data_dir={tmp_path}/d9",
+                          f"--model_dir={tmp_path}/m7"], None),
     }
     procs = {name: _start(args, code) for name, (args, code) in cases.items()}
     lines = {name: _error_line(proc) for name, proc in procs.items()}
@@ -99,6 +104,10 @@ def test_every_program_fails_in_one_line(tmp_path):
     assert "kept" not in lines["census refused"]  # nothing was received, nothing is kept
     assert "official-recommendation[trees]" in lines["census no trees"]
     assert "ydf is not installed" in lines["census no trees"]
+    assert "--model auto selects on validation" in lines["auto flag"]
+    assert lines["auto storage"].startswith("error: --study_storage nosuchdb://x: cannot open "
+                                            "the study")
+    assert not os.path.exists(f"{tmp_path}/m7")  # nothing of the failed run is left
 
 
 def test_a_model_dir_of_another_model_is_one_line(tmp_path):
