@@ -208,3 +208,22 @@ def test_two_processes_share_one_study_without_duplicates(planted, tmp_path):
     assert len(set(settings)) == 6
     owners = {t.user_attrs["owner"].rsplit(":", 1)[1] for t in ran}
     assert owners <= {str(p.pid) for p in procs}
+
+
+def test_a_plain_run_writes_its_report_with_its_curve(planted, tmp_path):
+    tmp, log, _, _ = planted
+    model_dir = tmp_path / "mf"
+    args = [a for a in auto_flags(tmp, log, f"--model_dir={model_dir}") if a != "--model=auto"]
+    proc = _ncf_main([*args, "--model=mf", "--train_epochs=3", "--report", "--num_factors=8"])
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert f"report: {model_dir / 'report.html'}" in out
+    result = json.loads((model_dir / "eval_results.json").read_text())
+    cycles = json.loads((model_dir / "history.json").read_text())["cycles"]
+    assert [c["epoch"] for c in cycles] == [1, 2, 3]
+    page = (model_dir / "report.html").read_text()
+    value, hr, ndcg = _cells(page, "mf")[:3]
+    # --selection_metric defaults to HR outside --model auto.
+    assert value == hr == result["validation_HR_full"] == max(c["validation_HR_full"]
+                                                              for c in cycles)
+    assert ndcg == result["validation_NDCG_full"]
