@@ -57,7 +57,9 @@ def train(**settings: Any) -> dict:
       The run's result, as written to `<model_dir>/eval_results.json`: test
       metrics by name ("HR", "NDCG_full", ...), "validation_<name>" of the
       selected epoch, "selected_epoch", "epoch", "top_k", "eval_protocol",
-      and what a fit chose ("ease_lambda").
+      and what a fit chose ("ease_lambda"). With `model="auto"` (and
+      `time_budget=...`): the winner's, with "model", "settings", "trials"
+      (docs/auto.md); `report=True` also writes `<model_dir>/report.html`.
 
     Raises:
       UserError: bad settings or data (the message the command line prints).

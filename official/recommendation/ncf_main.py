@@ -46,20 +46,34 @@ def run(configs: Sequence[NCFConfig], clean_dir: str | None = None) -> dict:
                                clean=clean_dir is not None)
 
 
-def _run_auto(fv: flags.FlagValues) -> dict:
-    from official.recommendation.search import auto
+def _run(fv: flags.FlagValues) -> tuple[dict, NCFConfig | None, str]:
+    """Runs what the flags ask (the search, a recipe's stages or one training).
 
-    values = fv.flag_values_dict()
-    values["model_dir"] = ncf_flags.model_dir(fv)
-    return auto.run(values, flags_core.given(fv))
+    Writes the report if asked. Returns (result, the last training's config
+    or None for the search, model_dir).
+    """
+    if fv.model == "auto":
+        from official.recommendation.search import auto
+
+        values = fv.flag_values_dict()
+        values["model_dir"] = model_dir = ncf_flags.model_dir(fv)
+        result, final, chief = auto.run(values, flags_core.given(fv)), None, True
+    else:
+        configs = ncf_flags.configs(fv)
+        result = run(configs, ncf_flags.model_dir(fv) if fv.clean and len(configs) > 1
+                     else None)
+        final = configs[-1]
+        model_dir, chief = final.run.model_dir, final.distribution.cluster.is_chief
+    if chief and (fv.report if fv.report is not None else fv.model == "auto"):
+        from official.recommendation import report
+
+        report.write_for_run(model_dir)
+    return result, final, model_dir
 
 
 def run_from_flags(fv: flags.FlagValues) -> dict:
-    """Builds the typed configs from the parsed flags and runs them (or the search)."""
-    if fv.model == "auto":
-        return _run_auto(fv)
-    configs = ncf_flags.configs(fv)
-    return run(configs, ncf_flags.model_dir(fv) if fv.clean and len(configs) > 1 else None)
+    """Runs what the parsed flags ask (`--model auto`: the search); returns eval_results."""
+    return _run(fv)[0]
 
 
 def _print_auto_summary(result: dict, model_dir: str) -> None:
@@ -78,25 +92,18 @@ def _print_auto_summary(result: dict, model_dir: str) -> None:
 def main(_) -> None:
     """Entry point: runs NCF (each stage of a recipe, or the search), prints the summary."""
     fv = flags.FLAGS
-    if fv.model == "auto":
-        result = _run_auto(fv)
-        model_dir, chief = ncf_flags.model_dir(fv), True
+    result, final, model_dir = _run(fv)
+    if final is None:
         _print_auto_summary(result, model_dir)
     else:
-        configs = ncf_flags.configs(fv)
-        result = run(configs, ncf_flags.model_dir(fv) if fv.clean and len(configs) > 1
-                     else None)
-        final = configs[-1]
-        model_dir, chief = final.run.model_dir, final.distribution.cluster.is_chief
         run_summary.print_summary(
             result, final.selection_metric if final.run.validation else None,
             lambda name: f"{name}@{final.top_k}" if name in RANKING_METRICS else name,
             os.path.join(final.run.model_dir, EVAL_RESULTS), final.run.export_dir,
             {k: result[k] for k in ("ease_lambda",) if k in result})
-    if chief and (fv.report if fv.report is not None else fv.model == "auto"):
-        from official.recommendation import report
-
-        print(f"report: {report.write_for_run(model_dir)}", flush=True)
+    if os.path.exists(os.path.join(model_dir, "report.html")) and (
+            fv.report or (fv.report is None and fv.model == "auto")):
+        print(f"report: {os.path.join(model_dir, 'report.html')}", flush=True)
 
 
 def cli_main() -> None:
