@@ -2,9 +2,9 @@
 
 Built on Optuna's public sampler and pruner interfaces:
 
-* `PortfolioSampler`: a trial's *slot* is its number less the failed trials
+* `PortfolioSampler`: a trial's *slot* is its number less the vacated trials
   before it (a trial killed with its process fails, and its rerun takes the
-  same slot). Slots 0..F-1 are the F families' first trials (their warm
+  same slot; one that ended in an error keeps its own). Slots 0..F-1 are the F families' first trials (their warm
   settings; a family whose first trial would not fit the time left is
   skipped); later slots pick a family by `next_family` and draw its settings
   with a TPE sampler seeded by the slot. Every choice depends only on the
@@ -28,9 +28,19 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 MARGIN = 0.05
 
 
+def vacated(trial: FrozenTrial) -> bool:
+    """A trial that failed without running to an error (killed with its process, or never
+    started for lack of time): its slot goes to the next trial."""
+    return trial.state == TrialState.FAIL and "error" not in trial.user_attrs
+
+
 def slot(trials: Sequence[FrozenTrial], number: int) -> int:
-    """Trial `number`'s slot: its number less the failed trials numbered before it."""
-    return number - sum(1 for t in trials if t.number < number and t.state == TrialState.FAIL)
+    """Trial `number`'s slot: its number less the vacated trials numbered before it.
+
+    A trial that ended in an error (diverged, say) keeps its slot: the next
+    one draws other settings.
+    """
+    return number - sum(1 for t in trials if t.number < number and vacated(t))
 
 
 def best_so_far(trial: FrozenTrial, step: int | None = None) -> float | None:

@@ -21,10 +21,12 @@ def _done(number, model, value, state=TrialState.COMPLETE, curve=None):
     return t
 
 
-def test_slot_skips_failed_trials_before_it():
+def test_slot_skips_vacated_trials_before_it_but_not_errors():
     trials = [_done(0, "ease", 0.5), _done(1, "ials", None, TrialState.FAIL),
-              _done(2, "ials", 0.6), _done(3, "mf", None, TrialState.FAIL)]
-    assert [sampling.slot(trials, n) for n in (0, 1, 2, 3, 4)] == [0, 1, 1, 2, 2]
+              _done(2, "ials", 0.6), _done(3, "mf", None, TrialState.FAIL),
+              _done(4, "mf", None, TrialState.FAIL)]
+    trials[4].set_user_attr("error", "training diverged")
+    assert [sampling.slot(trials, n) for n in range(6)] == [0, 1, 1, 2, 2, 3]
 
 
 def test_next_family_shares_trials_among_the_strongest():

@@ -103,9 +103,9 @@ def fail_stale_trials(study: optuna.Study, local: bool) -> int:
 
 
 def counted(study: optuna.Study) -> int:
-    """Trials that count towards --max_trials: finished or running."""
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
-                                                        TrialState.RUNNING)))
+    """Trials that count towards --max_trials: finished, running or ended in an error."""
+    return sum(1 for t in study.get_trials(deepcopy=False)
+               if t.state != TrialState.FAIL or "error" in t.user_attrs)
 
 
 def rows(study: optuna.Study) -> list[dict[str, Any]]:
