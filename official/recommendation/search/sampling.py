@@ -30,7 +30,8 @@ MARGIN = 0.05
 
 def vacated(trial: FrozenTrial) -> bool:
     """A trial that failed without running to an error (killed with its process, or never
-    started for lack of time): its slot goes to the next trial."""
+    started for lack of time): its slot goes to the next trial.
+    """
     return trial.state == TrialState.FAIL and "error" not in trial.user_attrs
 
 
