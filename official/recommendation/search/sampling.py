@@ -7,10 +7,11 @@ Built on Optuna's public sampler and pruner interfaces:
   same slot; one that ended in an error keeps its own). Slots 0..F-1 are
   the F families' first trials (their warm settings; a family whose first
   trial would not fit the time left is skipped); later slots pick a family
-  by `next_family` and draw its settings with a TPE sampler seeded by the slot. Every choice depends only on the
-  seed, the slot and the finished trials, so a killed study that is resumed
-  makes the same choices as one that was not, and two processes sharing a
-  study never run the same slot twice (Optuna numbers trials atomically).
+  by `next_family` and draw its settings with a TPE sampler seeded by the
+  slot. Every choice depends only on the seed, the slot and the finished
+  trials, so a killed study that is resumed makes the same choices as one
+  that was not, and two processes sharing a study never run the same slot
+  twice (Optuna numbers trials atomically).
 * `FamilyPruner`: stops a trial whose best validation value so far is below
   the median of its own family's finished trials at the same epoch.
 """
