@@ -85,7 +85,8 @@ def render(runs: Sequence[Run], figures: Sequence[tuple[str, str]], title: str) 
              "read once, for the reported model only, after selection.")
     budget = [f"{html.escape(r.name)}: {r.result['trials']} trials in "
               f"{r.result.get('seconds', 0):.0f} s of a {r.result['budget_seconds']:.0f} s "
-              "budget" for r in runs if "budget_seconds" in r.result]
+              "budget" + "".join(f"; {html.escape(n)}" for n in r.notes)
+              for r in runs if "budget_seconds" in r.result]
     figs = "".join(f"<figure><img src='{html.escape(p)}' alt='{html.escape(c)}'>"
                    f"<figcaption class='note'>{html.escape(c)}</figcaption></figure>"
                    for p, c in figures)

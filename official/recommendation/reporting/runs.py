@@ -65,6 +65,7 @@ class Run:
     entries: list[Entry]
     test: dict[str, float]
     result: dict[str, Any]
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def winner(self) -> Entry | None:
@@ -110,8 +111,10 @@ def _auto_run(name: str, model_dir: str, result: dict, search: dict) -> Run:
             t.get("selected_epoch") or 0, t.get("epochs") or 0, t.get("curve") or [],
             t.get("started") or 0.0, t.get("seconds"), t.get("peak_rss_mb"),
             t["number"] == search.get("winner"), t.get("stopped") or t.get("error") or ""))
+    notes = [f"{family} was not tried: its next trial (about {seconds:.0f} s) did not fit "
+             "the time left" for family, seconds in (search.get("skipped") or {}).items()]
     return Run(name, model_dir, search.get("selection_metric", "?"), entries,
-               test_metrics(result), result)
+               test_metrics(result), result, notes)
 
 
 def _plain_run(name: str, model_dir: str, result: dict) -> Run:

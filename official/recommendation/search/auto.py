@@ -115,6 +115,7 @@ class Search:
             "families": [f.name for f in self.families], "fixed": sorted(self.fixed)}
         self.sampler = sampling.PortfolioSampler(self.families, values["seed"])
         self._ease_estimate = None
+        self.skipped: dict[str, float] = {}  # family -> the estimate that did not fit
 
     def open(self, storage: str, name: str, local: bool) -> optuna.Study:
         """Opens the study and fails the trials a dead process left running."""
@@ -146,6 +147,7 @@ class Search:
             if not self.budget.can_start(estimate):
                 study.tell(trial, state=TrialState.FAIL)
                 self.sampler.excluded.add(fam.name)
+                self.skipped[fam.name] = round(estimate, 1)
                 logging.info("No time for another %s trial (about %.0f s; %.0f s left)",
                              fam.name, estimate, max(self.budget.left_for_search(), 0))
                 continue
@@ -281,7 +283,7 @@ def _search_and_finish(values, given, budget, export_dir) -> dict:
     atomic_io.write_json(os.path.join(model_dir, SEARCH_JSON), {
         "selection_metric": search.label, "budget_seconds": budget.seconds,
         "study_name": values["study_name"], "storage": storage,
-        "winner": best.number, "trials": trials})
+        "winner": best.number, "trials": trials, "skipped": search.skipped})
     result["seconds"] = round(budget.elapsed(), 3)
     atomic_io.write_json(os.path.join(model_dir, run_loop.EVAL_RESULTS), result)
     return result
