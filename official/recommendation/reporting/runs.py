@@ -110,7 +110,9 @@ def _auto_run(name: str, model_dir: str, result: dict, search: dict) -> Run:
             t.get("state", "?"), t.get("value"), t.get("metrics") or {},
             t.get("selected_epoch") or 0, t.get("epochs") or 0, t.get("curve") or [],
             t.get("started") or 0.0, t.get("seconds"), t.get("peak_rss_mb"),
-            t["number"] == search.get("winner"), t.get("stopped") or t.get("error") or ""))
+            t["number"] == search.get("winner"),
+            "" if t.get("stopped") == t.get("state") else t.get("stopped") or t.get("error")
+            or ""))
     notes = [f"{family} was not tried: its next trial (about {seconds:.0f} s) did not fit "
              "the time left" for family, seconds in (search.get("skipped") or {}).items()]
     return Run(name, model_dir, search.get("selection_metric", "?"), entries,
