@@ -1,47 +1,22 @@
 """`ncf_main --model auto` end to end: planted structure, no test data in the search,
-resume after SIGKILL, two processes on one study, the report's numbers (real runs)."""
+the report's numbers (real runs; resuming and sharing a study: study_sharing_test.py)."""
 
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
-import numpy as np
-import optuna
 import pytest
 from absl import flags
 
 from official.recommendation import ncf_flags, ncf_main, report
 from official.recommendation.search import auto
+from official.recommendation.search.conftest import auto_flags, ncf_main_process, write_pairs_log
 from official.recommendation.training import task as task_lib
 from official.utils.flags import core as flags_core
 
 pytestmark = pytest.mark.slow
-
-
-def write_pairs_log(path, users=300, pairs=100, per_user=4, seed=0):
-    """A log whose items come in pairs: a user who has item 2k also has 2k + 1.
-
-    Item-item co-occurrence (what EASE fits exactly) predicts every held-out
-    item whose partner was trained on; popularity is flat, so it cannot.
-    """
-    rng = np.random.default_rng(seed)
-    chosen = np.stack([rng.choice(pairs, per_user, replace=False) for _ in range(users)])
-    items = np.stack([2 * chosen, 2 * chosen + 1], axis=-1).reshape(users, -1)
-    user = np.repeat(np.arange(users), items.shape[1])
-    times = rng.permutation(user.size)
-    lines = [f"u{u},i{i},{t}" for u, i, t in zip(user, items.ravel(), times, strict=True)]
-    path.write_text("user,item,time\n" + "\n".join(lines) + "\n")
-    return path
-
-
-def auto_flags(tmp, log, *args):
-    return [f"--interactions={log}", "--user_column=user", "--item_column=item",
-            "--timestamp_column=time", f"--data_dir={tmp / 'data'}", "--hooks=",
-            "--model=auto", "--time_budget=600", *args]
 
 
 def parse(argv):
@@ -142,79 +117,11 @@ def test_report_puts_runs_side_by_side_and_refuses_an_unfinished_dir(planted, tm
     assert "no eval_results.json" in proc.stderr and not (tmp_path / "no.html").exists()
 
 
-def _ncf_main(args):
-    return subprocess.Popen([sys.executable, "-m", "official.recommendation.ncf_main", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _trials(model_dir):
-    search = json.loads((model_dir / "search.json").read_text())
-    return [(t["number"], t["model"], t["settings"], t["value"], t["selected_epoch"])
-            for t in search["trials"]]
-
-
-RESUME = ["--auto_models=popularity,ease,ials", "--max_trials=5", "--num_factors=16"]
-
-
-def test_a_study_killed_mid_trial_resumes_to_the_same_winner(planted, tmp_path):
-    tmp, log, _, _ = planted
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    proc = _ncf_main(auto_flags(tmp, log, f"--model_dir={straight}", *RESUME))
-    assert proc.wait() == 0, proc.stderr.read()
-    proc = _ncf_main(auto_flags(tmp, log, f"--model_dir={killed}", *RESUME))
-    storage = f"sqlite:///{killed / 'study.db'}"
-    while proc.poll() is None:  # kill inside the third trial (or later)
-        if not (killed / "study.db").exists():
-            time.sleep(0.02)
-            continue
-        try:
-            study = optuna.load_study(study_name="ncf-auto", storage=storage)
-            if any(t.state.name == "RUNNING" and t.number >= 2 for t in study.trials):
-                proc.send_signal(signal.SIGKILL)
-                break
-        except Exception:  # noqa: BLE001 (the run is still creating its study)
-            pass
-        time.sleep(0.02)
-    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
-    assert not (killed / "eval_results.json").exists()
-    proc = _ncf_main(auto_flags(tmp, log, f"--model_dir={killed}", *RESUME))
-    out, err = proc.communicate()
-    assert proc.returncode == 0, err
-    assert "left running by a stopped run will run again" in err
-    a = json.loads((straight / "eval_results.json").read_text())
-    b = json.loads((killed / "eval_results.json").read_text())
-    keep = lambda r: {k: v for k, v in r.items()  # noqa: E731
-                      if "seconds" not in k and k not in ("export_dir", "winner_trial")}
-    assert keep(a) == keep(b)
-    # The same trials in the same order (the killed one ran again under a new number).
-    assert [t[1:] for t in _trials(straight)] == [t[1:] for t in _trials(killed)]
-
-
-def test_two_processes_share_one_study_without_duplicates(planted, tmp_path):
-    tmp, log, _, _ = planted
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    args = [f"--study_storage={storage}", "--auto_models=popularity,ease,ials",
-            "--max_trials=6", "--num_factors=16"]
-    procs = [_ncf_main(auto_flags(tmp, log, f"--model_dir={tmp_path / f'p{i}'}", *args))
-             for i in range(2)]
-    for p in procs:
-        _, err = p.communicate()
-        assert p.returncode == 0, err
-    study = optuna.load_study(study_name="ncf-auto", storage=storage)
-    ran = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
-    assert len(ran) == 6
-    assert [t.params["model"] for t in ran].count("popularity") == 1
-    settings = [json.dumps(t.user_attrs["settings"], sort_keys=True) for t in ran]
-    assert len(set(settings)) == 6
-    owners = {t.user_attrs["owner"].rsplit(":", 1)[1] for t in ran}
-    assert owners <= {str(p.pid) for p in procs}
-
-
 def test_a_plain_run_writes_its_report_with_its_curve(planted, tmp_path):
     tmp, log, _, _ = planted
     model_dir = tmp_path / "mf"
     args = [a for a in auto_flags(tmp, log, f"--model_dir={model_dir}") if a != "--model=auto"]
-    proc = _ncf_main([*args, "--model=mf", "--train_epochs=3", "--report", "--num_factors=8"])
+    proc = ncf_main_process([*args, "--model=mf", "--train_epochs=3", "--report", "--num_factors=8"])
     out, err = proc.communicate()
     assert proc.returncode == 0, err
     assert f"report: {model_dir / 'report.html'}" in out
