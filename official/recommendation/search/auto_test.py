@@ -121,7 +121,8 @@ def test_a_plain_run_writes_its_report_with_its_curve(planted, tmp_path):
     tmp, log, _, _ = planted
     model_dir = tmp_path / "mf"
     args = [a for a in auto_flags(tmp, log, f"--model_dir={model_dir}") if a != "--model=auto"]
-    proc = ncf_main_process([*args, "--model=mf", "--train_epochs=3", "--report", "--num_factors=8"])
+    proc = ncf_main_process([*args, "--model=mf", "--train_epochs=3", "--report",
+                             "--num_factors=8"])
     out, err = proc.communicate()
     assert proc.returncode == 0, err
     assert f"report: {model_dir / 'report.html'}" in out
