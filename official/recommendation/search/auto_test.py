@@ -2,15 +2,15 @@
 the report's numbers (real runs; resuming and sharing a study: study_sharing_test.py)."""
 
 import json
-import os
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from absl import flags
 
-from official.recommendation import ncf_flags, ncf_main, report
+from official.recommendation import ncf_flags, ncf_main, recommend, report
 from official.recommendation.search import auto
 from official.recommendation.search.conftest import auto_flags, ncf_main_process, write_pairs_log
 from official.recommendation.training import task as task_lib
@@ -53,7 +53,10 @@ def test_auto_picks_the_family_that_fits_the_planted_structure(planted):
     assert result["NDCG_full"] > 0.5 and result["retrained_epochs"] == 1
     assert [t["model"] for t in search["trials"]][:3] == ["popularity", "ease", "mf"]
     assert len(search["trials"]) == result["trials"] == 4
-    assert os.path.exists(os.path.join(result["export_dir"], "saved_model.pb"))
+    # The export serves like any: a new user who played i40 gets its partner i41 first.
+    export = recommend.load_export(result["export_dir"])
+    top = recommend.recommend_for_history(export, np.array(["i40"]), 3)
+    assert top["item_id"][0][0] == "i41" and not top["fallback"]
 
 
 def test_the_search_holds_no_test_pair(planted):
