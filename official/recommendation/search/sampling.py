@@ -101,13 +101,18 @@ class PortfolioSampler(optuna.samplers.BaseSampler):
     Args:
       families: the portfolio, in the order of their first trials.
       seed: the run's --seed.
-      n_startup_trials: TPE's random trials before it models the results.
+      n_startup_trials: finished trials before TPE models the results instead
+        of drawing at random; default: as many as there are families, so TPE
+        starts right after the first trials, drawing near each family's first
+        settings (a search of a few trials per family gains more there than
+        from random draws).
     """
 
-    def __init__(self, families: Sequence[Family], seed: int, n_startup_trials: int = 8):
+    def __init__(self, families: Sequence[Family], seed: int,
+                 n_startup_trials: int | None = None):
         self._families = tuple(families)
         self._seed = seed
-        self._startup = n_startup_trials
+        self._startup = len(self._families) if n_startup_trials is None else n_startup_trials
         self._slots: dict[int, tuple[int, optuna.samplers.TPESampler]] = {}
         # Families whose next trial would not fit the time left (set by the search).
         self.excluded: set[str] = set()
