@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import optuna
 import pytest
 from optuna.distributions import FloatDistribution
@@ -150,3 +151,26 @@ def test_next_family_skips_excluded_families_and_says_when_none_is_left():
     assert sampling.next_family(trials, FAMILIES, 3, excluded={"ials"}) == "ease"
     assert sampling.next_family(trials, FAMILIES, 3, excluded={"ials", "ease"}) == "mf"
     assert sampling.next_family(trials, FAMILIES, 3, excluded={"ials", "mf", "ease"}) is None
+
+
+def test_perturb_stays_near_and_in_range():
+    rng = np.random.default_rng(0)
+    log = FloatDistribution(0.001, 0.016, log=True)
+    draws = np.array([sampling.perturb(0.004, log, rng) for _ in range(2000)])
+    assert draws.min() >= 0.001 and draws.max() <= 0.016
+    assert 0.6 < np.mean((draws > 0.002) & (draws < 0.008)) < 0.8  # a factor 2: 2 in 3
+    choice = optuna.distributions.CategoricalDistribution((32, 64, 128, 256))
+    steps = {sampling.perturb(128, choice, rng) for _ in range(200)}
+    assert steps == {64, 128, 256}
+    assert {sampling.perturb(32, choice, rng) for _ in range(200)} == {32, 64}
+
+
+def test_a_familys_next_trials_start_near_its_best_settings():
+    study = _study(sampler=sampling.PortfolioSampler(FAMILIES, seed=0))
+    for _ in FAMILIES:  # first trials; ials best by far
+        trial, fam = _ask(study)
+        study.tell(trial, {"ials": 0.6}.get(fam.name, 0.1))
+    trial, fam = _ask(study)
+    assert fam.name == "ials"
+    assert trial.params["ials.num_factors"] in (64, 128, 256)
+    assert 9.0 / 20 < trial.params["ials.ials_alpha"] < 9.0 * 20  # e^(+-4.3 sigma)
