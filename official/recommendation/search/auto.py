@@ -180,8 +180,9 @@ class Search:
             return trial.should_prune()
 
         try:
+            best = self.best(study)
             out = trial_run.run_trial({**self.base, **settings}, self.data, self.budget,
-                                      report, patience)
+                                      report, patience, best.value if best else None)
         except (UserError, MemoryError) as e:
             trial.set_user_attr("error", str(e).splitlines()[0])
             study.tell(trial, state=TrialState.FAIL)

@@ -2,7 +2,8 @@
 
 The budget is the wall-clock time of the command. A share of it is kept
 back for the winner's refit on train + validation, its test evaluation,
-export and report (`reserve`, re-estimated from the best trial so far); the
+export and report (`reserve`, re-estimated from the best trial so far, and
+from the running trial after every epoch in which it leads the study); the
 search itself gets the rest:
 
 * a new trial starts only if its estimate (the median duration of its

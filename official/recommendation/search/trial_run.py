@@ -17,7 +17,7 @@ from absl import logging
 
 from official.recommendation import ncf_flags
 from official.recommendation.data.implicit_data import NCFData
-from official.recommendation.search.budget import Budget
+from official.recommendation.search.budget import Budget, refit_estimate
 from official.recommendation.training import task as task_lib
 from official.utils import run_loop
 from official.utils.misc import memory
@@ -62,7 +62,8 @@ def metric_value(metrics: dict, name: str) -> float:
 
 
 def run_trial(settings: dict[str, Any], data: NCFData, budget: Budget,
-              report: Callable[[float, int], bool], patience: int = 3) -> TrialOutcome:
+              report: Callable[[float, int], bool], patience: int = 3,
+              best_value: float | None = None) -> TrialOutcome:
     """Trains one trial's settings on `data` (train + validation, no test).
 
     Args:
@@ -71,6 +72,8 @@ def run_trial(settings: dict[str, Any], data: NCFData, budget: Budget,
       budget: stops the trial at an epoch boundary once spent.
       report: (value, epoch) -> True when the trial should be pruned.
       patience: epochs without a better value before stopping (0: never).
+      best_value: the study's best value so far; while this trial is better,
+        the budget keeps back the time to refit this trial (the winner).
 
     Raises:
       UserError: the settings cannot train on this data or diverged.
@@ -100,6 +103,9 @@ def run_trial(settings: dict[str, Any], data: NCFData, budget: Budget,
             out.chosen = task.chosen_settings()
             if epoch + 1 < epochs:
                 best_weights = task.model.get_weights()
+            if best_value is None or value > best_value:  # the winner if it ended now
+                budget.set_reserve(refit_estimate(out.train_seconds, out.selected_epoch,
+                                                  out.epochs, out.eval_seconds))
         pruned = report(value, epoch + 1)
         if epoch + 1 == epochs:
             break
