@@ -180,9 +180,8 @@ class Search:
             return trial.should_prune()
 
         try:
-            best = self.best(study)
             out = trial_run.run_trial({**self.base, **settings}, self.data, self.budget,
-                                      report, patience, best.value if best else None)
+                                      report, patience, self._leader_refit(study))
         except (UserError, MemoryError) as e:
             trial.set_user_attr("error", str(e).splitlines()[0])
             study.tell(trial, state=TrialState.FAIL)
@@ -198,17 +197,23 @@ class Search:
         pruned = out.stopped == "pruned"
         study.tell(trial, None if pruned else out.value,
                    state=TrialState.PRUNED if pruned else TrialState.COMPLETE)
+        self.budget.set_reserve(self._leader_refit(study))
         best = self.best(study)
-        if best is not None:
-            a = best.user_attrs
-            self.budget.set_reserve(budget_lib.refit_estimate(
-                a["train_seconds"], a["selected_epoch"], a["epochs"], a["eval_seconds"]))
         note = f"; stopped: {out.stopped}" if out.stopped else ""
         logging.info("Trial %d %s (%s): validation %s %.4f at epoch %d of %d, %.1f s%s%s",
                      slot, fam.name, _describe(settings, fam), self.label, out.value,
                      out.selected_epoch, out.epochs, out.seconds, note,
                      " -- best so far" if best is not None and best.number == trial.number
                      else "")
+
+    def _leader_refit(self, study: optuna.Study) -> float:
+        """The estimated refit seconds of the study's best trial (0 when none)."""
+        best = self.best(study)
+        if best is None:
+            return 0.0
+        a = best.user_attrs
+        return budget_lib.refit_estimate(a["train_seconds"], a["selected_epoch"], a["epochs"],
+                                         a["eval_seconds"])
 
     @staticmethod
     def best(study: optuna.Study):

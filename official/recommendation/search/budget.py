@@ -2,9 +2,9 @@
 
 The budget is the wall-clock time of the command. A share of it is kept
 back for the winner's refit on train + validation, its test evaluation,
-export and report (`reserve`, re-estimated from the best trial so far, and
-from the running trial after every epoch in which it leads the study); the
-search itself gets the rest:
+export and report (`reserve`: the refit of the best trial so far, or of the
+running trial should its next epoch be selected, whichever is larger --
+re-estimated after every epoch); the search itself gets the rest:
 
 * a new trial starts only if its estimate (the median duration of its
   family's earlier trials, else of all trials) fits in what is left;

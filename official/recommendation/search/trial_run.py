@@ -63,7 +63,7 @@ def metric_value(metrics: dict, name: str) -> float:
 
 def run_trial(settings: dict[str, Any], data: NCFData, budget: Budget,
               report: Callable[[float, int], bool], patience: int = 3,
-              best_value: float | None = None) -> TrialOutcome:
+              leader_refit: float = 0.0) -> TrialOutcome:
     """Trains one trial's settings on `data` (train + validation, no test).
 
     Args:
@@ -72,8 +72,10 @@ def run_trial(settings: dict[str, Any], data: NCFData, budget: Budget,
       budget: stops the trial at an epoch boundary once spent.
       report: (value, epoch) -> True when the trial should be pruned.
       patience: epochs without a better value before stopping (0: never).
-      best_value: the study's best value so far; while this trial is better,
-        the budget keeps back the time to refit this trial (the winner).
+      leader_refit: the estimated refit seconds of the study's best trial. After
+        each epoch the budget keeps back the larger of it and this trial's
+        refit should its next epoch be selected: any running trial may end
+        as the winner, and its refit must still fit.
 
     Raises:
       UserError: the settings cannot train on this data or diverged.
@@ -103,9 +105,8 @@ def run_trial(settings: dict[str, Any], data: NCFData, budget: Budget,
             out.chosen = task.chosen_settings()
             if epoch + 1 < epochs:
                 best_weights = task.model.get_weights()
-            if best_value is None or value > best_value:  # the winner if it ended now
-                budget.set_reserve(refit_estimate(out.train_seconds, out.selected_epoch,
-                                                  out.epochs, out.eval_seconds))
+        budget.set_reserve(max(leader_refit, refit_estimate(
+            out.train_seconds, out.epochs + 1, out.epochs, out.eval_seconds)))
         pruned = report(value, epoch + 1)
         if epoch + 1 == epochs:
             break
