@@ -113,8 +113,10 @@ def _auto_run(name: str, model_dir: str, result: dict, search: dict) -> Run:
             t["number"] == search.get("winner"),
             "" if t.get("stopped") == t.get("state") else t.get("stopped") or t.get("error")
             or ""))
-    notes = [f"{family} was not tried: its next trial (about {seconds:.0f} s) did not fit "
-             "the time left" for family, seconds in (search.get("skipped") or {}).items()]
+    tried = {e.model for e in entries}
+    notes = [f"{'no further' if family in tried else 'no'} {family} trial: the next (about "
+             f"{seconds:.0f} s) did not fit the time left"
+             for family, seconds in (search.get("skipped") or {}).items()]
     return Run(name, model_dir, search.get("selection_metric", "?"), entries,
                test_metrics(result), result, notes)
 
