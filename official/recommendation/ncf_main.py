@@ -46,18 +46,20 @@ def run(configs: Sequence[NCFConfig], clean_dir: str | None = None) -> dict:
                                clean=clean_dir is not None)
 
 
-def _run(fv: flags.FlagValues) -> tuple[dict, NCFConfig | None, str]:
+def _run(fv: flags.FlagValues, started: float | None = None
+         ) -> tuple[dict, NCFConfig | None, str]:
     """Runs what the flags ask (the search, a recipe's stages or one training).
 
     Writes the report if asked. Returns (result, the last training's config
-    or None for the search, model_dir).
+    or None for the search, model_dir). `started`: where `--time_budget`
+    counts from (`search.budget.process_start` for the command; None: now).
     """
     if fv.model == "auto":
         from official.recommendation.search import auto
 
         values = fv.flag_values_dict()
         values["model_dir"] = model_dir = ncf_flags.model_dir(fv)
-        result, final, chief = auto.run(values, flags_core.given(fv)), None, True
+        result, final, chief = auto.run(values, flags_core.given(fv), started), None, True
     else:
         configs = ncf_flags.configs(fv)
         result = run(configs, ncf_flags.model_dir(fv) if fv.clean and len(configs) > 1
@@ -92,7 +94,9 @@ def _print_auto_summary(result: dict, model_dir: str) -> None:
 def main(_) -> None:
     """Entry point: runs NCF (each stage of a recipe, or the search), prints the summary."""
     fv = flags.FLAGS
-    result, final, model_dir = _run(fv)
+    from official.recommendation.search import budget
+
+    result, final, model_dir = _run(fv, budget.process_start())
     if final is None:
         _print_auto_summary(result, model_dir)
     else:

@@ -223,12 +223,16 @@ class Search:
         return max(done, key=lambda t: (t.value, -t.number)) if done else None
 
 
-def run(values: dict[str, Any], given: Collection[str]) -> dict:
-    """Searches, refits the winner, writes eval_results.json, search.json and the report.
+def run(values: dict[str, Any], given: Collection[str], started: float | None = None
+        ) -> dict:
+    """Searches, refits the winner, writes eval_results.json and search.json.
 
     Args:
       values: every ncf_main flag's value; `model_dir` resolved.
       given: names of the flags given on the command line.
+      started: the `time.monotonic()` reading the budget counts from: the
+        command's process start (`budget.process_start`); None: now (a call
+        from Python, in a process that may have run for hours).
 
     Returns:
       eval_results.json's content: the winner's test metrics (when read),
@@ -236,7 +240,7 @@ def run(values: dict[str, Any], given: Collection[str]) -> dict:
       search's bookkeeping ("trials", "budget_seconds", "seconds").
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our log says what happened
-    budget = budget_lib.Budget(values["time_budget"], start=budget_lib.process_start())
+    budget = budget_lib.Budget(values["time_budget"], start=started)
     model_dir = values["model_dir"]
     export_dir = values["export_dir"] or os.path.join(model_dir, WINNER_EXPORT)
     run_loop.preflight(ncf_flags.config({**_search_settings(values), "model": "popularity",
@@ -266,6 +270,8 @@ def _search_and_finish(values, given, budget, export_dir) -> dict:
     search.run(study)
     best = search.best(study)
     if best is None:
+        if not values["study_storage"] and not study_store.counted(study):
+            os.remove(os.path.join(model_dir, study_store.STUDY_DB))  # holds nothing
         raise UserError(f"no trial finished within --time_budget {budget.seconds:g} s; give "
                         "the search more time")
     a = best.user_attrs

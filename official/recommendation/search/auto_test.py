@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from official.recommendation import ncf_flags, ncf_main, recommend, report
 from official.recommendation.search import auto
 from official.recommendation.search.conftest import auto_flags, ncf_main_process, write_pairs_log
 from official.recommendation.training import task as task_lib
+from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
 
 pytestmark = pytest.mark.slow
@@ -138,3 +140,15 @@ def test_a_plain_run_writes_its_report_with_its_curve(planted, tmp_path):
     assert value == hr == result["validation_HR_full"] == max(c["validation_HR_full"]
                                                               for c in cycles)
     assert ndcg == result["validation_NDCG_full"]
+
+
+def test_the_budget_counts_from_the_commands_start_and_a_spent_one_runs_nothing(planted,
+                                                                                 tmp_path):
+    tmp, log, _, _ = planted
+    fv = parse(auto_flags(tmp, log, f"--model_dir={tmp_path / 'late'}", "--time_budget=60"))
+    values = fv.flag_values_dict()
+    values["model_dir"] = str(tmp_path / "late")
+    # A command whose process started 100 s ago has spent its 60 s before any trial.
+    with pytest.raises(UserError, match="no trial finished within --time_budget 60 s"):
+        auto.run(values, flags_core.given(fv), started=time.monotonic() - 100)
+    assert not (tmp_path / "late").exists()  # nothing of the failed run is left
