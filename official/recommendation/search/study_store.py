@@ -24,6 +24,7 @@ from official.utils.errors import UserError
 STUDY_DB = "study.db"
 OWNER = "owner"  # trial user attribute: "host:pid" of the process running it
 _OPEN_ATTEMPTS = 4
+SQLITE_TIMEOUT_S = 60
 
 
 def default_storage(model_dir: str) -> str:
@@ -46,6 +47,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _storage(url: str):
+    """The RDB storage of `url` (SQLite waits up to a minute for another's write).
+
+    SQLite's default wait, 5 s, can fail two processes sharing a study on a
+    busy machine.
+    """
+    if url.startswith("sqlite"):
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {
+            "timeout": SQLITE_TIMEOUT_S}})
+    return url
+
+
 def open_study(storage: str, name: str, fingerprint: dict[str, Any], sampler,
                pruner) -> optuna.Study:
     """Creates or loads the study, checks it was made for the same search.
@@ -56,13 +69,14 @@ def open_study(storage: str, name: str, fingerprint: dict[str, Any], sampler,
     """
     for attempt in range(_OPEN_ATTEMPTS):
         try:
-            study = optuna.create_study(storage=storage, study_name=name, sampler=sampler,
+            study = optuna.create_study(storage=_storage(storage), study_name=name,
+                                        sampler=sampler,
                                         pruner=pruner, direction="maximize",
                                         load_if_exists=True)
             break
         except optuna.exceptions.DuplicatedStudyError:  # another process created it just now
-            study = optuna.load_study(storage=storage, study_name=name, sampler=sampler,
-                                      pruner=pruner)
+            study = optuna.load_study(storage=_storage(storage), study_name=name,
+                                      sampler=sampler, pruner=pruner)
             break
         except Exception as e:  # SQLAlchemy's: unknown driver, unreachable server, a race
             # of two processes creating the same new database's tables, ...
