@@ -19,8 +19,8 @@ from official.recommendation import ncf_flags
 from official.recommendation.config.configs import RANKING_METRICS, NCFConfig
 from official.utils.flags import core as flags_core
 from official.utils.logs import run_summary
+from official.utils.run_api import EVAL_RESULTS
 
-EVAL_RESULTS = "eval_results.json"  # run_loop.EVAL_RESULTS (run_loop imports TensorFlow)
 # eval_results.json of --model auto: what is not a metric of the winner.
 AUTO_BOOKKEEPING = ("model", "settings", "winner_trial", "trials", "budget_seconds",
                     "search_seconds", "refit_seconds", "seconds", "selection_metric",
@@ -47,12 +47,13 @@ def run(configs: Sequence[NCFConfig], clean_dir: str | None = None) -> dict:
 
 
 def _run(fv: flags.FlagValues, started: float | None = None
-         ) -> tuple[dict, NCFConfig | None, str]:
+         ) -> tuple[dict, NCFConfig | None, str, str | None]:
     """Runs what the flags ask (the search, a recipe's stages or one training).
 
     Writes the report if asked. Returns (result, the last training's config
-    or None for the search, model_dir). `started`: where `--time_budget`
-    counts from (`search.budget.process_start` for the command; None: now).
+    or None for the search, model_dir, the report's path or None).
+    `started`: where `--time_budget` counts from (`search.budget.process_start`
+    for the command; None: now).
     """
     if fv.model == "auto":
         from official.recommendation.search import auto
@@ -66,11 +67,12 @@ def _run(fv: flags.FlagValues, started: float | None = None
                      else None)
         final = configs[-1]
         model_dir, chief = final.run.model_dir, final.distribution.cluster.is_chief
+    page = None
     if chief and (fv.report if fv.report is not None else fv.model == "auto"):
         from official.recommendation import report
 
-        report.write_for_run(model_dir)
-    return result, final, model_dir
+        page = report.write_for_run(model_dir)
+    return result, final, model_dir, page
 
 
 def run_from_flags(fv: flags.FlagValues) -> dict:
@@ -96,7 +98,7 @@ def main(_) -> None:
     fv = flags.FLAGS
     from official.recommendation.search import budget
 
-    result, final, model_dir = _run(fv, budget.process_start())
+    result, final, model_dir, page = _run(fv, budget.process_start())
     if final is None:
         _print_auto_summary(result, model_dir)
     else:
@@ -105,9 +107,8 @@ def main(_) -> None:
             lambda name: f"{name}@{final.top_k}" if name in RANKING_METRICS else name,
             os.path.join(final.run.model_dir, EVAL_RESULTS), final.run.export_dir,
             {k: result[k] for k in ("ease_lambda",) if k in result})
-    if os.path.exists(os.path.join(model_dir, "report.html")) and (
-            fv.report or (fv.report is None and fv.model == "auto")):
-        print(f"report: {os.path.join(model_dir, 'report.html')}", flush=True)
+    if page:
+        print(f"report: {page}", flush=True)
 
 
 def cli_main() -> None:

@@ -29,15 +29,14 @@ def write(model_dirs: Sequence[str], output: str, title: str | None = None) -> s
     from official.recommendation.reporting import figures, page, runs
 
     loaded = [runs.load(d) for d in model_dirs]
-    stem = os.path.splitext(os.path.basename(output))[0]
-    folder = f"{stem}_files"
-    os.makedirs(os.path.join(os.path.dirname(os.path.abspath(output)), folder), exist_ok=True)
+    where = os.path.dirname(os.path.abspath(output))
+    folder = f"{os.path.splitext(os.path.basename(output))[0]}_files"
+    os.makedirs(os.path.join(where, folder), exist_ok=True)
     shown = []
     for by, caption in (("epoch", "validation metric against epoch"),
                         ("time", "validation metric against wall time")):
         rel = f"{folder}/validation_by_{by}.png"
-        figures.validation_curves(loaded, os.path.join(os.path.dirname(
-            os.path.abspath(output)), rel), by)
+        figures.validation_curves(loaded, os.path.join(where, rel), by)
         shown.append((rel, caption))
     title = title or ("ncf_main: " + ", ".join(r.name for r in loaded))
     with atomic_io.atomic_write(output, "w", encoding="utf-8") as f:

@@ -1,13 +1,15 @@
 """The contract between a program and the shared loop: `RunConfig` and the `Task` protocol.
 
 `run_loop` runs any `Task` as its `RunConfig` says; this module holds only
-the two types (no TensorFlow), so configs can be built before TensorFlow is
-imported.
+the two types and the result's file name (no TensorFlow), so configs can be
+built, and results found, before TensorFlow is imported.
 """
 
 import dataclasses
 from collections.abc import Callable
 from typing import Any, Protocol
+
+EVAL_RESULTS = "eval_results.json"  # in model_dir: what a finished run reports
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,6 @@ A program supplies a `Task` (see the protocol), its `RunConfig` and a
 """
 
 import dataclasses
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +26,6 @@ from typing import Any
 import tensorflow as tf
 from absl import logging
 
-from official.utils.errors import UserError
 from official.utils.logs import history, run_summary, terminal
 from official.utils.logs import hooks as hooks_lib
 from official.utils.logs import logger as logger_lib
@@ -41,9 +39,9 @@ from official.utils.misc import (
     run_dirs,
     saved_model_export,
 )
-from official.utils.run_api import RunConfig, Task
+from official.utils.retraining import check_finite_loss, retrain
+from official.utils.run_api import EVAL_RESULTS, RunConfig, Task
 
-EVAL_RESULTS = "eval_results.json"
 RETRAIN_DIR = "retrain"
 
 
@@ -285,22 +283,6 @@ def _train_cycles(r: _Run) -> dict | None:
     return metrics
 
 
-def check_finite_loss(task: Task, epoch: int, loss: float) -> None:
-    """Ends a diverged run: a non-finite training loss is one line, before anything is saved.
-
-    Called after every trained epoch (solvers: every sweep or fit, whose
-    loss is computed from the factors, so non-finite factors show here too),
-    before its checkpoint, `best-<epoch>` or export could be written.
-
-    Raises:
-      UserError: `loss` is nan or +-inf; names the epoch and the likely cause.
-    """
-    if not math.isfinite(loss):
-        raise UserError(f"training diverged in epoch {epoch}: the training loss is {loss} "
-                        f"({task.divergence_hint}); nothing of epoch {epoch} was saved or "
-                        "exported")
-
-
 def _last_cycle_of(r: _Run) -> dict:
     """The last trained cycle's loss and speed as the checkpoint recorded them (resumed runs)."""
     if not r.task.trains:
@@ -352,7 +334,8 @@ def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:
     validation = task.evaluate()
     final = task
     if config.retrain_on_full and selected:
-        final = _retrain(r, selected)
+        final = retrain(task, selected, r.strategy, r.cluster,
+                        os.path.join(config.model_dir, RETRAIN_DIR))
     test = final.evaluate_test()
     # Test metrics first (what a user reads first), then validation, then epochs.
     result = {**(test or {}), **{f"validation_{k}": v for k, v in validation.items()},
@@ -374,25 +357,3 @@ def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:
     if task.trains:
         result["loss"] = (last_cycle or _last_cycle_of(r))["loss"]
     return result, final
-
-
-def _retrain(r: _Run, epochs: int) -> Task:
-    """A fresh model trained on train + validation for the selected number of epochs."""
-    refit = r.task.refit(epochs)
-    model_dir = os.path.join(r.config.model_dir, RETRAIN_DIR)
-    os.makedirs(model_dir, exist_ok=True)
-    with r.strategy.scope():
-        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    manager = checkpoints.WorkerCheckpoints(
-        tf.train.Checkpoint(epoch=epoch_var, **refit.checkpointables()), model_dir,
-        r.cluster.is_chief, run_info=checkpoints.RunInfo(refit.model_kind))
-    epoch = int(epoch_var.numpy())
-    logging.info("Retraining on train + validation for %d epochs in %s", epochs, model_dir)
-    with progress_lib.bar((epochs - epoch) * refit.steps_per_epoch, "retrain", "steps",
-                          enabled=r.cluster.is_chief) as bar:
-        while epoch < epochs:
-            check_finite_loss(refit, epoch + 1, refit.train_epoch(epoch, bar.update, epochs)[0])
-            epoch += 1
-            epoch_var.assign(epoch)
-            manager.save(epoch)
-    return refit

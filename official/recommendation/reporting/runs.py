@@ -15,9 +15,9 @@ from official.recommendation.search import space
 from official.utils.errors import UserError
 from official.utils.logs import history
 from official.utils.misc import atomic_io
+from official.utils.run_api import EVAL_RESULTS
 
-EVAL_RESULTS = "eval_results.json"
-SEARCH_JSON = "search.json"
+SEARCH_JSON = "search.json"  # written by `search.auto`
 
 
 @dataclasses.dataclass

@@ -27,6 +27,7 @@ from optuna.trial import TrialState
 
 from official.recommendation import ncf_flags
 from official.recommendation.models import ease
+from official.recommendation.reporting import runs
 from official.recommendation.search import budget as budget_lib
 from official.recommendation.search import sampling, space, study_store, trial_run, winner
 from official.recommendation.training import task as task_lib
@@ -35,7 +36,6 @@ from official.utils.errors import UserError
 from official.utils.logs import terminal
 from official.utils.misc import atomic_io, locks, run_dirs
 
-SEARCH_JSON = "search.json"
 WINNER_EXPORT = "export"
 
 
@@ -106,6 +106,7 @@ class Search:
         self.families = _families(values, self.data.num_items)
         everything = space.searched_flags(space.FAMILIES)
         self.fixed = {k: values[k] for k in given if k in everything}
+        self.config = config  # top_k, protocol and metric: the same for every trial
         self.metric = config.selection_metric
         self.label = f"{self.metric}@{config.top_k}"
         self.fingerprint = {
@@ -134,7 +135,6 @@ class Search:
             trial = study.ask()
             fam = space.family(trial.suggest_categorical("model", names))
             slot = self.sampler.slot_of(study, trial)
-            estimate = self._estimate(study, fam.name)
             if max_trials and slot >= max_trials:  # another process took the last slot
                 study.tell(trial, state=TrialState.FAIL)
                 break
@@ -144,6 +144,7 @@ class Search:
                 logging.info("Search stops: %s", "no family has settings to search" if done
                              else "no family's next trial fits the time left")
                 break
+            estimate = self._estimate(study, fam.name)
             if not self.budget.can_start(estimate):
                 study.tell(trial, state=TrialState.FAIL)
                 self.sampler.excluded.add(fam.name)
@@ -281,7 +282,7 @@ def _search_and_finish(values, given, budget, export_dir) -> dict:
                      best.params["model"])), search.label, a["value"])
     settings = {**search.base, **a["settings"], "evaluate_test": values["evaluate_test"]}
     final = winner.refit_and_export(settings, a["selected_epoch"], export_dir)
-    config = ncf_flags.config(settings)
+    config = search.config
     trials = study_store.rows(study)
     result = {**(final.test or {}), **{f"validation_{k}": v for k, v in a["metrics"].items()},
               "selected_epoch": a["selected_epoch"], "epoch": a["epochs"],
@@ -292,7 +293,7 @@ def _search_and_finish(values, given, budget, export_dir) -> dict:
               "search_seconds": round(search_seconds, 3),
               "refit_seconds": round(final.seconds, 3),
               "selection_metric": search.label, "export_dir": export_dir}
-    atomic_io.write_json(os.path.join(model_dir, SEARCH_JSON), {
+    atomic_io.write_json(os.path.join(model_dir, runs.SEARCH_JSON), {
         "selection_metric": search.label, "budget_seconds": budget.seconds,
         "study_name": values["study_name"], "storage": storage,
         "winner": best.number, "trials": trials, "skipped": search.skipped})

@@ -65,7 +65,8 @@ class Budget:
 
     def can_start(self, estimate: float) -> bool:
         """Whether a trial estimated at `estimate` seconds fits in what is left."""
-        return self.left_for_search() >= max(estimate, 0.0) and self.left_for_search() > 0
+        left = self.left_for_search()
+        return left > 0 and left >= estimate
 
     def epoch_fits(self, epoch_seconds: float) -> bool:
         """Whether one more epoch of `epoch_seconds` fits in what is left."""

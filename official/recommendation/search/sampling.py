@@ -117,6 +117,7 @@ class PortfolioSampler(optuna.samplers.BaseSampler):
         self._seed = seed
         self._startup = len(self._families) if n_startup_trials is None else n_startup_trials
         self._slots: dict[int, tuple[int, optuna.samplers.TPESampler]] = {}
+        self._family_runs: dict[int, list[FrozenTrial]] = {}  # trial -> its family's done
         # Families whose next trial would not fit the time left (set by the search).
         self.excluded: set[str] = set()
 
@@ -167,9 +168,12 @@ class PortfolioSampler(optuna.samplers.BaseSampler):
         name, _, flag = param_name.partition(".")
         if s < len(warm) and warm[s].name == name:
             return warm[s].param(flag).warm
-        ran = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-               if t.number < trial.number and t.params.get("model") == name
-               and t.value is not None and param_name in t.params]
+        if trial.number not in self._family_runs:  # read once per trial, not per parameter
+            self._family_runs[trial.number] = [
+                t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.number < trial.number and t.params.get("model") == name
+                and t.value is not None]
+        ran = [t for t in self._family_runs[trial.number] if param_name in t.params]
         if 0 < len(ran) <= LOCAL_TRIALS:
             best = max(ran, key=lambda t: (t.value, -t.number))
             rng = np.random.default_rng([self._seed, s, zlib.crc32(param_name.encode())])

@@ -19,7 +19,7 @@ from official.recommendation import ncf_flags
 from official.recommendation.data.implicit_data import NCFData
 from official.recommendation.search.budget import Budget, refit_estimate
 from official.recommendation.training import task as task_lib
-from official.utils import run_loop
+from official.utils import retraining
 from official.utils.misc import memory
 
 # Extras of the leaderboard, from a full ranking of the selected epoch's top-K.
@@ -56,11 +56,6 @@ class TrialOutcome:
     chosen: dict = dataclasses.field(default_factory=dict)
 
 
-def metric_value(metrics: dict, name: str) -> float:
-    """The selection metric `name` ("HR", "NDCG") from sampled or full-ranking metrics."""
-    return metrics[name] if name in metrics else metrics[f"{name}_full"]
-
-
 def run_trial(settings: dict[str, Any], data: NCFData, budget: Budget,
               report: Callable[[float, int], bool], patience: int = 3,
               leader_refit: float = 0.0) -> TrialOutcome:
@@ -89,14 +84,14 @@ def run_trial(settings: dict[str, Any], data: NCFData, budget: Budget,
     for epoch in range(epochs):
         t0 = time.perf_counter()
         loss, _ = task.train_epoch(epoch, None, epochs)
-        run_loop.check_finite_loss(task, epoch + 1, loss)
+        retraining.check_finite_loss(task, epoch + 1, loss)
         t1 = time.perf_counter()
         metrics = task.evaluate()
         t2 = time.perf_counter()
         out.train_seconds += t1 - t0
         out.eval_seconds = t2 - t1
         out.epochs = epoch + 1
-        value = metric_value(metrics, config.selection_metric)
+        value = task_lib.selection_value(metrics, config.selection_metric)
         out.curve.append([epoch + 1, round(t2 - start, 3), value])
         logging.debug("  epoch %d: validation %s %.4f", epoch + 1, config.selection_metric,
                       value)

@@ -13,12 +13,9 @@ import dataclasses
 import time
 from typing import Any
 
-from absl import logging
-
 from official.recommendation import ncf_flags
 from official.recommendation.training import task as task_lib
-from official.utils import run_loop
-from official.utils.logs import progress as progress_lib
+from official.utils import retraining
 
 
 @dataclasses.dataclass
@@ -43,13 +40,7 @@ def refit_and_export(settings: dict[str, Any], epochs: int, export_dir: str | No
     start = time.perf_counter()
     config = ncf_flags.config(settings)
     task = task_lib.NCFTask.build(config)  # the data again, now with the test set
-    refit = task.refit(epochs)
-    if refit.trains:
-        logging.info("Refitting the winner on train + validation for %d epoch(s)", epochs)
-        with progress_lib.bar(epochs * refit.steps_per_epoch, "refit", "steps") as bar:
-            for epoch in range(epochs):
-                loss, _ = refit.train_epoch(epoch, bar.update, epochs)
-                run_loop.check_finite_loss(refit, epoch + 1, loss)
+    refit = retraining.retrain(task, epochs)
     test = refit.evaluate_test()
     if export_dir:
         refit.export(export_dir)

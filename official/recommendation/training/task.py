@@ -102,6 +102,11 @@ def make_trainer(data: implicit_data.NCFData, config: TrainConfig, strategy=None
         raise UserError(str(e)) from e
 
 
+def selection_value(metrics: dict[str, float], name: str) -> float:
+    """Selection metric `name` ("HR", "NDCG") of `evaluate`'s metrics: sampled, else full."""
+    return metrics[name] if name in metrics else metrics[f"{name}_full"]
+
+
 class NCFTask:
     """One NCF training for `run_loop` (see `run_loop.Task`).
 
@@ -163,9 +168,7 @@ class NCFTask:
 
     def _validation_score(self) -> float:
         """The selection metric of the model as it stands, on validation (the judge)."""
-        result = self.evaluate()
-        name = self.config.selection_metric
-        return result[name] if name in result else result[f"{name}_full"]
+        return selection_value(self.evaluate(), self.config.selection_metric)
 
     def checkpointables(self) -> dict:
         """The trainer's model and optimizer state."""
