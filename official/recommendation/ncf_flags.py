@@ -27,6 +27,7 @@ from official.recommendation.config.configs import (
 )
 from official.recommendation.models import registry
 from official.recommendation.search import search_flags
+from official.utils.errors import UserError
 from official.utils.flags import core as flags_core
 
 DEFAULTS = TrainConfig()  # the one source of the training defaults
@@ -140,6 +141,15 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                       w("After selection, train a fresh model on train + validation for the "
                         "selected number of epochs (in model_dir/retrain) and report and "
                         "export that one, as Rendle et al. (2020) did."))
+    fd.DEFINE_integer("retrain_epochs", None,
+                      w("With --retrain_on_full: refit for this many epochs instead of the "
+                        "selected number (a published setting that fixes its epochs; the "
+                        "validation curve is still trained and reported)."), lower_bound=1)
+    fd.DEFINE_float("init_stddev", None,
+                    w("Standard deviation of the normal initialization of the factor "
+                      "tables: per entry for MF (default 0.01); divided by sqrt(num_factors) "
+                      "for iALS (default 0.1), as Rendle et al. (2022) do. Other models "
+                      "ignore it."), lower_bound=0.0)
     fd.DEFINE_enum("lr_schedule", DEFAULTS.lr_schedule, list(SCHEDULES),
                    w("Learning rate after warm-up: constant, or cosine decay to "
                      "--final_lr_fraction of --learning_rate at --train_epochs."))
@@ -235,6 +245,9 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
     EASE: one fit, which chooses among the --ease_lambda values itself).
     """
     s = types.SimpleNamespace(**settings)
+    if s.retrain_epochs and not s.retrain_on_full:
+        raise UserError("--retrain_epochs sets the refit's epochs: it needs --retrain_on_full "
+                        "(or a recipe that sets it)")
     metric = s.selection_metric or "HR"
     epochs = registry.epochs(s.model, settings, s.train_epochs)
     if epochs != s.train_epochs:
@@ -257,13 +270,14 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
         final_lr_fraction=s.final_lr_fraction, ials_alpha=s.ials_alpha,
         ials_regularization=s.ials_regularization, ials_exponent=s.ials_frequency_scaling,
         ials_cg_steps=s.ials_cg_steps, ials_weight_epsilon=s.ials_weight_epsilon,
-        ease_lambdas=tuple(float(v) for v in s.ease_lambda))
+        init_stddev=s.init_stddev, ease_lambdas=tuple(float(v) for v in s.ease_lambda))
     run = flags_core.run_config(
         s, data_dir=None if s.ncf_split else s.data_dir, train_epochs=epochs,
         stop_metrics=("HR", "HR_full"), stop_threshold=s.hr_threshold,
         stop_flag="--hr_threshold", validation=s.validation,
         selection_metrics=(metric, f"{metric}_full"),
-        early_stopping_patience=s.early_stopping_patience, retrain_on_full=s.retrain_on_full)
+        early_stopping_patience=s.early_stopping_patience, retrain_on_full=s.retrain_on_full,
+        retrain_epochs=s.retrain_epochs)
     return NCFConfig(data, train, run, flags_core.distribution_config(s), s.top_k,
                      protocol, metric, s.pretrained_gmf, s.pretrained_mlp,
                      s.recipe)

@@ -39,6 +39,9 @@ class RunConfig:
         selection metric; 0: never.
       retrain_on_full: after selection, train `task.refit(selected)` for the
         selected number of epochs and report and export that one.
+      retrain_epochs: with `retrain_on_full`, refit for this many epochs
+        instead of the selected number (published settings that fix the epoch
+        count); None: the selected number.
     """
 
     model_dir: str
@@ -58,6 +61,7 @@ class RunConfig:
     selection_lower_is_better: bool = False
     early_stopping_patience: int = 0
     retrain_on_full: bool = False
+    retrain_epochs: int | None = None
 
 
 class Task(Protocol):

@@ -333,15 +333,16 @@ def _report(r: _Run, last_cycle: dict | None) -> tuple[dict, Task]:
         r.best.restore(selected)
     validation = task.evaluate()
     final = task
+    refit_epochs = config.retrain_epochs or selected
     if config.retrain_on_full and selected:
-        final = retrain(task, selected, r.strategy, r.cluster,
+        final = retrain(task, refit_epochs, r.strategy, r.cluster,
                         os.path.join(config.model_dir, RETRAIN_DIR))
     test = final.evaluate_test()
     # Test metrics first (what a user reads first), then validation, then epochs.
     result = {**(test or {}), **{f"validation_{k}": v for k, v in validation.items()},
               "epoch": epoch, "selected_epoch": selected, **task.metric_extras}
     if final is not task:
-        result["retrained_epochs"] = selected
+        result["retrained_epochs"] = refit_epochs
     reported = ({f"test_{k}": v for k, v in (test or {}).items()}
                 | {f"selected_validation_{k}": v for k, v in validation.items()})
     logger_lib.log_cycle(r.logger, r.writer, reported | {"selected_epoch": selected},

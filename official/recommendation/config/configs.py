@@ -92,6 +92,8 @@ class TrainConfig:
     ials_cg_steps: int = 0  # 0: exact (Cholesky) row solves
     # A log's weights w: confidence 1 + alpha * log(1 + w / epsilon) (Hu et al. 2008).
     ials_weight_epsilon: float = 1.0
+    # Factor initialization (MF: per entry; iALS: over sqrt(num_factors)); None: the model's.
+    init_stddev: float | None = None
     # EASE (model_type "ease", see models.ease): candidate lambdas of its one fit.
     ease_lambdas: tuple[float, ...] = (1000.0,)
 

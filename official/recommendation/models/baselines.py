@@ -27,7 +27,8 @@ def build_mf(num_users: int, num_items: int, config, train_users=None, train_ite
              ) -> "MF":
     """The registry's builder of `MF` (`config.num_factors`, `config.mf_regularization`)."""
     del train_users, train_items  # trained, not fitted here
-    return MF(num_users, num_items, config.num_factors, config.mf_regularization)
+    stddev = 0.01 if config.init_stddev is None else config.init_stddev
+    return MF(num_users, num_items, config.num_factors, config.mf_regularization, stddev)
 
 
 def build_popularity(num_users: int, num_items: int, config, train_users=None,
@@ -77,10 +78,12 @@ class MF(FactorModel):
         return fold_in.gradient_logits(self, items, settings)
 
     def __init__(self, num_users: int, num_items: int, num_factors: int = 8,
-                 regularization: float = 0.0, **kwargs):
+                 regularization: float = 0.0, init_stddev: float = 0.01, **kwargs):
         super().__init__(num_users, num_items, num_factors, num_factors + 1,
-                         keras.initializers.RandomNormal(0.0, 0.01), True, "embedding", **kwargs)
+                         keras.initializers.RandomNormal(0.0, init_stddev), True, "embedding",
+                         **kwargs)
         self.regularization = float(regularization)
+        self.init_stddev = float(init_stddev)
         self.bias = self.add_weight(shape=(), initializer="zeros", name="bias")
         self.built = True
 
@@ -128,7 +131,7 @@ class MF(FactorModel):
         """Constructor arguments, for Keras serialization."""
         return {**super().get_config(), "num_users": self.num_users,
                 "num_items": self.num_items, "num_factors": self.num_factors,
-                "regularization": self.regularization}
+                "regularization": self.regularization, "init_stddev": self.init_stddev}
 
 
 @keras.saving.register_keras_serializable(package="official")

@@ -51,7 +51,8 @@ def build(num_users: int, num_items: int, config, train_users=None, train_items=
           ) -> "IALS":
     """The registry's builder of `IALS` (`config.num_factors`); `build_solver` fits it."""
     del train_users, train_items
-    return IALS(num_users, num_items, config.num_factors)
+    stddev = 0.1 if config.init_stddev is None else config.init_stddev
+    return IALS(num_users, num_items, config.num_factors, stddev)
 
 
 def build_solver(model: "IALS", train_users, train_items, config, train_weights=None
@@ -206,71 +207,77 @@ def blocks(rows: np.ndarray, others: np.ndarray, num_rows: int, num_others: int,
     return out
 
 
-def _normal_equations(padded, others, conf, gram, reg, alpha):
+def _normal_equations(x, conf, gram, reg, alpha):
     """(A [n, k, k], b [n, k]) of each row's normal equations (module docstring)."""
-    x = tf.gather(padded, others)  # [n, width, k]; pads gather the zero row
     k = tf.shape(gram)[0]
     eye = reg[:, None, None] * tf.eye(k, dtype=gram.dtype)[None]
-    if conf is None:  # every g is 1: the cheaper unweighted form
-        return (gram[None] + alpha * tf.matmul(x, x, transpose_a=True) + eye,
-                (1.0 + alpha) * tf.reduce_sum(x, axis=1))
     a = gram[None] + alpha * tf.matmul(x * conf[:, :, None], x, transpose_a=True) + eye
     return a, tf.reduce_sum((1.0 + alpha * conf)[:, :, None] * x, axis=1)
 
 
-def _solve_block(padded, others, conf, gram, reg, alpha):
+def _solve_exact(x, conf, gram, reg, alpha):
     """Rows float32 [n, k] solving each row's normal equations exactly (Cholesky)."""
-    a, b = _normal_equations(padded, others, conf, gram, reg, alpha)
+    a, b = _normal_equations(x, conf, gram, reg, alpha)
     return tf.linalg.cholesky_solve(tf.linalg.cholesky(a), b[:, :, None])[:, :, 0]
 
 
-def _cg_block(padded, others, conf, gram, reg, alpha, start, steps):
+def _solve_cg(x, conf, gram, reg, alpha, start, steps):
     """Rows float32 [n, k] after `steps` conjugate-gradient steps from `start` [n, k].
 
-    Each step lowers the row's part of L (CG on a positive-definite system
-    decreases its quadratic monotonically), so sweeps still lower L.
+    Matrix-free: A p = G p + alpha X^T (g * (X p)) + lambda s p is computed
+    from the gathered rows X [n, width, k] without forming any row's k x k
+    matrix, so a step costs O(width k) per row where an exact solve's per-row
+    Gramians cost O(width k^2). Each step lowers the row's part of L (CG on a
+    positive-definite system decreases its quadratic monotonically), so
+    sweeps still lower L.
     """
-    a, b = _normal_equations(padded, others, conf, gram, reg, alpha)
-    x = start
-    r = b - tf.linalg.matvec(a, x)
+    weight = alpha * conf  # [n, width]; 0 in the pads
+
+    def times_a(p, plus=None):  # [n, k] -> A p [n, k]; with plus [n, width]: X^T plus - A p
+        xp = tf.linalg.matvec(x, p) * weight  # [n, width]
+        rest = tf.matmul(p, gram) + reg[:, None] * p
+        if plus is None:
+            return tf.linalg.matvec(x, xp, transpose_a=True) + rest
+        return tf.linalg.matvec(x, plus - xp, transpose_a=True) - rest
+
+    sol = start
+    # r = b - A x0 with b = X^T (1 + weight) (pads: x = 0): one pass over X less.
+    r = times_a(sol, plus=1.0 + weight)
     p, rs = r, tf.reduce_sum(r * r, axis=1)
     tiny = tf.constant(1e-30, rs.dtype)
     for _ in range(steps):  # a Python int: unrolled (a few steps)
-        ap = tf.linalg.matvec(a, p)
+        ap = times_a(p)
         step = rs / tf.maximum(tf.reduce_sum(p * ap, axis=1), tiny)
-        x += step[:, None] * p
+        sol += step[:, None] * p
         r -= step[:, None] * ap
         new = tf.reduce_sum(r * r, axis=1)
         p = r + (new / tf.maximum(rs, tiny))[:, None] * p
         rs = new
-    return x
+    return sol
 
 
-@tf.function(autograph=False)  # plain Python loops over blocks: nothing to convert
-def _half_sweep(other, current, others, regs, confs, index, alpha, steps: int):
-    """New rows [R, k] of one side from the other side's factors `other` [O, k].
+def _block_solver(steps: int):
+    """A tf.function solving one block's rows, traced once for every block shape.
 
-    One graph for every block of the side (`others`, `regs`: the blocks'
-    tensors; `index` [R, 1]: their rows in order), so the runtime overlaps one
-    block's gather with the previous block's matmul and solve: about 20%
-    faster than a call per block. Block j starts only once block j - 2 is
-    solved, so at most two blocks' intermediates are alive at a time.
+    Its arguments: the other side's factors with a zero row appended
+    `padded` [O + 1, k], the side's `table` [R, k], the block's `rows` [n],
+    `others` [n, width], `conf` [n, width], `reg` [n], the Gramian [k, k]
+    and alpha; it returns the block's new rows [n, k]. One trace serves every
+    block of both sides (a graph unrolled over the blocks took seconds to
+    build and optimize, longer than a whole fit's sweeps at ml-1m scale).
     """
-    gram = tf.matmul(other, other, transpose_a=True)
-    padded = tf.concat([other, tf.zeros([1, tf.shape(other)[1]], other.dtype)], axis=0)
-    solved, lo = [], 0
-    for j, (block_others, reg) in enumerate(zip(others, regs, strict=True)):
-        conf = confs[j] if confs else None  # no confidences: unweighted
-        with tf.control_dependencies(solved[j - 2:j - 1] if j >= 2 else []):
-            if steps:
-                n = block_others.shape[0]
-                start = tf.gather(current, index[lo:lo + n, 0])
-                solved.append(_cg_block(padded, block_others, conf, gram, reg, alpha, start,
-                                        steps))
-                lo += n
-            else:
-                solved.append(_solve_block(padded, block_others, conf, gram, reg, alpha))
-    return tf.scatter_nd(index, tf.concat(solved, axis=0), tf.shape(current))
+    def solve(padded, table, rows, others, conf, reg, gram, alpha):
+        x = tf.gather(padded, others)  # [n, width, k]; pads gather the zero row
+        if steps:
+            return _solve_cg(x, conf, gram, reg, alpha, tf.gather(table, rows), steps)
+        return _solve_exact(x, conf, gram, reg, alpha)
+
+    f32, i32 = tf.float32, tf.int32
+    return tf.function(solve, autograph=False, input_signature=[
+        tf.TensorSpec([None, None], f32), tf.TensorSpec([None, None], f32),
+        tf.TensorSpec([None], i32), tf.TensorSpec([None, None], i32),
+        tf.TensorSpec([None, None], f32), tf.TensorSpec([None], f32),
+        tf.TensorSpec([None, None], f32), tf.TensorSpec([], f32)])
 
 
 @tf.function(reduce_retracing=True)
@@ -280,11 +287,11 @@ def _positive_terms(w, h, users, items, conf, alpha):
     return tf.reduce_sum((1.0 + alpha * conf) * tf.square(1.0 - y) - tf.square(y))
 
 
-def _side_tensors(side_blocks: list[Block], weighted: bool) -> tuple:
-    """(others, reg, conf per block ([] unweighted), rows int32 [R, 1]) as tensors."""
-    return ([tf.constant(b.others) for b in side_blocks],
-            [tf.constant(b.reg) for b in side_blocks],
-            [tf.constant(b.conf) for b in side_blocks] if weighted else [],
+def _side_tensors(side_blocks: list[Block]) -> tuple[list[tuple], tf.Tensor]:
+    """(each block's (rows [n], others [n, width], conf [n, width], reg [n]) as tensors,
+    every block's rows in order int32 [R, 1])."""
+    return ([(tf.constant(b.rows), tf.constant(b.others), tf.constant(b.conf),
+              tf.constant(b.reg)) for b in side_blocks],
             tf.constant(np.concatenate([b.rows for b in side_blocks])[:, None]))
 
 
@@ -324,17 +331,25 @@ class IALSSolver:
                                   exponent, block_floats, self.conf)
         self.item_blocks = blocks(self.items, self.users, ni, nu, k, alpha, regularization,
                                   exponent, block_floats, self.conf)
-        weighted = confidence is not None
-        self._user_side, self._item_side = (_side_tensors(b, weighted)
+        self._user_side, self._item_side = (_side_tensors(b)
                                             for b in (self.user_blocks, self.item_blocks))
+        self._solve = _block_solver(self.cg_steps)
         self.user_reg = row_regularization(np.bincount(self.users, self.conf, nu), ni, alpha,
                                            regularization, exponent)
         self.item_reg = row_regularization(np.bincount(self.items, self.conf, ni), nu, alpha,
                                            regularization, exponent)
 
     def _half_sweep(self, table, other, side) -> None:
-        table.assign(_half_sweep(tf.convert_to_tensor(other), table.value, *side,
-                                 tf.constant(self.alpha, tf.float32), self.cg_steps))
+        """Solves every row of `table` [R, k] from the other side's factors [O, k]."""
+        other = tf.convert_to_tensor(other)
+        gram = tf.matmul(other, other, transpose_a=True)
+        padded = tf.concat([other, tf.zeros([1, other.shape[1]], other.dtype)], axis=0)
+        alpha, current = tf.constant(self.alpha, tf.float32), tf.convert_to_tensor(table)
+        blocks_, index = side
+        solved = [self._solve(padded, current, rows, others, conf, reg, gram, alpha)
+                  for rows, others, conf, reg in blocks_]
+        # The blocks cover every row once: the new table is their solutions scattered.
+        table.assign(tf.scatter_nd(index, tf.concat(solved, axis=0), tf.shape(current)))
 
     def selected_settings(self) -> dict:
         """Nothing is chosen during a fit: a refit uses the run's own settings."""

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from official.recommendation.config import recipes
 from official.recommendation.models import ials
 
 
@@ -133,16 +134,21 @@ def test_bad_settings_are_rejected():
         ials.IALS(0, 3, 2)
 
 
-def test_conjugate_gradient_converges_to_the_exact_solve_and_lowers_the_loss():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_conjugate_gradient_converges_to_the_exact_solve_and_lowers_the_loss(weighted):
     dense, u, i = small_problem(seed=4, users=30, items=20)
     k = 5
+    conf = (np.random.default_rng(7).uniform(0.2, 3.0, len(u)).astype(np.float32)
+            if weighted else None)
     exact = ials.IALS(30, 20, k)
     start = exact.get_weights()
-    ials.IALSSolver(exact, u, i, 3.0, 0.05, 1.0).sweep()
-    # k CG steps solve a k-dimensional system (up to rounding): the same sweep.
+    ials.IALSSolver(exact, u, i, 3.0, 0.05, 1.0, confidence=conf).sweep()
+    # k CG steps solve a k-dimensional system (up to rounding): the same sweep;
+    # tiny blocks, so rows of several widths and blocks go through the solver.
     cg = ials.IALS(30, 20, k)
     cg.set_weights(start)
-    ials.IALSSolver(cg, u, i, 3.0, 0.05, 1.0, cg_steps=3 * k).sweep()
+    ials.IALSSolver(cg, u, i, 3.0, 0.05, 1.0, cg_steps=3 * k, block_floats=40,
+                    confidence=conf).sweep()
     np.testing.assert_allclose(cg.user_table.numpy(), exact.user_table.numpy(), rtol=1e-3,
                                atol=1e-4)
     np.testing.assert_allclose(cg.item_table.numpy(), exact.item_table.numpy(), rtol=1e-3,
@@ -154,3 +160,45 @@ def test_conjugate_gradient_converges_to_the_exact_solve_and_lowers_the_loss():
     losses = [solver.loss()] + [solver.sweep() for _ in range(5)]
     assert all(b < a for a, b in zip(losses, losses[1:], strict=False)), losses
     assert not np.allclose(one.user_table.numpy(), exact.user_table.numpy(), atol=1e-3)
+
+
+def rendle2022_sweep(w, h, dense, reg, w0):
+    """One sweep of Rendle et al.'s (2022) iALS, transcribed row by row in numpy.
+
+    google-research ials/ncf_benchmarks/ials.py: each row solves
+    (sum_i h_i h_i^T + w0 G + reg (|I_u| + w0 |I|) I) w_u = sum_i h_i with G
+    the other side's Gramian; users first, then items from the new users.
+    """
+    w, h = w.copy(), h.copy()
+    for rows, cols, matrix in ((w, h, dense), (h, w, dense.T)):
+        gram = cols.T @ cols
+        for r in range(len(rows)):
+            hist = np.nonzero(matrix[r])[0]
+            lhs = sum(np.outer(cols[j], cols[j]) for j in hist) + w0 * gram
+            lhs += np.eye(cols.shape[1]) * reg * (len(hist) + w0 * len(cols))
+            rows[r] = np.linalg.solve(lhs, cols[hist].sum(axis=0))
+    return w, h
+
+
+def test_rendle2022_recipe_sweeps_equal_their_published_update():
+    rng = np.random.default_rng(11)
+    dense = rng.random((14, 10)) < 0.4
+    dense[np.arange(14), np.arange(14) % 10] = True  # every row and column has positives
+    u, i = (a.astype(np.int32) for a in np.nonzero(dense))
+    reg, w0, k = 0.05, 0.3, 4
+    settings = recipes.rendle2022_ials(reg, w0, 0.1)
+    assert settings["ials_frequency_scaling"] == 1.0
+    scale = (1.0 / (1.0 + w0)) ** 0.5  # theirs = scale * ours
+    w, h = (rng.normal(0, 0.1 / k ** 0.5, (n, k)) for n in dense.shape)
+    model = ials.IALS(*dense.shape, k)
+    model.set_weights([(w / scale).astype(np.float32), (h / scale).astype(np.float32)])
+    solver = ials.IALSSolver(model, u, i, settings["ials_alpha"],
+                             settings["ials_regularization"], 1.0)
+    for _ in range(2):
+        w, h = rendle2022_sweep(w, h, dense, reg, w0)
+        solver.sweep(with_loss=False)
+        np.testing.assert_allclose(scale * model.user_table.numpy(), w, rtol=2e-4, atol=1e-6)
+        np.testing.assert_allclose(scale * model.item_table.numpy(), h, rtol=2e-4, atol=1e-6)
+    # Their initialization N(0, 0.1 / sqrt(k)) is ours over `scale`.
+    big = ials.IALS(4000, 10, 64, settings["init_stddev"])
+    assert big.user_table.numpy().std() * scale == pytest.approx(0.1 / 8, rel=0.02)
