@@ -97,6 +97,9 @@ def main(_) -> None:
     """Entry point: runs NCF (each stage of a recipe, or the search), prints the summary."""
     fv = flags.FLAGS
     from official.recommendation.search import budget
+    from official.utils.misc import memory
+
+    memory.keep_freed_memory()  # solvers reuse large blocks (no page faults per step)
 
     result, final, model_dir, page = _run(fv, budget.process_start())
     if final is None:

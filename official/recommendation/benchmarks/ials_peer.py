@@ -81,15 +81,21 @@ def fit_implicit(data: NCFData, factors: int, alpha: float, regularization: floa
 
 
 def compare(data: NCFData, factors: int = 64, alpha: float = 10.0,
-            regularization: float = 0.01, iterations: int = 15, seed: int = 0) -> dict:
-    """Both fits at the same settings, and the ratio of their fit times."""
+            regularization: float = 0.01, iterations: int = 15, seed: int = 0,
+            exact: bool = True, cg_steps: tuple[int, ...] = (3,)) -> dict:
+    """Both fits at the same settings, and the ratio of their fit times.
+
+    Ours is fitted with each of `cg_steps` conjugate-gradient steps per row
+    (`implicit` takes 3) and, with `exact`, with exact Cholesky solves.
+    """
     settings = {"factors": factors, "implicit_alpha": alpha, "regularization": regularization,
                 "iterations": iterations}
     peer = fit_implicit(data, factors, alpha, regularization, iterations, seed)
-    ours = fit_ours(data, factors, alpha, regularization, iterations, seed)
-    ours_cg = fit_ours(data, factors, alpha, regularization, iterations, seed, cg_steps=3)
-    out = {"settings": settings, "ours": ours, "ours_cg3": ours_cg, "implicit": peer}
-    if "fit_s" in peer:
-        out["fit_time_ratio"] = round(ours["fit_s"] / max(peer["fit_s"], 1e-9), 2)
-        out["fit_time_ratio_cg3"] = round(ours_cg["fit_s"] / max(peer["fit_s"], 1e-9), 2)
+    out = {"settings": settings, "implicit": peer}
+    for steps in ((0,) if exact else ()) + tuple(cg_steps):
+        name = f"ours_cg{steps}" if steps else "ours"
+        out[name] = fit_ours(data, factors, alpha, regularization, iterations, seed, steps)
+        if "fit_s" in peer:
+            out[f"fit_time_ratio{name[4:] and '_' + name[5:]}"] = round(
+                out[name]["fit_s"] / max(peer["fit_s"], 1e-9), 2)
     return out

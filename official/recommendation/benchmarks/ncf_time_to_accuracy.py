@@ -39,6 +39,7 @@ from official.recommendation.benchmarks import ials_peer
 from official.recommendation.data import authors_split, validation_split
 from official.utils.flags import core as flags_core
 from official.utils.logs import logger
+from official.utils.misc import memory
 
 DEFAULT_RECIPES = ("default", "paper", "mf_tuned", "neumf_pretrained", "ials", "ease")
 THRESHOLDS = (0.70, 0.72, 0.74, 0.76, 0.78, 0.80)
@@ -101,6 +102,7 @@ def run_recipe(recipe: str, ncf_split: str, work_dir: str, with_test: bool,
 def main(_):
     """Runs every recipe and writes the JSON result."""
     f = flags.FLAGS
+    memory.keep_freed_memory()  # the in-process peer fit, as ncf_main does
     with_test = os.path.isfile(f.ncf_split + ".test.rating")
     os.makedirs(f.work_dir, exist_ok=True)
     result = {"ncf_split": f.ncf_split, "test_files": with_test, "recipes": {}}

@@ -41,7 +41,9 @@ def _fit_and_rank(data_dir: str, model: str, factors: int, sweeps: int,
     from official.recommendation.data import movielens_implicit
     from official.recommendation.data.validation_split import EvalSet
     from official.recommendation.training.trainer import build_trainer
+    from official.utils.misc import memory
 
+    memory.keep_freed_memory()  # as ncf_main does
     data = movielens_implicit.load_movielens(data_dir, movielens.SYNTHETIC, 100, 0)
     config = TrainConfig(model_type=model, num_factors=factors, ials_alpha=9.0,
                          ials_regularization=0.01, ease_lambdas=(500.0,))

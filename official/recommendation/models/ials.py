@@ -288,8 +288,10 @@ def _positive_terms(w, h, users, items, conf, alpha):
 
 
 def _side_tensors(side_blocks: list[Block]) -> tuple[list[tuple], tf.Tensor]:
-    """(each block's (rows [n], others [n, width], conf [n, width], reg [n]) as tensors,
-    every block's rows in order int32 [R, 1])."""
+    """Each block's (rows [n], others [n, width], conf [n, width], reg [n]); all rows.
+
+    The second item holds every block's rows in order, int32 [R, 1].
+    """
     return ([(tf.constant(b.rows), tf.constant(b.others), tf.constant(b.conf),
               tf.constant(b.reg)) for b in side_blocks],
             tf.constant(np.concatenate([b.rows for b in side_blocks])[:, None]))

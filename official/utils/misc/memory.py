@@ -33,3 +33,35 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
+
+
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
+    """Lets glibc reuse freed large blocks instead of mapping fresh pages for each.
+
+    glibc serves each allocation over its mmap threshold (at most 32 MiB by
+    default) with fresh pages and returns them on free; a solver that
+    allocates the same 64 MiB blocks on every step then pays a page fault
+    per 4 KiB (iALS at 192 factors on ml-1m: 356k faults and 0.6 s of system
+    time per sweep, 20% of the sweep). Raising the mmap and trim thresholds
+    keeps such blocks in the heap for reuse; peak memory is unchanged, but
+    freed memory is returned to the system later. Process-wide: called by
+    program entry points (`main`), never by library code.
+
+    Returns:
+      False where glibc's mallopt is not available (other C libraries).
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, threshold_bytes)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, 2 * threshold_bytes))
