@@ -72,6 +72,13 @@ def test_refit_trains_the_selected_number_of_epochs_and_is_exported(tmp_path):
     assert (tmp_path / "e" / "w").read_text() == "2"
 
 
+def test_refit_for_a_fixed_number_of_epochs(tmp_path):
+    # A published setting fixes the refit's epochs: 3, though validation selected 2.
+    result = run(tmp_path, retrain_on_full=True, retrain_epochs=3)
+    assert result["selected_epoch"] == 2 and result["retrained_epochs"] == 3
+    assert result["HR"] == 30.0  # the refit's weights after 3 epochs
+
+
 def test_nothing_to_train_is_evaluated_once(tmp_path):
     task = Scripted(CURVE, trains=False)
     result = run(tmp_path, task, validation=False)

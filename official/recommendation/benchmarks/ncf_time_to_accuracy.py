@@ -20,8 +20,9 @@ Multi-stage recipes (neumf_pretrained) count all stages: the thresholds are
 reached by the final stage, its clock started with the first stage.
 
 `peer` (unless --nopeer) fits `implicit`'s ALS and ours in this process on
-the same validation split at the same factors, regularization and
-iterations (`ials_peer`: fit seconds, validation HR / NDCG, their ratio);
+the same validation split at the same factors (each of --peer_factors),
+regularization and iterations (`ials_peer`: fit seconds, validation HR /
+NDCG, their ratio, ours with each of --peer_cg_steps);
 `implicit` comes with `pip install .[bench]`.
 """
 
@@ -32,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 
 from absl import app, flags
 
@@ -41,7 +43,8 @@ from official.utils.flags import core as flags_core
 from official.utils.logs import logger
 from official.utils.misc import memory
 
-DEFAULT_RECIPES = ("default", "paper", "mf_tuned", "neumf_pretrained", "ials", "ease")
+DEFAULT_RECIPES = ("default", "paper", "mf_tuned", "neumf_pretrained", "ials", "ials_rendle2022",
+                   "ease")
 THRESHOLDS = (0.70, 0.72, 0.74, 0.76, 0.78, 0.80)
 
 
@@ -112,18 +115,28 @@ def main(_):
         print(recipe, json.dumps(result["recipes"][recipe]["time_to_validation_hr"]),
               file=sys.stderr)
     if f.peer:
-        result["peer"] = peer_comparison(f.ncf_split, f.peer_factors, f.peer_alpha,
-                                         f.peer_regularization, f.peer_iterations)
-        print("peer", json.dumps(result["peer"]), file=sys.stderr)
+        result["peer"] = peer_comparison(
+            f.ncf_split, [int(k) for k in f.peer_factors], f.peer_alpha,
+            f.peer_regularization, f.peer_iterations, f.peer_exact,
+            [int(s) for s in f.peer_cg_steps])
     logger.emit_benchmark_result(result, f.output)
 
 
-def peer_comparison(split_prefix: str, factors: int, alpha: float, regularization: float,
-                    iterations: int) -> dict:
-    """`ials_peer.compare` on the validation split ncf_main carves (99 negatives, seed 0)."""
+def peer_comparison(split_prefix: str, factors: Sequence[int], alpha: float,
+                    regularization: float, iterations: int, exact: bool = True,
+                    cg_steps: Sequence[int] = (2, 3)) -> dict:
+    """`ials_peer.compare` at each of `factors` on the validation split ncf_main carves.
+
+    (99 negatives, seed 0.) Returns {str(factors): that comparison}.
+    """
     full = authors_split.read_ncf_split(split_prefix, with_test=False)
     train, _ = validation_split.split(full, 99, 0)
-    return ials_peer.compare(train, factors, alpha, regularization, iterations)
+    out = {}
+    for k in factors:
+        out[str(k)] = ials_peer.compare(train, k, alpha, regularization, iterations,
+                                        exact=exact, cg_steps=tuple(cg_steps))
+        print("peer", k, json.dumps(out[str(k)]), file=sys.stderr, flush=True)
+    return out
 
 
 if __name__ == "__main__":
@@ -137,7 +150,12 @@ if __name__ == "__main__":
     flags.DEFINE_string("output", None, "Write the JSON result to this file.")
     flags.DEFINE_boolean("peer", True, "Also fit implicit's ALS and ours at the same "
                          "settings (needs pip install .[bench]).")
-    flags.DEFINE_integer("peer_factors", 64, "Peer comparison: factors.")
+    flags.DEFINE_list("peer_factors", ["64", "128", "192"], "Peer comparison: the factor "
+                      "counts, each compared in turn.")
+    flags.DEFINE_list("peer_cg_steps", ["2", "3"], "Peer comparison: ours is fitted with "
+                      "each of these conjugate-gradient step counts (implicit takes 3).")
+    flags.DEFINE_boolean("peer_exact", False, "Peer comparison: also fit ours with exact "
+                         "solves (minutes at 192 factors).")
     fd.DEFINE_float("peer_alpha", 10.0, "Peer comparison: implicit's alpha (ours runs "
                        "with alpha - 1: the same objective).")
     fd.DEFINE_float("peer_regularization", 0.01, "Peer comparison: L2 lambda (plain, "

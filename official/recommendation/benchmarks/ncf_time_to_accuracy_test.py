@@ -65,8 +65,8 @@ def test_run_recipe_times_its_own_metric_log(tmp_path):
 def test_peer_comparison_on_a_tiny_split(tmp_path):
     prefix = str(tmp_path / "tiny")
     write_split(prefix, num_users=120, num_items=150)
-    out = tta.peer_comparison(prefix, factors=8, alpha=5.0, regularization=0.05,
-                              iterations=4)
+    out = tta.peer_comparison(prefix, factors=[8], alpha=5.0, regularization=0.05,
+                              iterations=4, cg_steps=[3])["8"]
     assert out["settings"] == {"factors": 8, "implicit_alpha": 5.0, "regularization": 0.05,
                                "iterations": 4}
     ours = out["ours"]
@@ -76,6 +76,8 @@ def test_peer_comparison_on_a_tiny_split(tmp_path):
         assert peer["error"].endswith("pip install .[bench]") and "fit_time_ratio" not in out
     else:  # the same objective: close validation numbers
         assert abs(peer["HR"] - ours["HR"]) < 0.1 and out["fit_time_ratio"] > 0
+    # 3 CG steps from the same start, same objective: close to the exact fit.
+    assert abs(out["ours_cg3"]["HR"] - ours["HR"]) < 0.05
 
 
 def test_validation_metrics_known_answer():

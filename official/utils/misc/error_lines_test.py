@@ -85,6 +85,8 @@ def test_every_program_fails_in_one_line(tmp_path):
         "auto storage": (["official.recommendation.ncf_main", "--model=auto", *SMALL_NCF,
                           "--study_storage=nosuchdb://x", f"--data_dir={tmp_path}/d9",
                           f"--model_dir={tmp_path}/m7"], None),
+        "refit epochs": (["official.recommendation.ncf_main", *SMALL_NCF, "--retrain_epochs=3",
+                          f"--data_dir={tmp_path}/d10", f"--model_dir={tmp_path}/m8"], None),
     }
     procs = {name: _start(args, code) for name, (args, code) in cases.items()}
     lines = {name: _error_line(proc) for name, proc in procs.items()}
@@ -108,6 +110,9 @@ def test_every_program_fails_in_one_line(tmp_path):
     assert lines["auto storage"].startswith("error: --study_storage nosuchdb://x: cannot open "
                                             "the study")
     assert not os.path.exists(f"{tmp_path}/m7")  # nothing of the failed run is left
+    assert "--retrain_epochs sets the refit's epochs: it needs --retrain_on_full" in lines[
+        "refit epochs"]
+    assert not os.path.exists(f"{tmp_path}/m8")
 
 
 def test_a_model_dir_of_another_model_is_one_line(tmp_path):
