@@ -181,7 +181,13 @@ def define_ncf_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     fd.DEFINE_enum("optimizer", DEFAULTS.optimizer, list(OPTIMIZERS),
                    w("adam: dense Adam on all weights (the paper). lazy_adam: Adam on the "
                      "dense layers and, for the embedding tables, only on the rows in the "
-                     "batch -- much faster at ml-20m scale (see docs/performance.md)."))
+                     "batch -- much faster at ml-20m scale (see docs/performance.md). sgd: "
+                     "plain SGD on the summed (not averaged) loss, so every example's "
+                     "gradient is applied with --learning_rate as in per-example SGD "
+                     "(Rendle et al. 2020); the examples of one step see the same weights."))
+    fd.DEFINE_boolean("mf_regularize_biases", False,
+                      w("MF: --mf_regularization also on the user, item and global biases, "
+                        "per example, as Rendle et al. (2020) do; default: factors only."))
     fd.DEFINE_boolean("jit_compile", DEFAULTS.jit_compile,
                       w("Compile the training step (forward, backward, Adam) with XLA; "
                         "--nojit_compile to disable."))
@@ -270,7 +276,8 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
         final_lr_fraction=s.final_lr_fraction, ials_alpha=s.ials_alpha,
         ials_regularization=s.ials_regularization, ials_exponent=s.ials_frequency_scaling,
         ials_cg_steps=s.ials_cg_steps, ials_weight_epsilon=s.ials_weight_epsilon,
-        init_stddev=s.init_stddev, ease_lambdas=tuple(float(v) for v in s.ease_lambda))
+        init_stddev=s.init_stddev, mf_regularize_biases=s.mf_regularize_biases,
+        ease_lambdas=tuple(float(v) for v in s.ease_lambda))
     run = flags_core.run_config(
         s, data_dir=None if s.ncf_split else s.data_dir, train_epochs=epochs,
         stop_metrics=("HR", "HR_full"), stop_threshold=s.hr_threshold,

@@ -12,7 +12,7 @@ from official.datasets.movielens import MovieLensSource
 from official.utils.misc.distribution_utils import DistributionConfig
 from official.utils.run_api import RunConfig
 
-OPTIMIZERS = ("adam", "lazy_adam")
+OPTIMIZERS = ("adam", "lazy_adam", "sgd")
 EVAL_PROTOCOLS = ("sampled", "full", "both")
 SCHEDULES = ("constant", "cosine")
 # Reported @top_k. Under leave-one-out (one held-out item per user) Recall@K
@@ -94,6 +94,7 @@ class TrainConfig:
     ials_weight_epsilon: float = 1.0
     # Factor initialization (MF: per entry; iALS: over sqrt(num_factors)); None: the model's.
     init_stddev: float | None = None
+    mf_regularize_biases: bool = False  # MF: mf_regularization on the biases too
     # EASE (model_type "ease", see models.ease): candidate lambdas of its one fit.
     ease_lambdas: tuple[float, ...] = (1000.0,)
 

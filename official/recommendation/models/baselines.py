@@ -28,7 +28,8 @@ def build_mf(num_users: int, num_items: int, config, train_users=None, train_ite
     """The registry's builder of `MF` (`config.num_factors`, `config.mf_regularization`)."""
     del train_users, train_items  # trained, not fitted here
     stddev = 0.01 if config.init_stddev is None else config.init_stddev
-    return MF(num_users, num_items, config.num_factors, config.mf_regularization, stddev)
+    return MF(num_users, num_items, config.num_factors, config.mf_regularization, stddev,
+              config.mf_regularize_biases)
 
 
 def build_popularity(num_users: int, num_items: int, config, train_users=None,
@@ -78,12 +79,18 @@ class MF(FactorModel):
         return fold_in.gradient_logits(self, items, settings)
 
     def __init__(self, num_users: int, num_items: int, num_factors: int = 8,
-                 regularization: float = 0.0, init_stddev: float = 0.01, **kwargs):
+                 regularization: float = 0.0, init_stddev: float = 0.01,
+                 regularize_biases: bool = False, **kwargs):
+        normal = keras.initializers.RandomNormal(0.0, init_stddev)
+
+        def factors_then_zero_bias(shape, dtype=None):  # [rows, F + 1]: biases start at 0
+            return ops.pad(normal((shape[0], shape[1] - 1), dtype), [[0, 0], [0, 1]])
+
         super().__init__(num_users, num_items, num_factors, num_factors + 1,
-                         keras.initializers.RandomNormal(0.0, init_stddev), True, "embedding",
-                         **kwargs)
+                         factors_then_zero_bias, True, "embedding", **kwargs)
         self.regularization = float(regularization)
         self.init_stddev = float(init_stddev)
+        self.regularize_biases = bool(regularize_biases)
         self.bias = self.add_weight(shape=(), initializer="zeros", name="bias")
         self.built = True
 
@@ -102,13 +109,21 @@ class MF(FactorModel):
         return self._logits(u[:, None, :], it)
 
     def grouped_regularization(self, u, it):
-        """L2 on the factors of the flattened pairs (each user row counts m times)."""
+        """L2 per pair of the flattened pairs (each user row counts m times).
+
+        On the factors; with `regularize_biases` on the user, item and global
+        biases too, each counted once per pair (Rendle et al. 2020's
+        per-example SGD regularizes every parameter an example touches).
+        """
         if not self.regularization:
             return 0.0
-        f = self.num_factors
+        f = self.num_factors + (1 if self.regularize_biases else 0)
         m = ops.cast(ops.shape(it)[1], u.dtype)
-        return self.regularization * (m * ops.sum(ops.square(u[:, :f]))
-                                      + ops.sum(ops.square(it[:, :, :f])))
+        total = m * ops.sum(ops.square(u[:, :f])) + ops.sum(ops.square(it[:, :, :f]))
+        if self.regularize_biases:
+            pairs = m * ops.cast(ops.shape(u)[0], u.dtype)
+            total += pairs * ops.square(self.bias)
+        return self.regularization * total
 
     def all_item_logits(self, users):
         """Logits float32 [n, num_items] of each user against every item."""
@@ -131,7 +146,8 @@ class MF(FactorModel):
         """Constructor arguments, for Keras serialization."""
         return {**super().get_config(), "num_users": self.num_users,
                 "num_items": self.num_items, "num_factors": self.num_factors,
-                "regularization": self.regularization, "init_stddev": self.init_stddev}
+                "regularization": self.regularization, "init_stddev": self.init_stddev,
+                "regularize_biases": self.regularize_biases}
 
 
 @keras.saving.register_keras_serializable(package="official")

@@ -112,8 +112,12 @@ class SGDTrainer(TrainerBase):
             config.learning_rate, round(config.warmup_epochs * self.steps_per_epoch),
             max(1, config.schedule_epochs * self.steps_per_epoch), config.lr_schedule,
             config.final_lr_fraction)
-        self.optimizer = keras.optimizers.Adam(self.learning_rate, beta_1=config.beta1,
-                                               beta_2=config.beta2, epsilon=config.epsilon)
+        # sgd: plain SGD on the summed loss, so each example's gradient is applied
+        # with the learning rate as in per-example SGD (Rendle et al. 2020).
+        self.summed_loss = config.optimizer == "sgd"
+        self.optimizer = (keras.optimizers.SGD(self.learning_rate) if self.summed_loss else
+                          keras.optimizers.Adam(self.learning_rate, beta_1=config.beta1,
+                                                beta_2=config.beta2, epsilon=config.epsilon))
         self.optimizer.build(self.dense_vars)
         self.table_slots = LazyAdamSlots(
             self.model.user_table if self.sparse_user else None,
@@ -141,9 +145,13 @@ class SGDTrainer(TrainerBase):
     def _train_step(self, users, items, weights):
         """One Adam step on a grouped batch (see `training_batches.EpochBatches.batch`)."""
         weight_sum = tf.maximum(tf.reduce_sum(weights) * (1 + self.config.num_neg), 1.0)
-        loss_sum, grads = self._grads(users, items, weights, weight_sum)
+        loss_sum, grads = self._grads(users, items, weights, self._gradient_scale(weight_sum))
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return loss_sum, weight_sum
+
+    def _gradient_scale(self, weight_sum):
+        """What the loss sum is divided by: the example count (a mean), or 1 for sgd."""
+        return tf.ones_like(weight_sum) if self.summed_loss else weight_sum
 
     def _grads(self, users, items, weights, weight_sum):
         """(loss sum, gradients of loss sum / weight_sum) on a grouped batch or a replica's part."""
@@ -174,7 +182,7 @@ class SGDTrainer(TrainerBase):
         ctx = tf.distribute.get_replica_context()
         local_weight = tf.reduce_sum(weights) * m
         weight_sum = tf.maximum(ctx.all_reduce(tf.distribute.ReduceOp.SUM, local_weight), 1.0)
-        loss_sum, grads = self._grads_fn(users, items, weights, weight_sum)
+        loss_sum, grads = self._grads_fn(users, items, weights, self._gradient_scale(weight_sum))
         # Keras sums the replicas' gradients (all-reduce) before applying them.
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return loss_sum, local_weight
