@@ -58,7 +58,8 @@ class TrialOutcome:
 
 def run_trial(settings: dict[str, Any], data: NCFData, budget: Budget,
               report: Callable[[float, int], bool], patience: int = 3,
-              leader_refit: float = 0.0) -> TrialOutcome:
+              leader_refit: float = 0.0,
+              keep: Callable[[task_lib.NCFTask], None] | None = None) -> TrialOutcome:
     """Trains one trial's settings on `data` (train + validation, no test).
 
     Args:
@@ -71,6 +72,8 @@ def run_trial(settings: dict[str, Any], data: NCFData, budget: Budget,
         each epoch the budget keeps back the larger of it and this trial's
         refit should its next epoch be selected: any running trial may end
         as the winner, and its refit must still fit.
+      keep: called with the trial's task at the end, its model holding the
+        selected epoch's weights (an ensemble uses the members' models).
 
     Raises:
       UserError: the settings cannot train on this data or diverged.
@@ -120,4 +123,6 @@ def run_trial(settings: dict[str, Any], data: NCFData, budget: Budget,
         out.metrics.update({k: full[k] for k in BEYOND_ACCURACY})
     out.seconds = time.perf_counter() - start
     out.peak_rss_mb = memory.peak_rss_mb()
+    if keep is not None:
+        keep(task)
     return out
