@@ -48,8 +48,9 @@ def test_weights_come_from_validation_and_the_export_serves_the_fused_model(tmp_
     export = recommend.load_export(str(tmp_path / "e"))
     out = recommend.recommend(export, np.array([0, 5]), 4)
     assert out["item_id"].shape == (2, 4) and np.all(np.diff(out["score"], axis=1) <= 0)
-    rated = set(open(prefix + ".train.rating").read().split("\n")[0].split("\t")[1:2])
-    assert not rated & {str(i) for i in out["item_id"][0]}
+    with open(prefix + ".train.rating") as f:
+        rated = {int(line.split("\t")[1]) for line in f if line.startswith("0\t")}
+    assert len(rated) == 11 and not rated & set(out["item_id"][0].tolist())
 
 
 def test_bad_members_are_one_line_errors(tmp_path):
