@@ -1,4 +1,4 @@
-"""Fuse several recipes into one model, with weights chosen on validation.
+r"""Fuse several recipes into one model, with weights chosen on validation.
 
     python -m official.recommendation.ensemble --members ials_rendle2022,ease,mf_tuned \
         --ncf_split DIR/ml-1m --model_dir /tmp/ens --export_dir /tmp/ens_export
@@ -171,7 +171,7 @@ def main(_) -> None:
     if not 2 <= len(fv.members) <= 4:
         raise UserError(f"--members takes 2 to 4 recipes, got {len(fv.members)}")
     values = fv.flag_values_dict()
-    values["model_dir"] = ncf_flags.model_dir(fv)
+    values["model_dir"] = ncf_flags.model_dir(fv, "ensemble", "+".join(fv.members))
     result = run(values, flags_core.given(fv), list(fv.members), fv.fusion_step)
     k = result["top_k"]
     for name, member in result["members"].items():
@@ -184,8 +184,13 @@ def main(_) -> None:
     print(f"results: {os.path.join(values['model_dir'], ENSEMBLE_JSON)}", flush=True)
 
 
-if __name__ == "__main__":
+def cli_main() -> None:
+    """Console entry point (`official-ensemble`): defines the flags, runs `main`."""
     from official.utils.misc import cli
 
     define_flags()
     cli.run(main)
+
+
+if __name__ == "__main__":
+    cli_main()

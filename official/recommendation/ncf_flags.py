@@ -290,13 +290,17 @@ def config(settings: Mapping[str, Any]) -> NCFConfig:
                      s.recipe)
 
 
-def model_dir(fv: flags.FlagValues) -> str:
-    """--model_dir, or ncf_main's default for the data and model (`flags_core.model_dir`)."""
+def model_dir(fv: flags.FlagValues, program: str = "ncf_main", name: str | None = None
+              ) -> str:
+    """--model_dir, or `program`'s default for the data and model (`flags_core.model_dir`).
+
+    `name` names the model in the default (ncf_main: the recipe, else --model).
+    """
     if fv.interactions:
         data = os.path.splitext(os.path.basename(fv.interactions.rstrip("/")))[0]
     else:
         data = "authors-split" if fv.ncf_split else fv.dataset
-    return flags_core.model_dir(fv, "ncf_main", data, fv.recipe or fv.model)
+    return flags_core.model_dir(fv, program, data, name or fv.recipe or fv.model)
 
 
 def configs(fv: flags.FlagValues) -> list[NCFConfig]:
