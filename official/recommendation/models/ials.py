@@ -29,10 +29,11 @@ normal equations are
 
 so the unobserved pairs cost nothing per user. Rows are grouped by their
 positive count into buckets of padded width (powers of sqrt 2); each block
-of rows is one gather [n, width, k] (pads read a zero row), one batched
-matmul for the per-row Gramians and one batched Cholesky solve, and a
-half-sweep is one graph over its blocks. Blocks are bounded in floats and at
-most two are in flight, so memory stays bounded at any scale.
+of rows is one call of one traced function: a gather [n, width, k] (pads
+read a zero row), then one batched matmul for the per-row Gramians and one
+batched Cholesky solve, or (`cg_steps`) matrix-free conjugate-gradient
+steps on the gathered rows. Blocks are bounded in floats and solved one
+after another, so memory stays bounded at any scale.
 """
 
 import dataclasses
@@ -208,9 +209,15 @@ def blocks(rows: np.ndarray, others: np.ndarray, num_rows: int, num_others: int,
 
 
 def _normal_equations(x, conf, gram, reg, alpha):
-    """(A [n, k, k], b [n, k]) of each row's normal equations (module docstring)."""
+    """(A [n, k, k], b [n, k]) of each row's normal equations (module docstring).
+
+    `conf` None: every g is 1 (pads gather zero rows), the cheaper unweighted form.
+    """
     k = tf.shape(gram)[0]
     eye = reg[:, None, None] * tf.eye(k, dtype=gram.dtype)[None]
+    if conf is None:
+        return (gram[None] + alpha * tf.matmul(x, x, transpose_a=True) + eye,
+                (1.0 + alpha) * tf.reduce_sum(x, axis=1))
     a = gram[None] + alpha * tf.matmul(x * conf[:, :, None], x, transpose_a=True) + eye
     return a, tf.reduce_sum((1.0 + alpha * conf)[:, :, None] * x, axis=1)
 
@@ -256,7 +263,7 @@ def _solve_cg(x, conf, gram, reg, alpha, start, steps):
     return sol
 
 
-def _block_solver(steps: int):
+def _block_solver(steps: int, weighted: bool):
     """A tf.function solving one block's rows, traced once for every block shape.
 
     Its arguments: the other side's factors with a zero row appended
@@ -270,7 +277,7 @@ def _block_solver(steps: int):
         x = tf.gather(padded, others)  # [n, width, k]; pads gather the zero row
         if steps:
             return _solve_cg(x, conf, gram, reg, alpha, tf.gather(table, rows), steps)
-        return _solve_exact(x, conf, gram, reg, alpha)
+        return _solve_exact(x, conf if weighted else None, gram, reg, alpha)
 
     f32, i32 = tf.float32, tf.int32
     return tf.function(solve, autograph=False, input_signature=[
@@ -335,7 +342,7 @@ class IALSSolver:
                                   exponent, block_floats, self.conf)
         self._user_side, self._item_side = (_side_tensors(b)
                                             for b in (self.user_blocks, self.item_blocks))
-        self._solve = _block_solver(self.cg_steps)
+        self._solve = _block_solver(self.cg_steps, confidence is not None)
         self.user_reg = row_regularization(np.bincount(self.users, self.conf, nu), ni, alpha,
                                            regularization, exponent)
         self.item_reg = row_regularization(np.bincount(self.items, self.conf, ni), nu, alpha,
