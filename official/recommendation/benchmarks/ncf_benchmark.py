@@ -23,7 +23,10 @@ writes as JSON:
   `full_eval_s` (one full-ranking evaluation: every test user against every
   item, `--eval_protocol full`; off with --nofull_eval),
   `train_peak_rss_mb` (peak memory of the training epochs: the process's
-  peak is reset to its current size just before them, on Linux);
+  peak is reset to its current size just before them, on Linux), and
+  `rss_mb_by_stage` (resident memory after loading the data, building the
+  trainer, sampling negatives, reading an input epoch, freeing it, and
+  training);
 * at ml-1m scale, `hr_fast` / `hr_reference`: HR@10 after --accuracy_epochs
   epochs with the fast recipe and with the paper's (batch 256, lr 0.001).
 
@@ -149,10 +152,13 @@ def _train(data_dir: str, scale: str, batch_size: int, learning_rate: float,
     from official.recommendation.data import movielens_implicit
     from official.recommendation.training.trainer import build_trainer
 
+    stages = {"start": memory.current_rss_mb()}  # resident MiB after each stage
     data = movielens_implicit.load_movielens(data_dir, movielens.SYNTHETIC, NUM_EVAL_NEGATIVES, 0)
+    stages["data_loaded"] = memory.current_rss_mb()
     config = TrainConfig(batch_size=batch_size, learning_rate=learning_rate,
                          optimizer=optimizer, **MODEL_SETTINGS[model_settings])
     trainer = build_trainer(data, config)
+    stages["trainer_built"] = memory.current_rss_mb()
     out = {"batch_size": batch_size, "learning_rate": learning_rate, "optimizer": optimizer,
            "examples_per_step": trainer.positives_per_step * 5,
            "model_settings": model_settings,
@@ -167,6 +173,7 @@ def _train(data_dir: str, scale: str, batch_size: int, learning_rate: float,
         negs = negatives(tf.constant(epoch, tf.int64))
         rates.append(int(tf.size(negs)) / (time.perf_counter() - start))
     out["neg_sampling_per_s"] = sorted(rates)[1]
+    stages["negatives_sampled"] = memory.current_rss_mb()
 
     it = iter(trainer.input.dataset(200, 201))
     next(it)  # waits for the epoch's negatives
@@ -174,7 +181,9 @@ def _train(data_dir: str, scale: str, batch_size: int, learning_rate: float,
     steps = sum(int(element[-1]) for element in it)  # the rest of the epoch
     out["input_examples_per_s"] = steps * out["examples_per_step"] / (
         time.perf_counter() - start)
+    stages["input_epoch_read"] = memory.current_rss_mb()
     del negs, it  # Free the measurement's epoch tensors before the training epoch.
+    stages["input_freed"] = memory.current_rss_mb()
 
     # ml-1m: epoch 0 compiles; epochs 1-5 are timed (one epoch is under a
     # second, too short alone on a noisy machine). ml-20m: one epoch, timed
@@ -191,6 +200,8 @@ def _train(data_dir: str, scale: str, batch_size: int, learning_rate: float,
                             prefetch_until=epochs)
         epoch_times.append(time.perf_counter() - epoch_start)
     out["train_peak_rss_mb"] = memory.peak_rss_mb()  # before the comparison runs below
+    stages["trained"] = memory.current_rss_mb()
+    out["rss_mb_by_stage"] = {k: round(v) for k, v in stages.items()}
     out["epoch_s"] = sorted(epoch_times[1:])[len(epoch_times[1:]) // 2] if epochs > 1 else (
         epoch_times[0])
     out["epochs_timed"] = max(1, epochs - 1)
