@@ -93,6 +93,10 @@ def run(values: dict[str, Any], given: set[str], members: list[str],
     from official.recommendation.training import task as task_lib
 
     start = time.perf_counter()
+    try:  # before any training: a bad step is one line now, not after the members
+        ensemble.simplex_grid(len(members), step)
+    except ValueError as e:
+        raise UserError(f"--fusion_step {step:g}: {e}") from None
     settings = [member_settings(values, given, m) for m in members]
     config = ncf_flags.config(settings[0])
     if config.eval_protocol != "sampled":

@@ -61,6 +61,9 @@ def test_bad_members_are_one_line_errors(tmp_path):
     with pytest.raises(UserError, match="trains in several stages"):
         run([f"--ncf_split={prefix}", "--members=ials,neumf_pretrained",
              f"--model_dir={tmp_path}/m"])
+    with pytest.raises(UserError, match="--fusion_step 0.3: the fusion step must divide 1"):
+        run([f"--ncf_split={prefix}", "--members=ials,ease", "--fusion_step=0.3",
+             f"--model_dir={tmp_path}/m"])
     with pytest.raises(UserError, match="drop --novalidation"):
         run([f"--ncf_split={prefix}", "--members=ials,ease", "--novalidation",
              f"--model_dir={tmp_path}/m"])
