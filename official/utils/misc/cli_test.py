@@ -37,7 +37,7 @@ def test_console_scripts_are_the_readme_commands():
     table = readme.split("| command | job |")[1].split("\n\n")[0]
     commands = set(re.findall(r"`python -m (official[\w.]+)`", table))
     scripts = _scripts()
-    assert len(commands) == 9
+    assert len(commands) == 10
     assert {target.split(":")[0] for target in scripts.values()} == commands
     for name, target in scripts.items():
         module, function = target.split(":")
