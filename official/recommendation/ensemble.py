@@ -64,21 +64,20 @@ def _validation_scores(task) -> Any:
     return scorer.score(np.ascontiguousarray(users), data.eval_items)
 
 
-def _refit(settings: dict[str, Any], trial_task, outcome):
-    """(task, model) of a member as its recipe ends: refitted, or as selected on validation."""
+def _final_model(trial_task, outcome, full, test_set):
+    """A member as its recipe ends: refitted on train + validation, or as selected.
+
+    The refit goes through the trial's trainer (`NCFTask.refit`), so it fits
+    what the trial's fit chose itself (EASE's lambda among the recipe's).
+    """
     from official.recommendation.training import task as task_lib
     from official.utils import retraining
 
-    # What the fit chose itself (EASE's lambda among the recipe's) is what the refit fits.
-    chosen = {k: [f"{v:g}"] if isinstance(settings.get(k), list) else v
-              for k, v in outcome.chosen.items()}
-    config = ncf_flags.config({**settings, **chosen})
-    full_task = task_lib.NCFTask.build(config)  # the data again, with the test set
-    if not config.run.retrain_on_full:
-        full_task.model.set_weights(trial_task.model.get_weights())
-        return full_task, full_task.model
-    refit = retraining.retrain(full_task, config.run.retrain_epochs or outcome.selected_epoch)
-    return refit, refit.model
+    run = trial_task.config.run
+    if not run.retrain_on_full:
+        return trial_task.model
+    task = task_lib.NCFTask(trial_task.config, trial_task.trainer, full, test_set)
+    return retraining.retrain(task, run.retrain_epochs or outcome.selected_epoch).model
 
 
 def run(values: dict[str, Any], given: set[str], members: list[str],
@@ -89,7 +88,7 @@ def run(values: dict[str, Any], given: set[str], members: list[str],
     from official.recommendation.evaluation.scorer import ModelScorer
     from official.recommendation.models import ensemble
     from official.recommendation.search import budget, trial_run
-    from official.recommendation.serving import fold_in, model_export
+    from official.recommendation.serving import fold_in
     from official.recommendation.training import task as task_lib
 
     start = time.perf_counter()
@@ -102,7 +101,8 @@ def run(values: dict[str, Any], given: set[str], members: list[str],
     if config.eval_protocol != "sampled":
         raise UserError("an ensemble chooses its weights on the sampled protocol: "
                         "--eval_protocol sampled")
-    data, _ = task_lib.split_data(config.data, task_lib.load_data(config.data))
+    full = task_lib.load_data(config.data)  # read once, for every member and the test
+    data, test_set = task_lib.split_data(config.data, full)
     tasks, outcomes, scores = [], [], []
     for name, s in zip(members, settings, strict=True):
         logging.info("Member %s: training on validation", name)
@@ -124,19 +124,18 @@ def run(values: dict[str, Any], given: set[str], members: list[str],
     logging.info("Weights %s: validation %s@%d %.4f (best single model %+.4f)",
                  dict(zip(members, weights.round(3).tolist(), strict=True)), metric,
                  config.top_k, best[metric], gain)
-    finals = [_refit(s, t, o) for s, t, o in
-              zip(settings, tasks, outcomes, strict=True)]
-    fused = ensemble.Ensemble([m for _, m in finals], weights, [a for a, _ in stats],
-                              [b for _, b in stats],
-                              [fold_in.settings_for(ncf_flags.config(s).train) for s in settings])
-    final_task = finals[0][0]
+    fused = ensemble.Ensemble(
+        [_final_model(t, o, full, test_set) for t, o in zip(tasks, outcomes, strict=True)],
+        weights, [a for a, _ in stats], [b for _, b in stats],
+        [fold_in.settings_for(t.config.train) for t in tasks])
+    # The test set and the ids of the whole data, through the first member's trainer.
+    final_task = task_lib.NCFTask(config, tasks[0].trainer, full, test_set)
     test = None
-    if final_task.test_set is not None:
+    if test_set is not None:
         test = final_task.evaluator.evaluate(ModelScorer(fused, data.num_items, False),
-                                             config.top_k, "sampled", final_task.test_set)
+                                             config.top_k, "sampled", test_set)
     if values["export_dir"]:
-        model_export.export(fused, final_task.full.user_ids, final_task.full.item_ids,
-                            values["export_dir"], final_task._item_info())
+        final_task.export(values["export_dir"], fused)
     result = {**(test or {}), "validation_HR": best["HR"], "validation_NDCG": best["NDCG"],
               "weights": dict(zip(members, weights.tolist(), strict=True)),
               "validation_gain_over_best_member": gain, "selection_metric": metric,

@@ -93,9 +93,9 @@ def compare(data: NCFData, factors: int = 64, alpha: float = 10.0,
     peer = fit_implicit(data, factors, alpha, regularization, iterations, seed)
     out = {"settings": settings, "implicit": peer}
     for steps in ((0,) if exact else ()) + tuple(cg_steps):
-        name = f"ours_cg{steps}" if steps else "ours"
-        out[name] = fit_ours(data, factors, alpha, regularization, iterations, seed, steps)
+        suffix = f"_cg{steps}" if steps else ""  # "ours" / "fit_time_ratio": exact solves
+        ours = out[f"ours{suffix}"] = fit_ours(data, factors, alpha, regularization,
+                                               iterations, seed, steps)
         if "fit_s" in peer:
-            out[f"fit_time_ratio{name[4:] and '_' + name[5:]}"] = round(
-                out[name]["fit_s"] / max(peer["fit_s"], 1e-9), 2)
+            out[f"fit_time_ratio{suffix}"] = round(ours["fit_s"] / max(peer["fit_s"], 1e-9), 2)
     return out

@@ -143,23 +143,22 @@ class SGDTrainer(TrainerBase):
         return items
 
     def _train_step(self, users, items, weights):
-        """One Adam step on a grouped batch (see `training_batches.EpochBatches.batch`)."""
+        """One optimizer step on a grouped batch (see `training_batches.EpochBatches.batch`)."""
         weight_sum = tf.maximum(tf.reduce_sum(weights) * (1 + self.config.num_neg), 1.0)
-        loss_sum, grads = self._grads(users, items, weights, self._gradient_scale(weight_sum))
+        loss_sum, grads = self._grads(users, items, weights, weight_sum)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return loss_sum, weight_sum
 
-    def _gradient_scale(self, weight_sum):
-        """What the loss sum is divided by: the example count (a mean), or 1 for sgd."""
-        return tf.ones_like(weight_sum) if self.summed_loss else weight_sum
-
     def _grads(self, users, items, weights, weight_sum):
-        """(loss sum, gradients of loss sum / weight_sum) on a grouped batch or a replica's part."""
+        """(loss sum, gradients of loss sum / weight_sum) on a grouped batch or a replica's part.
+
+        With sgd the gradients are of the loss sum itself (per-example SGD).
+        """
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             logits, u, it = self.model.grouped_logits(users, items)
             loss_sum = self._loss_sum(logits, weights, u, it)
-            scaled = loss_sum / weight_sum
+            scaled = loss_sum if self.summed_loss else loss_sum / weight_sum
         return loss_sum, tape.gradient(scaled, variables)
 
     def _loss_sum(self, logits, weights, u, it):
@@ -182,7 +181,7 @@ class SGDTrainer(TrainerBase):
         ctx = tf.distribute.get_replica_context()
         local_weight = tf.reduce_sum(weights) * m
         weight_sum = tf.maximum(ctx.all_reduce(tf.distribute.ReduceOp.SUM, local_weight), 1.0)
-        loss_sum, grads = self._grads_fn(users, items, weights, self._gradient_scale(weight_sum))
+        loss_sum, grads = self._grads_fn(users, items, weights, weight_sum)
         # Keras sums the replicas' gradients (all-reduce) before applying them.
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return loss_sum, local_weight

@@ -204,9 +204,13 @@ class NCFTask:
         logging.info("Refit on train + validation: %d positives", trainer.num_positives)
         return NCFTask(self.config, trainer, self.full, self.test_set)
 
-    def export(self, export_dir: str) -> None:
-        """SavedModel on raw ids, with what `recommend` needs (see `model_export`)."""
-        model_export.export(self.trainer.single_device_model(), self.full.user_ids,
+    def export(self, export_dir: str, model=None) -> None:
+        """SavedModel on raw ids, with what `recommend` needs (see `model_export`).
+
+        `model`: what to export on this task's ids (an ensemble); default the trainer's.
+        """
+        model = self.trainer.single_device_model() if model is None else model
+        model_export.export(model, self.full.user_ids,
                           self.full.item_ids, export_dir, self._item_info(),
                           fold_in.settings_for(self.config.train))
 

@@ -3,6 +3,18 @@
 import resource
 
 
+def _status_mb(field: str) -> float | None:
+    """A kB field of /proc/self/status (Linux), in MiB; None where unreadable."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process image, in MiB.
 
@@ -10,26 +22,14 @@ def peak_rss_mb() -> float:
     inherited from the parent across fork + exec, so a fresh child measures
     only itself. Falls back to `ru_maxrss` elsewhere.
     """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def current_rss_mb() -> float:
     """Resident set size of this process now, in MiB (`VmRSS`; 0.0 where unreadable)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _status_mb("VmRSS") or 0.0
 
 
 def reset_peak_rss() -> bool:
