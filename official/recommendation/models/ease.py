@@ -84,11 +84,14 @@ class EASE(keras.Model):
 
     model_type = "ease"
 
-    def fold_in_logits(self, items, settings):
-        """Logits float32 [I] of a new user: the history row times B."""
+    def fold_in_logits(self, histories, settings):
+        """Logits float32 [B, I] of new users (int32 ragged [B, (H)]): history rows times B."""
         del settings
-        x = tf.scatter_nd(items[:, None], tf.ones_like(items, tf.float32), [self.num_items])
-        return tf.linalg.matvec(tf.convert_to_tensor(self.weights_matrix), x, transpose_a=True)
+        where = tf.stack([tf.cast(histories.value_rowids(), tf.int32),
+                          histories.flat_values], axis=1)
+        x = tf.scatter_nd(where, tf.ones_like(histories.flat_values, tf.float32),
+                          [tf.cast(histories.nrows(), tf.int32), self.num_items])
+        return tf.matmul(x, tf.convert_to_tensor(self.weights_matrix))
     # Scoring a user costs a row of B per item it trained on: score all items
     # of a user at once (one matmul), then pick, rather than pair by pair.
     scores_by_user = True

@@ -108,8 +108,8 @@ class Ensemble(keras.Model):
         return self._fuse([m.all_item_logits(users) if w > 0 else None
                            for m, (w, _, _) in zip(self.members, self.fusion, strict=True)])
 
-    def fold_in_logits(self, items, settings):
-        """Logits float32 [I] of a new user: each member folds in with its own settings."""
+    def fold_in_logits(self, histories, settings):
+        """Logits float32 [B, I] of new users (ragged [B, (H)]): each member's own fold-in."""
         return self._fuse([
-            m.fold_in_logits(items, own or settings) if w > 0 else None
+            m.fold_in_logits(histories, own or settings) if w > 0 else None
             for m, own, (w, _, _) in zip(self.members, self.fold_in, self.fusion, strict=True)])

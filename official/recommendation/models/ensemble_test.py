@@ -58,7 +58,7 @@ def test_fused_model_scores_pairs_all_items_and_new_users_as_the_weighted_sum():
                                expected(a.all_item_logits(users), b.all_item_logits(users)),
                                rtol=1e-5)
     settings = fold_in.FoldInSettings(steps=5)
-    history = tf.constant([2, 5], tf.int32)
+    history = fold_in.as_histories([[2, 5], [0, 1, 8]])
     np.testing.assert_allclose(fused.fold_in_logits(history, settings),
                                expected(a.fold_in_logits(history, settings),
                                         b.fold_in_logits(history, settings)), rtol=1e-4)

@@ -91,10 +91,10 @@ class IALS(FactorModel):
     model_type = "ials"
     scores_by_user = False
 
-    def fold_in_logits(self, items, settings):
-        """Logits float32 [I] of a new user: the exact least-squares row (`ials_user_row`)."""
-        row = fold_in.ials_user_row(self.item_table, items, settings)
-        return tf.linalg.matvec(tf.convert_to_tensor(self.item_table), row)
+    def fold_in_logits(self, histories, settings):
+        """Logits float32 [B, I] of new users (int32 ragged [B, (H)]): exact least squares."""
+        rows = fold_in.ials_user_rows(self.item_table, histories, settings)
+        return tf.matmul(rows, tf.convert_to_tensor(self.item_table), transpose_b=True)
 
     def __init__(self, num_users: int, num_items: int, num_factors: int = 64,
                  init_stddev: float = 0.1, **kwargs):

@@ -42,11 +42,13 @@ class Recommender(Protocol):
     def all_item_logits(self, users: Any) -> Any:
         """Logits float32 [B, I] of int32 users [B] against every item."""
 
-    def fold_in_logits(self, items: Any, settings: Any) -> Any:
-        """Logits float32 [I] of a new user who rated int32 items [H] (no repeats).
+    def fold_in_logits(self, histories: Any, settings: Any) -> Any:
+        """Logits float32 [B, I] of B new users who rated `histories`.
 
-        In-graph (the export serves it); `settings` is a
-        `serving.fold_in.FoldInSettings`. The item side stays frozen.
+        `histories` is a `tf.RaggedTensor` of int32 item indices [B, (H)], no
+        repeats within a row (rows may be empty). In-graph (the export serves
+        it); `settings` is a `serving.fold_in.FoldInSettings`. The item side
+        stays frozen, and each user's row equals what it gets alone.
         """
 
 

@@ -51,8 +51,8 @@ class Tiny(keras.Model):
     def all_item_logits_from_rows(self, u):
         return ops.matmul(u, ops.transpose(self.item_table))
 
-    def fold_in_logits(self, items, settings):
-        return fold_in.gradient_logits(self, items, settings)
+    def fold_in_logits(self, histories, settings):
+        return fold_in.factor_logits(self, histories, settings)
 
 
 def build_tiny(num_users, num_items, config, train_users=None, train_items=None):
@@ -71,7 +71,10 @@ def test_every_registered_model_builds_a_recommender():
                                np.arange(20, dtype=np.int32) % 5, items)
         assert model.model_type == name and (model.num_users, model.num_items) == (5, 7)
         assert np.asarray(model.all_item_logits(np.array([0, 4], np.int32))).shape == (2, 7)
-        assert isinstance(model.scores_by_user, bool) and callable(model.fold_in_logits)
+        assert isinstance(model.scores_by_user, bool)
+        folded = np.asarray(model.fold_in_logits(fold_in.as_histories([[1, 3], [], [6]]),
+                                                 fold_in.FoldInSettings(steps=2)))
+        assert folded.shape == (3, 7) and np.isfinite(folded).all(), name
     with pytest.raises(ValueError, match="model_type must be one of"):
         registry.spec("nope")
 

@@ -1,36 +1,50 @@
-"""Fold-in: scores for a user the model never saw, from the items they rated.
+"""Fold-in: scores for users the model never saw, from the items they rated, in batches.
 
-The item side stays frozen; only the new user's representation is computed,
-in-graph, so the export can serve new users (`model_export`'s
-`recommend_for_history`):
+The item side stays frozen; only each new user's representation is
+computed, in-graph, for a batch of histories at once (a `tf.RaggedTensor`
+int32 [B, (H)] of item indices, no repeats within a row), so the export can
+serve new users together (`model_export`'s `recommend_for_histories`).
+Users in a batch never affect each other: a batch gives each user exactly
+what it would get alone (the sampled negatives are one seeded sequence of
+which each user takes its own prefix).
 
 * iALS: the exact least-squares row, the same normal equations the solver
-  uses for a trained user (`ials`):
+  uses for a trained user (`ials`), one k x k solve per user:
     (H^T H + alpha * sum_{i in h} h_i h_i^T + lambda * s I) w
         = (1 + alpha) * sum_{i in h} h_i,   s = (|I| + alpha * |h|)^nu.
-* MF, GMF, MLP, NeuMF: `FoldInSettings.steps` steps of Adam on the model's
-  own loss (sigmoid cross-entropy) of the history items (label 1) and
-  `num_neg` seeded uniform negatives per history item (label 0; a draw that
-  hits the history is dropped), plus `l2 * |u - u_mean|^2`, starting from
-  the mean trained user row u_mean. Fixed seed: the same history always
-  gives the same scores.
-* EASE: the history row times the item-item matrix (its scores need no user
-  representation).
+* MF and GMF (logits linear in the user row, `linear_user_features`):
+  the minimizer of the model's own loss (sigmoid cross-entropy) on the
+  history items (label 1) and `num_neg` seeded uniform negatives per
+  history item (label 0; a draw that hits the history is dropped), plus
+  `l2 * |u - u_mean|^2`, by `newton_steps` Newton steps from the mean
+  trained user row u_mean (iteratively reweighted least squares on the
+  item rows: one k x k solve per user and step).
+* MLP, NeuMF: `steps` steps of Adam on the same objective from u_mean.
+* EASE: the history row times the item-item matrix.
 * Popularity: the same scores for every user.
+
+`FoldInSettings.method` forces "adam" or "newton" (the latter only where
+the logits are linear in the user row).
 """
 
 import dataclasses
 
 import tensorflow as tf
 
+METHODS = ("auto", "adam", "newton")
+LINE_SEARCH = 8  # step lengths 1, 1/2, ..., 1/128 tried per Newton step
+
 
 @dataclasses.dataclass(frozen=True)
 class FoldInSettings:
-    """How a new user is folded in.
+    """How new users are folded in.
 
     Attributes:
+      method: "auto" (Newton where the logits are linear in the user row,
+        Adam otherwise), "adam" or "newton".
       steps: Adam steps of the gradient fold-in.
       learning_rate: their step size.
+      newton_steps: Newton steps of the linear models' fold-in.
       num_neg: sampled negatives per history item.
       l2: weight of |u - u_mean|^2 (keeps short histories near the mean user).
       seed: seed of the negatives.
@@ -38,14 +52,20 @@ class FoldInSettings:
         alpha, lambda and nu (those the model was trained with).
     """
 
+    method: str = "auto"
     steps: int = 100
     learning_rate: float = 0.05
+    newton_steps: int = 8
     num_neg: int = 4
     l2: float = 1e-2
     seed: int = 0
     ials_alpha: float = 9.0
     ials_regularization: float = 0.01
     ials_exponent: float = 1.0
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"fold-in method must be one of {METHODS}, got {self.method!r}")
 
 
 def settings_for(train, **overrides) -> FoldInSettings:
@@ -58,49 +78,94 @@ def settings_for(train, **overrides) -> FoldInSettings:
                              "ials_exponent": train.ials_exponent, **overrides})
 
 
-def ials_user_row(item_table: tf.Tensor, items: tf.Tensor, settings: FoldInSettings
-                  ) -> tf.Tensor:
-    """Exact iALS row float32 [k] of a history (int32 item indices [H], no repeats)."""
+def as_histories(histories) -> tf.RaggedTensor:
+    """`histories` as an int32 `tf.RaggedTensor` [B, (H)] (a ragged or nested-list input)."""
+    if isinstance(histories, tf.RaggedTensor):
+        return tf.cast(histories, tf.int32)
+    return tf.ragged.constant(histories, dtype=tf.int32, ragged_rank=1)
+
+
+def padded(histories: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(items int32 [B, H] padded with item 0, mask float32 [B, H]: 1 on real entries)."""
+    items = histories.to_tensor(0)
+    mask = tf.sequence_mask(histories.row_lengths(), tf.shape(items)[1], tf.float32)
+    return items, mask
+
+
+def ials_user_rows(item_table, histories: tf.RaggedTensor, settings: FoldInSettings
+                   ) -> tf.Tensor:
+    """Exact iALS rows float32 [B, k] of `histories` (int32 ragged [B, (H)], no repeats)."""
     table = tf.convert_to_tensor(item_table)
-    h = tf.gather(table, items)
+    items, mask = padded(histories)
+    h = tf.gather(table, items) * mask[:, :, None]  # [B, H, k], padding rows zero
     alpha = tf.constant(settings.ials_alpha, tf.float32)
-    count = tf.cast(tf.shape(table)[0], tf.float32) + alpha * tf.cast(tf.shape(items)[0],
-                                                                      tf.float32)
-    scale = tf.pow(count, settings.ials_exponent)
+    count = (tf.cast(tf.shape(table)[0], tf.float32)
+             + alpha * tf.cast(histories.row_lengths(), tf.float32))
+    scale = tf.pow(count, settings.ials_exponent)  # [B]
     k = tf.shape(table)[1]
-    lhs = (tf.matmul(table, table, transpose_a=True) + alpha * tf.matmul(h, h, transpose_a=True)
-           + settings.ials_regularization * scale * tf.eye(k))
-    rhs = (1.0 + alpha) * tf.reduce_sum(h, axis=0)
-    return tf.linalg.solve(lhs, rhs[:, None])[:, 0]
+    lhs = (tf.matmul(table, table, transpose_a=True)[None]
+           + alpha * tf.matmul(h, h, transpose_a=True)
+           + settings.ials_regularization * scale[:, None, None] * tf.eye(k)[None])
+    rhs = (1.0 + alpha) * tf.reduce_sum(h, axis=1)
+    return tf.linalg.solve(lhs, rhs[:, :, None])[:, :, 0]
 
 
-def gradient_user_row(model, items: tf.Tensor, settings: FoldInSettings) -> tf.Tensor:
-    """The fused user row float32 [W] fitted to a history (int32 [H], no repeats).
+def sampled_examples(num_items, histories: tf.RaggedTensor, settings: FoldInSettings
+                     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Each user's history (label 1) and seeded negatives (label 0), padded.
 
-    `model` has `user_table`, `item_table` and `grouped_logits_from_rows`
-    (MF, GMF, MLP, NeuMF).
+    User b's negatives are the first `num_neg * |h_b|` draws of one seeded
+    sequence, whatever the batch (a draw that hits b's history weighs 0).
+
+    Returns:
+      (candidates int32 [B, M], labels float32 [B, M], weights float32 [B, M]:
+      1 on each user's real examples, 0 on padding), M = (1 + num_neg) * H.
     """
+    items, mask = padded(histories)
+    batch, longest = tf.shape(items)[0], tf.shape(items)[1]
+    lengths = tf.cast(histories.row_lengths(), tf.int32)
+    negatives = tf.random.stateless_uniform([longest * settings.num_neg], [settings.seed, 17],
+                                            maxval=num_items, dtype=tf.int32)
+    where = tf.stack([tf.cast(histories.value_rowids(), tf.int32), histories.flat_values], 1)
+    in_history = tf.scatter_nd(where, tf.ones_like(histories.flat_values, tf.float32),
+                               [batch, num_items])
+    hits = tf.minimum(tf.gather(in_history, negatives, axis=1), 1.0)  # [B, N]
+    drawn = tf.sequence_mask(lengths * settings.num_neg, longest * settings.num_neg,
+                             tf.float32)
+    candidates = tf.concat([items, tf.broadcast_to(negatives[None], [batch, tf.size(
+        negatives)])], 1)
+    labels = tf.concat([tf.ones_like(mask), tf.zeros_like(drawn)], 1)
+    return candidates, labels, tf.concat([mask, drawn * (1.0 - hits)], 1)
+
+
+def _start_and_examples(model, histories, settings):
     users = tf.convert_to_tensor(model.user_table)
     table = tf.convert_to_tensor(model.item_table)
-    num_items = tf.shape(table)[0]
-    count = tf.shape(items)[0]
-    negatives = tf.random.stateless_uniform([count * settings.num_neg], [settings.seed, 17],
-                                            maxval=num_items, dtype=tf.int32)
-    in_history = tf.scatter_nd(items[:, None], tf.ones_like(items, tf.float32), [num_items])
-    candidates = tf.concat([items, negatives], 0)
-    labels = tf.concat([tf.ones([count]), tf.zeros([count * settings.num_neg])], 0)
-    weights = tf.concat([tf.ones([count]), 1.0 - tf.minimum(tf.gather(in_history, negatives),
-                                                             1.0)], 0)
-    rows = tf.gather(table, candidates)[None]
-    start = tf.reduce_mean(users, axis=0)
+    candidates, labels, weights = sampled_examples(tf.shape(table)[0], histories, settings)
+    # Per-user normalization (a user with no example, who falls back, divides by 1).
+    weights = weights / tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
+    start = tf.broadcast_to(tf.reduce_mean(users, axis=0)[None],
+                            [tf.shape(candidates)[0], tf.shape(users)[1]])
+    return start, tf.gather(table, candidates), labels, weights
+
+
+def gradient_user_rows(model, histories: tf.RaggedTensor, settings: FoldInSettings
+                       ) -> tf.Tensor:
+    """Fused user rows float32 [B, W] fitted by Adam to `histories` (int32 ragged [B, (H)]).
+
+    `model` has `user_table`, `item_table` and `grouped_logits_from_rows`
+    (MF, GMF, MLP, NeuMF). The loss is a sum of per-user terms, so each
+    user's gradient (and Adam's per-coordinate update) is its own.
+    """
+    start, rows, labels, weights = _start_and_examples(model, histories, settings)
     beta1, beta2, eps = 0.9, 0.999, 1e-7
 
     def step(t, u, m, v):
         with tf.GradientTape() as tape:
             tape.watch(u)
-            logits = model.grouped_logits_from_rows(u[None], rows)[0]
+            logits = model.grouped_logits_from_rows(u, rows)
             losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-            loss = (tf.reduce_sum(weights * losses) / tf.reduce_sum(weights)
+            loss = (tf.reduce_sum(weights * losses)
                     + settings.l2 * tf.reduce_sum(tf.square(u - start)))
         g = tape.gradient(loss, u)
         m = beta1 * m + (1 - beta1) * g
@@ -115,15 +180,67 @@ def gradient_user_row(model, items: tf.Tensor, settings: FoldInSettings) -> tf.T
     return u
 
 
-def gradient_logits(model, items: tf.Tensor, settings: FoldInSettings) -> tf.Tensor:
-    """Logits float32 [I] of a new user fitted by `gradient_user_row` (an SGD model)."""
-    row = gradient_user_row(model, items, settings)
-    return model.all_item_logits_from_rows(row[None])[0]
+def newton_user_rows(model, histories: tf.RaggedTensor, settings: FoldInSettings
+                     ) -> tf.Tensor:
+    """Fused user rows float32 [B, W] minimizing the fold-in objective by Newton steps.
+
+    For models whose logits are linear in the user row:
+    `model.linear_user_features(item rows [B, M, W]) -> (features [B, M, W],
+    offsets [B, M])` with logit = features . u + offset. Each step solves
+    (F^T D F + 2 l2 I) d = gradient per user, D = weight * p (1 - p), and
+    moves by the longest of d, d/2, ..., d/2^(LINE_SEARCH - 1) (or not at
+    all) that lowers that user's objective: from a saturated start the full
+    step can overshoot.
+    """
+    start, rows, labels, weights = _start_and_examples(model, histories, settings)
+    features, offsets = model.linear_user_features(rows)
+    l2 = settings.l2
+    eye = 2.0 * l2 * tf.eye(tf.shape(start)[1])[None]
+    shrink = tf.constant([0.5 ** i for i in range(LINE_SEARCH)] + [0.0])  # [S]
+
+    def objective(u):  # u [..., B, W] -> [..., B]
+        logits = tf.einsum("bmw,...bw->...bm", features, u) + offsets
+        losses = tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.broadcast_to(labels, tf.shape(logits)), logits=logits)
+        return tf.reduce_sum(weights * losses, -1) + l2 * tf.reduce_sum(tf.square(u - start), -1)
+
+    u = start
+    for _ in range(settings.newton_steps):
+        p = tf.sigmoid(tf.einsum("bmw,bw->bm", features, u) + offsets)
+        grad = (tf.einsum("bmw,bm->bw", features, weights * (p - labels)) + 2.0 * l2 * (u - start))
+        curvature = features * (weights * p * (1.0 - p))[:, :, None]
+        hessian = tf.matmul(curvature, features, transpose_a=True) + eye
+        step = tf.linalg.solve(hessian, grad[:, :, None])[:, :, 0]
+        tried = u[None] - shrink[:, None, None] * step[None]  # [S, B, W]
+        best = tf.argmin(objective(tried), axis=0, output_type=tf.int32)  # [B]
+        u = tf.gather_nd(tried, tf.stack([best, tf.range(tf.shape(best)[0])], axis=1))
+    return u
 
 
-def history_logits(model, items: tf.Tensor, settings: FoldInSettings) -> tf.Tensor:
-    """Scores float32 [num_items] of a new user with history `items` (int32 [H], no repeats).
+def is_linear(model) -> bool:
+    """Whether `model`'s logits are linear in its user row (Newton fold-in applies)."""
+    linear = getattr(model, "linear_in_user", None)
+    return bool(linear() if callable(linear) else linear)
+
+
+def factor_logits(model, histories: tf.RaggedTensor, settings: FoldInSettings) -> tf.Tensor:
+    """Logits float32 [B, I] of new users of an SGD model (Newton or Adam, per `settings`)."""
+    method = settings.method
+    if method == "auto":
+        method = "newton" if is_linear(model) else "adam"
+    if method == "newton":
+        if not is_linear(model):
+            raise ValueError(f"Newton fold-in needs logits linear in the user row; "
+                             f"{model.model_type} is not")
+        rows = newton_user_rows(model, histories, settings)
+    else:
+        rows = gradient_user_rows(model, histories, settings)
+    return model.all_item_logits_from_rows(rows)
+
+
+def history_logits(model, histories, settings: FoldInSettings) -> tf.Tensor:
+    """Scores float32 [B, num_items] of new users with `histories` (int32 ragged [B, (H)]).
 
     Each model folds in its own way (`Recommender.fold_in_logits`).
     """
-    return model.fold_in_logits(items, settings)
+    return model.fold_in_logits(as_histories(histories), settings)

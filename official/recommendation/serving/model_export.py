@@ -35,6 +35,13 @@ signatures):
   each in `unknown_item_id` (not an error); with no
   known item left the answer is the most popular items (training
   positives), and `fallback` is true.
+* `recommend_for_histories(item_id: int64 [T], row_lengths: int32 [B], k:
+  int32 [])` -> the same for B new users in one call (the server batches
+  history requests through it): their histories concatenated, `row_lengths`
+  long each; outputs [B, k] and [B], with the unknown ids of all users
+  concatenated in `unknown_item_id` and `unknown_row_lengths` int32 [B]
+  saying how many are each user's. Each user gets exactly what
+  `recommend_for_history` gives it alone (which runs this with B = 1).
 """
 
 import dataclasses
@@ -78,6 +85,19 @@ def titles_and_genres(data_dir: str, dataset: str, item_ids: np.ndarray
     shape = np.shape(item_ids)
     return (movies[movielens.TITLE_COLUMN].fillna("").to_numpy(str).reshape(shape),
             movies[movielens.GENRE_COLUMN].fillna("").to_numpy(str).reshape(shape))
+
+
+def first_in_row(values: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    """Whether values[t] is the first of its value in its row: bool [T].
+
+    Args:
+      values: [T] ids (any dtype `tf.unique` takes), grouped by row.
+      rows: int64 [T] the row of each value.
+    """
+    _, ids = tf.unique(values, out_idx=tf.int64)
+    groups, group = tf.unique(rows * tf.size(values, tf.int64) + ids)
+    first = tf.math.unsorted_segment_min(tf.range(tf.size(group)), group, tf.size(groups))
+    return tf.scatter_nd(first[:, None], tf.ones_like(first), tf.shape(group)) > 0
 
 
 def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
@@ -148,21 +168,52 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
     archive.add_endpoint("recommend", recommend, input_signature=[
         tf.TensorSpec([None], user_dtype, name="user_id"), tf.TensorSpec([], tf.int32, name="k")])
 
-    def recommend_for_history(item_id, k):
+    def recommend_for_histories(item_id, row_lengths, k):
+        lengths = tf.cast(row_lengths, tf.int64)
+        check = tf.debugging.assert_equal(
+            tf.reduce_sum(lengths), tf.size(item_id, tf.int64),
+            message="row_lengths must add up to the number of item ids")
+        nonneg = tf.debugging.assert_non_negative(lengths,
+                                                  message="row_lengths must be >= 0")
+        with tf.control_dependencies([check, nonneg]):
+            rows = tf.repeat(tf.range(tf.size(lengths, tf.int64)), lengths)
+        batch = tf.size(lengths)
         indices = item_table.lookup(item_id)
         known = indices >= 0
-        history = tf.unique(tf.boolean_mask(indices, known)).y
-        fallback = tf.equal(tf.size(history), 0)
-        logits = tf.cond(fallback, lambda: tf.identity(popularity),
+        keep = known & first_in_row(item_id, rows)
+        history = tf.RaggedTensor.from_value_rowids(
+            tf.cast(tf.boolean_mask(indices, keep), tf.int32), tf.boolean_mask(rows, keep),
+            nrows=tf.cast(batch, tf.int64))
+        fallback = tf.equal(history.row_lengths(), 0)
+        logits = tf.cond(tf.reduce_all(fallback),
+                         lambda: tf.zeros([batch, num_items]),
                          lambda: history_logits(model, history, fold_in))
+        logits = tf.where(fallback[:, None], popularity[None], logits)
+        where = tf.stack([tf.cast(history.value_rowids(), tf.int32), history.flat_values], 1)
         logits = tf.tensor_scatter_nd_update(
-            logits, history[:, None], tf.fill([tf.size(history)], float("-inf")))
+            logits, where, tf.fill([tf.shape(where)[0]], float("-inf")))
         top = tf.math.top_k(logits, tf.minimum(k, num_items))
+        unknown = ~known & first_in_row(item_id, rows)
         return {"item_id": tf.gather(item_var, top.indices), "score": top.values,
                 "title": tf.gather(titles, top.indices),
                 "genres": tf.gather(genres, top.indices),
-                "unknown_item_id": tf.unique(tf.boolean_mask(item_id, ~known)).y,
-                "rated": tf.size(history), "fallback": fallback}
+                "unknown_item_id": tf.boolean_mask(item_id, unknown),
+                "unknown_row_lengths": tf.math.bincount(
+                    tf.cast(tf.boolean_mask(rows, unknown), tf.int32), minlength=batch,
+                    maxlength=batch, dtype=tf.int32),
+                "rated": tf.cast(history.row_lengths(), tf.int32), "fallback": fallback}
+
+    archive.add_endpoint("recommend_for_histories", recommend_for_histories, input_signature=[
+        tf.TensorSpec([None], item_dtype, name="item_id"),
+        tf.TensorSpec([None], tf.int32, name="row_lengths"),
+        tf.TensorSpec([], tf.int32, name="k")])
+
+    def recommend_for_history(item_id, k):
+        out = recommend_for_histories(item_id, tf.size(item_id)[None], k)
+        return {"item_id": out["item_id"][0], "score": out["score"][0],
+                "title": out["title"][0], "genres": out["genres"][0],
+                "unknown_item_id": out["unknown_item_id"], "rated": out["rated"][0],
+                "fallback": out["fallback"][0]}
 
     archive.add_endpoint("recommend_for_history", recommend_for_history, input_signature=[
         tf.TensorSpec([None], item_dtype, name="item_id"), tf.TensorSpec([], tf.int32, name="k")])
