@@ -135,7 +135,11 @@ def run(values: dict[str, Any], given: set[str], members: list[str],
         test = final_task.evaluator.evaluate(ModelScorer(fused, data.num_items, False),
                                              config.top_k, "sampled", test_set)
     if values["export_dir"]:
-        final_task.export(values["export_dir"], fused)
+        from official.utils.misc import saved_model_export
+
+        saved_model_export.export_to(values["export_dir"],
+                                     lambda d: final_task.export(d, fused),
+                                     values.get("export_versioned", False))
     result = {**(test or {}), "validation_HR": best["HR"], "validation_NDCG": best["NDCG"],
               "weights": dict(zip(members, weights.tolist(), strict=True)),
               "validation_gain_over_best_member": gain, "selection_metric": metric,

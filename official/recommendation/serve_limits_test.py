@@ -151,18 +151,20 @@ def test_a_bug_is_a_500_whose_request_id_the_log_shows_beside_the_traceback(expo
     import asyncio
     import logging
 
+    from absl import flags
     from aiohttp.test_utils import TestClient, TestServer
 
-    from official.recommendation import recommend
 
-    server = serve.Server(recommend.load_export(str(export_dir)), "ncf", 0.0, 8, 1)
+    fv = flags.FlagValues()
+    serve.define_serve_flags(fv)
+    fv(["serve", f"--export_dir={export_dir}", "--batch_window_ms=0"])
+    server = serve.build_server(fv)
 
     def broken(users, k):  # stands in for a bug in the model call
         raise RuntimeError("a bug")
 
-    server._recommend_users = broken
-    server.batcher.call = broken
-    user = int(server.user_ids[0])
+    server.versions.current.by_id.call = broken
+    user = int(server.versions.current.user_ids[0])
 
     async def ask():
         async with TestClient(TestServer(serve.build_app(server, 1 << 20),

@@ -23,6 +23,8 @@ class RunConfig:
       epochs_between_evals: epochs per train / evaluate cycle.
       clean: delete model_dir first.
       export_dir: where the chief writes the final model's export, or None.
+      export_versioned: `export_dir` is a base directory: the export becomes
+        its next version (`saved_model_export.write_versioned`).
       hooks: names of training hooks (`hooks.get_train_hooks`).
       benchmark_log_dir: metric.log / benchmark_run.log directory, or None.
       benchmark_test_id: free-form id in benchmark_run.log.
@@ -50,6 +52,7 @@ class RunConfig:
     data_dir: str | None = None
     clean: bool = False
     export_dir: str | None = None
+    export_versioned: bool = False
     hooks: tuple[str, ...] = ()
     benchmark_log_dir: str | None = None
     benchmark_test_id: str | None = None

@@ -56,7 +56,10 @@ def preflight(config: RunConfig) -> None:
     for flag, path in outputs:
         if path:
             run_dirs.check_writable(path, flag)
-    if config.export_dir:
+    if config.export_dir and config.export_versioned:
+        saved_model_export.check_version_base(config.export_dir)
+        run_dirs.check_writable(config.export_dir, "--export_dir")
+    elif config.export_dir:
         saved_model_export.check_replaceable(config.export_dir)
         run_dirs.check_writable(config.export_dir, "--export_dir")
 
@@ -207,7 +210,7 @@ def train_and_report(task: Task, config: RunConfig, strategy=None,
     if chief:
         atomic_io.write_json(os.path.join(config.model_dir, EVAL_RESULTS), result)
     if config.export_dir and chief:
-        final.export(config.export_dir)
+        saved_model_export.export_to(config.export_dir, final.export, config.export_versioned)
     return result
 
 

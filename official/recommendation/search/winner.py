@@ -16,6 +16,7 @@ from typing import Any
 from official.recommendation import ncf_flags
 from official.recommendation.training import task as task_lib
 from official.utils import retraining
+from official.utils.misc import saved_model_export
 
 
 @dataclasses.dataclass
@@ -43,5 +44,6 @@ def refit_and_export(settings: dict[str, Any], epochs: int, export_dir: str | No
     refit = retraining.retrain(task, epochs)
     test = refit.evaluate_test()
     if export_dir:
-        refit.export(export_dir)
+        saved_model_export.export_to(export_dir, refit.export,
+                                     settings.get("export_versioned", False))
     return FinalFit(test, epochs, time.perf_counter() - start)

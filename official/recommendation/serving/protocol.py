@@ -33,6 +33,15 @@ class RequestError(ValueError):
     """A bad request: its message is the client's 400 error line."""
 
 
+def tf_error_line(message: str) -> str:
+    """The line of a TensorFlow error a client can act on (an assertion's message)."""
+    found = re.search(r"assertion failed: \[([^\]]+)\]", message)
+    if found:
+        return found.group(1)
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[-1] if lines else "invalid input"
+
+
 def check_json_depth(text: str) -> None:
     """Refuses a JSON text nested deeper than `MAX_JSON_DEPTH` (before it is parsed).
 

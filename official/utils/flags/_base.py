@@ -36,6 +36,12 @@ _BASE_FLAGS = {
     "export_dir": ("DEFINE_string", None, "ed",
                    "If set, export a SavedModel for serving to this directory after "
                    "training.", {}),
+    "export_versioned": ("DEFINE_boolean", False, None,
+                         "With --export_dir BASE: write the export as the next version "
+                         "BASE/<n> (n = 1 + the largest there; TF Serving's layout), complete "
+                         "before it appears, instead of replacing BASE. `serve "
+                         "--model_base_path BASE` serves the newest and reloads new ones.",
+                         {}),
 }
 
 
@@ -69,7 +75,7 @@ def define_base(
     wanted = dict(data_dir=data_dir, model_dir=model_dir, clean=clean,
                   train_epochs=train_epochs, epochs_between_evals=epochs_between_evals,
                   stop_threshold=stop_threshold, batch_size=batch_size, num_gpus=num_gpu,
-                  hooks=hooks, export_dir=export_dir)
+                  hooks=hooks, export_dir=export_dir, export_versioned=export_dir)
     names = [name for name in _BASE_FLAGS if wanted[name]]
     for name in names:
         define, default, short, text, extra = _BASE_FLAGS[name]

@@ -65,7 +65,9 @@ def run_config(fv, **overrides):
                   data_dir=getattr(fv, "data_dir", None),
                   train_epochs=fv.train_epochs,
                   epochs_between_evals=fv.epochs_between_evals, clean=fv.clean,
-                  export_dir=fv.export_dir, hooks=tuple(fv.hooks),
+                  export_dir=fv.export_dir,
+                  export_versioned=bool(getattr(fv, "export_versioned", False)),
+                  hooks=tuple(fv.hooks),
                   benchmark_log_dir=fv.benchmark_log_dir,
                   benchmark_test_id=fv.benchmark_test_id,
                   stop_threshold=getattr(fv, "stop_threshold", None))

@@ -5,9 +5,17 @@ last: the size and CRC-32C of every file. `load` checks them before
 TensorFlow reads anything, so a truncated, flipped or missing file ends in
 one line naming the directory instead of a TensorFlow traceback; `write_archive`
 replaces only an export of this package (never another directory).
+
+Versioned exports (TF Serving's layout): a base directory holds one export
+per version, `BASE/1/`, `BASE/2/`, ... (decimal names; anything else there
+is ignored). `write_versioned` writes the next version beside the others,
+complete before its number appears, and two writers never take one number.
 """
 
+import errno
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 
 import keras
@@ -122,3 +130,72 @@ def load(export_dir: str, check: Callable[[dict[str, frozenset[str]]], None] | N
     except (OSError, ValueError, IndexError, RuntimeError, tf.errors.OpError) as e:
         raise UserError(f"--export_dir {export_dir}: TensorFlow cannot load it "
                         f"({first_line(e)})") from e
+
+
+def versions(base: str) -> list[int]:
+    """The version numbers under `base` (its all-digit subdirectories), ascending."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return []
+    return sorted(int(n) for n in names
+                  if n.isdigit() and n.isascii() and os.path.isdir(os.path.join(base, n)))
+
+
+def check_version_base(base: str, flag: str = "--export_dir") -> None:
+    """Raises unless `base` can hold versions: absent, or a directory that is not an export.
+
+    Raises:
+      UserError: a file, or an (unversioned) export itself.
+    """
+    if os.path.lexists(base) and not os.path.isdir(base):
+        raise UserError(f"{flag} {base} is a file, not a directory")
+    if os.path.isfile(os.path.join(base, EXPORT_MANIFEST)):
+        raise UserError(f"{flag} {base} is an unversioned export; versions go in a "
+                        "directory of their own (BASE/1, BASE/2, ...): choose another")
+
+
+def write_versioned(base: str, write: Callable[[str], object]) -> str:
+    """Writes the next version of an export under `base`; returns its directory.
+
+    `write(export_dir)` writes one export (e.g. `Task.export`) into a
+    staging directory inside `base`; the finished export is then renamed to
+    `base/<n>`, n = 1 + the largest version there. A rename onto a number
+    another writer took meanwhile fails and the next number is tried, so
+    concurrent writers get distinct versions and a server polling `base`
+    never sees a half-written one.
+
+    Raises:
+      UserError: `base` cannot hold versions (`check_version_base`).
+    """
+    check_version_base(base)
+    os.makedirs(base, exist_ok=True)
+    atomic_io.remove_stale_temporaries(base, "version")
+    staging = tempfile.mkdtemp(prefix=atomic_io.temp_prefix("version"), dir=base)
+    try:
+        export_dir = os.path.join(staging, "export")
+        write(export_dir)
+        while True:
+            target = os.path.join(base, str((versions(base) or [0])[-1] + 1))
+            try:
+                os.rename(export_dir, target)
+            except OSError as e:
+                if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    continue  # another writer took this number first
+                raise
+            logging.info("Exported version %s of %s", os.path.basename(target), base)
+            return target
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def export_to(export_dir: str, write: Callable[[str], object], versioned: bool = False) -> str:
+    """`write(export_dir)`, or its next version under base `export_dir` when `versioned`.
+
+    Returns:
+      The directory the export is in.
+    """
+    if versioned:
+        return write_versioned(export_dir, write)
+    write(export_dir)
+    return export_dir
