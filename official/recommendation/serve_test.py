@@ -122,14 +122,20 @@ def test_concurrent_requests_have_no_errors(served):
     users = [int(u) for u in data.user_ids[:20]]
     expected = export.recommend(user_id=tf.constant(users, tf.int64), k=tf.constant(5))
     expected = expected["item_id"].numpy()
+    histories = [[int(i) for i in data.item_ids[[row, row + 7, row + 30][:1 + row % 3]]]
+                 for row in range(len(users))]
+    alone = [export.recommend_for_history(item_id=tf.constant(h, tf.int64),
+                                          k=tf.constant(10))["item_id"].numpy().tolist()
+             for h in histories]
     failures = []
 
     def client(worker):
         for n in range(13):
             row = (worker * 13 + n) % len(users)
-            if n % 4 == 3:
-                status, _ = _call(f"{base}/recommend", {"history": [int(data.item_ids[row])]})
-                ok = status == 200
+            if n % 4 == 3:  # new users, folded in together: each as it would be alone
+                status, body = _call(f"{base}/recommend", {"history": histories[row]})
+                ok = status == 200 and [r["item_id"] for r in body["recommendations"]] == \
+                    alone[row]
             else:
                 status, body = _call(f"{base}/recommend?user_id={users[row]}&k=5")
                 ok = status == 200 and [r["item_id"] for r in body["recommendations"]] == \
@@ -162,3 +168,40 @@ def test_sigterm_lets_an_in_flight_request_finish(served, tmp_path):
     assert proc.wait(timeout=60) == 0
     status, body = result["answer"]
     assert status == 200 and body["user_id"] == user and len(body["recommendations"]) == 2
+
+
+def _samples(base) -> dict:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_metrics_parse_and_count_the_requests_made(served):
+    _, data, base, _ = served
+    before = _samples(base)
+    user = int(data.user_ids[4])
+    for _ in range(3):
+        assert _call(f"{base}/recommend?user_id={user}&k=2")[0] == 200
+    for item in data.item_ids[:2]:
+        assert _call(f"{base}/recommend", {"history": [int(item)], "k": 2})[0] == 200
+    assert _call(f"{base}/recommend?user_id=abc")[0] == 400
+    after = _samples(base)
+
+    def moved(name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert moved("official_serve_requests_total", endpoint="/recommend GET", status="200") == 3
+    assert moved("official_serve_requests_total", endpoint="/recommend GET", status="400") == 1
+    assert moved("official_serve_requests_total", endpoint="/recommend POST", status="200") == 2
+    assert moved("official_serve_request_seconds_count", endpoint="/recommend GET") == 4
+    assert moved("official_serve_fold_in_users_total") == 2
+    assert moved("official_serve_fold_in_calls_total") == 2  # one at a time: two calls
+    assert moved("official_serve_batch_size_count", kind="by_id") == 3
+    assert moved("official_serve_batch_size_sum", kind="by_history") == 2
+    assert after[("official_serve_model_version", ())] == 1
+    assert after[("official_serve_reloads_total", (("result", "failure"),))] == 0

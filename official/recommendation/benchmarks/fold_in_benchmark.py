@@ -10,8 +10,9 @@ of ml-1m size, then takes `--users` seeded trained users and scores every
 item for each twice: with the trained user representation, and with one
 folded in from the user's own training items (`fold_in.history_logits`,
 the function the export's `recommend_for_histories` runs), --batch users a
-call, once per fold-in method of --fold_in_methods (`FoldInSettings.method`;
-"newton" only for MF and GMF). Full ranking, as `full_ranking`: training
+call (users in order of history length), once per fold-in method of
+--fold_in_methods (`FoldInSettings.method`; "newton" only for MF and GMF).
+Full ranking, as `full_ranking`: training
 items excluded, HR@10 = held-out item in the top 10. Writes `{model:
 {"HR_trained", "train_s", "users", "<method>": {"HR_folded", "gap",
 "fold_in_ms" (per user, in batches), "fold_in_ms_alone" (per user, one at a
@@ -71,6 +72,10 @@ def hit_rates(model, data, users, fold_in_settings, batch: int) -> dict:
     offsets = array_ops.csr_offsets(data.train_users, data.num_users)
     score = tf.function(lambda h: fold_in.history_logits(model, h, fold_in_settings),
                         input_signature=[tf.RaggedTensorSpec([None, None], tf.int32, 1)])
+    # In order of history length, so a batch pads little (as the server's batches of
+    # similar requests; its --max_history_batch_items caps the padding otherwise).
+    lengths = offsets[data.eval_users[users] + 1] - offsets[data.eval_users[users]]
+    users = users[np.argsort(lengths, kind="stable")]
     trained_users = data.eval_users[users]
     histories = [data.train_items[offsets[u]:offsets[u + 1]] for u in trained_users]
     held_out = data.eval_items[users, 0]

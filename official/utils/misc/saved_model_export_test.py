@@ -1,3 +1,4 @@
+import os
 import re
 import subprocess
 import sys
@@ -85,3 +86,58 @@ def test_a_killed_exports_temporary_is_removed_by_the_next_export(tmp_path):
     other.mkdir()
     saved_model_export.write_archive(_archive(), str(tmp_path / "export"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "export"]
+
+
+def test_versioned_exports_are_numbered_in_order_and_complete(tmp_path):
+    base = tmp_path / "versions"
+    first = saved_model_export.write_versioned(
+        str(base), lambda d: saved_model_export.write_archive(_archive(), d))
+    (base / "notes").mkdir()  # not a number: ignored
+    second = saved_model_export.export_to(
+        str(base), lambda d: saved_model_export.write_archive(_archive(), d), versioned=True)
+    assert (first, second) == (str(base / "1"), str(base / "2"))
+    assert saved_model_export.versions(str(base)) == [1, 2]
+    loaded = saved_model_export.load(second)
+    np.testing.assert_array_equal(loaded.lookup(tf.constant([10], tf.int64)).numpy(), [0])
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2", "notes"]  # no staging left
+
+
+def test_concurrent_versioned_writers_get_distinct_numbers(tmp_path):
+    import threading
+
+    base, barrier = tmp_path / "versions", threading.Barrier(6)
+    written = []
+
+    def write(directory):
+        os.makedirs(directory)
+        with open(os.path.join(directory, "payload"), "w") as f:
+            f.write(directory)
+        barrier.wait(10)  # every writer renames at about the same moment
+
+    threads = [threading.Thread(target=lambda: written.append(
+        saved_model_export.write_versioned(str(base), write))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(int(os.path.basename(w)) for w in written) == [1, 2, 3, 4, 5, 6]
+    assert saved_model_export.versions(str(base)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_failed_versioned_write_leaves_no_version_and_an_export_is_no_base(tmp_path):
+    base = tmp_path / "versions"
+
+    def broken(directory):
+        os.makedirs(directory)
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        saved_model_export.write_versioned(str(base), broken)
+    assert list(base.iterdir()) == []  # neither a number nor a staging directory
+    plain = tmp_path / "plain"
+    saved_model_export.write_archive(_archive(), str(plain))
+    with pytest.raises(UserError, match="is an unversioned export; versions go in a "
+                                        "directory of their own"):
+        saved_model_export.write_versioned(
+            str(plain), lambda d: saved_model_export.write_archive(_archive(), d))
+    assert saved_model_export.versions(str(plain)) == []
