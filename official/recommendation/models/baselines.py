@@ -74,21 +74,9 @@ class MF(FactorModel):
     model_type = "mf"
     scores_by_user = False
 
-    # Logits are linear in the user row: new users fold in by Newton steps.
-    linear_in_user = True
-
     def fold_in_logits(self, histories, settings):
         """Logits float32 [B, I] of new users (int32 ragged [B, (H)]): `fold_in.factor_logits`."""
         return fold_in.factor_logits(self, histories, settings)
-
-    def linear_user_features(self, rows):
-        """(features [..., F+1], offsets [...]) of item rows [..., F+1]: logit = f . u + offset.
-
-        The user row is [p_u | b_u]: features [q_i | 1], offset b_i + b.
-        """
-        f = self.num_factors
-        features = ops.concatenate([rows[..., :f], ops.ones_like(rows[..., f:])], axis=-1)
-        return features, rows[..., f] + self.bias
 
     def __init__(self, num_users: int, num_items: int, num_factors: int = 8,
                  regularization: float = 0.0, init_stddev: float = 0.01,

@@ -44,22 +44,8 @@ class NeuMF(keras.Model):
     scores_by_user = False
 
     def fold_in_logits(self, histories, settings):
-        """Logits float32 [B, I] of new users (int32 ragged [B, (H)]): `fold_in.factor_logits`.
-
-        GMF folds in by Newton steps (its logits are linear in the user row),
-        MLP and NeuMF by Adam steps.
-        """
+        """Logits float32 [B, I] of new users (int32 ragged [B, (H)]): `fold_in.factor_logits`."""
         return fold_in.factor_logits(self, histories, settings)
-
-    @property
-    def linear_in_user(self) -> bool:
-        """True for GMF: logit = h . (p_u * q_i) + b is linear in p_u."""
-        return not self.mlp_dim
-
-    def linear_user_features(self, rows):
-        """(features [..., mf], offsets [...]) of GMF item rows [..., mf]: h * q_i and b."""
-        features = rows * self.head.kernel[:, 0]
-        return features, ops.zeros_like(features[..., 0]) + self.head.bias[0]
 
     def __init__(self, num_users: int, num_items: int, model_type: str = "neumf",
                  num_factors: int = 8, layers: Sequence[int] = (64, 32, 16, 8),

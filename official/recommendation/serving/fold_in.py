@@ -12,27 +12,24 @@ which each user takes its own prefix).
   uses for a trained user (`ials`), one k x k solve per user:
     (H^T H + alpha * sum_{i in h} h_i h_i^T + lambda * s I) w
         = (1 + alpha) * sum_{i in h} h_i,   s = (|I| + alpha * |h|)^nu.
-* MF and GMF (logits linear in the user row, `linear_user_features`):
-  the minimizer of the model's own loss (sigmoid cross-entropy) on the
+* MF, GMF, MLP, NeuMF: the model's own loss (sigmoid cross-entropy) on the
   history items (label 1) and `num_neg` seeded uniform negatives per
   history item (label 0; a draw that hits the history is dropped), plus
-  `l2 * |u - u_mean|^2`, by `newton_steps` Newton steps from the mean
-  trained user row u_mean (iteratively reweighted least squares on the
-  item rows: one k x k solve per user and step).
-* MLP, NeuMF: `steps` steps of Adam on the same objective from u_mean.
+  `l2 * |u - u_mean|^2`, minimized from the mean trained user row u_mean by
+  `newton_steps` Gauss-Newton steps with a line search (one W x W solve per
+  user and step; for MF and GMF, whose logits are linear in the user row,
+  this is Newton's method: iteratively reweighted least squares on the
+  item rows), or with `method="adam"` by `steps` Adam steps.
 * EASE: the history row times the item-item matrix.
 * Popularity: the same scores for every user.
-
-`FoldInSettings.method` forces "adam" or "newton" (the latter only where
-the logits are linear in the user row).
 """
 
 import dataclasses
 
 import tensorflow as tf
 
-METHODS = ("auto", "adam", "newton")
-LINE_SEARCH = 8  # step lengths 1, 1/2, ..., 1/128 tried per Newton step
+METHODS = ("newton", "adam")
+LINE_SEARCH = 12  # step fractions 1, 1/2, ..., 1/2048 tried per Gauss-Newton step (and 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,11 +37,10 @@ class FoldInSettings:
     """How new users are folded in.
 
     Attributes:
-      method: "auto" (Newton where the logits are linear in the user row,
-        Adam otherwise), "adam" or "newton".
+      method: "newton" (Gauss-Newton steps) or "adam" (Adam steps).
       steps: Adam steps of the gradient fold-in.
       learning_rate: their step size.
-      newton_steps: Newton steps of the linear models' fold-in.
+      newton_steps: Gauss-Newton steps.
       num_neg: sampled negatives per history item.
       l2: weight of |u - u_mean|^2 (keeps short histories near the mean user).
       seed: seed of the negatives.
@@ -52,10 +48,10 @@ class FoldInSettings:
         alpha, lambda and nu (those the model was trained with).
     """
 
-    method: str = "auto"
+    method: str = "newton"
     steps: int = 100
     learning_rate: float = 0.05
-    newton_steps: int = 8
+    newton_steps: int = 4
     num_neg: int = 4
     l2: float = 1e-2
     seed: int = 0
@@ -182,56 +178,54 @@ def gradient_user_rows(model, histories: tf.RaggedTensor, settings: FoldInSettin
 
 def newton_user_rows(model, histories: tf.RaggedTensor, settings: FoldInSettings
                      ) -> tf.Tensor:
-    """Fused user rows float32 [B, W] minimizing the fold-in objective by Newton steps.
+    """Fused user rows float32 [B, W] minimizing the fold-in objective by Gauss-Newton steps.
 
-    For models whose logits are linear in the user row:
-    `model.linear_user_features(item rows [B, M, W]) -> (features [B, M, W],
-    offsets [B, M])` with logit = features . u + offset. Each step solves
-    (F^T D F + 2 l2 I) d = gradient per user, D = weight * p (1 - p), and
-    moves by the longest of d, d/2, ..., d/2^(LINE_SEARCH - 1) (or not at
-    all) that lowers that user's objective: from a saturated start the full
-    step can overshoot.
+    Each step takes the Jacobian J [B, M, W] of every example's logit with
+    respect to its user's row (one backward pass over per-example copies of
+    the rows), solves (J^T D J + 2 l2 I) d = gradient per user, D = weight *
+    p (1 - p), and moves by the longest of d, d/2, ..., d/2^(LINE_SEARCH - 1)
+    (or not at all) that lowers that user's objective with the logits moved
+    along J d (exact for MF and GMF, whose logits are linear in the user row:
+    there this is Newton's method, iteratively reweighted least squares on
+    the item rows; first-order for MLP and NeuMF). From a saturated start the
+    full step can overshoot, hence the search.
     """
     start, rows, labels, weights = _start_and_examples(model, histories, settings)
-    features, offsets = model.linear_user_features(rows)
+    batch, m, width = tf.shape(rows)[0], tf.shape(rows)[1], tf.shape(start)[1]
+    flat_rows = tf.reshape(rows, [batch * m, 1, tf.shape(rows)[2]])
     l2 = settings.l2
-    eye = 2.0 * l2 * tf.eye(tf.shape(start)[1])[None]
-    shrink = tf.constant([0.5 ** i for i in range(LINE_SEARCH)] + [0.0])  # [S]
+    eye = 2.0 * l2 * tf.eye(width)[None]
+    fractions = tf.constant([0.5 ** i for i in range(LINE_SEARCH)] + [0.0])  # [S]
 
-    def objective(u):  # u [..., B, W] -> [..., B]
-        logits = tf.einsum("bmw,...bw->...bm", features, u) + offsets
+    def objective(logits, u):  # [S, B, M], [S, B, W] -> [S, B]
         losses = tf.nn.sigmoid_cross_entropy_with_logits(
             labels=tf.broadcast_to(labels, tf.shape(logits)), logits=logits)
         return tf.reduce_sum(weights * losses, -1) + l2 * tf.reduce_sum(tf.square(u - start), -1)
 
     u = start
     for _ in range(settings.newton_steps):
-        p = tf.sigmoid(tf.einsum("bmw,bw->bm", features, u) + offsets)
-        grad = (tf.einsum("bmw,bm->bw", features, weights * (p - labels)) + 2.0 * l2 * (u - start))
-        curvature = features * (weights * p * (1.0 - p))[:, :, None]
-        hessian = tf.matmul(curvature, features, transpose_a=True) + eye
+        copies = tf.reshape(tf.broadcast_to(u[:, None, :], [batch, m, width]), [batch * m, width])
+        with tf.GradientTape() as tape:
+            tape.watch(copies)
+            logits = tf.reshape(model.grouped_logits_from_rows(copies, flat_rows), [batch, m])
+        jacobian = tf.reshape(tape.gradient(logits, copies), [batch, m, width])
+        p = tf.sigmoid(logits)
+        grad = (tf.einsum("bmw,bm->bw", jacobian, weights * (p - labels))
+                + 2.0 * l2 * (u - start))
+        curvature = jacobian * (weights * p * (1.0 - p))[:, :, None]
+        hessian = tf.matmul(curvature, jacobian, transpose_a=True) + eye
         step = tf.linalg.solve(hessian, grad[:, :, None])[:, :, 0]
-        tried = u[None] - shrink[:, None, None] * step[None]  # [S, B, W]
-        best = tf.argmin(objective(tried), axis=0, output_type=tf.int32)  # [B]
-        u = tf.gather_nd(tried, tf.stack([best, tf.range(tf.shape(best)[0])], axis=1))
+        moved = tf.einsum("bmw,bw->bm", jacobian, step)  # d logits / d fraction
+        tried = u[None] - fractions[:, None, None] * step[None]  # [S, B, W]
+        scores = objective(logits[None] - fractions[:, None, None] * moved[None], tried)
+        best = tf.argmin(scores, axis=0, output_type=tf.int32)  # [B]
+        u = tf.gather_nd(tried, tf.stack([best, tf.range(batch)], axis=1))
     return u
 
 
-def is_linear(model) -> bool:
-    """Whether `model`'s logits are linear in its user row (Newton fold-in applies)."""
-    linear = getattr(model, "linear_in_user", None)
-    return bool(linear() if callable(linear) else linear)
-
-
 def factor_logits(model, histories: tf.RaggedTensor, settings: FoldInSettings) -> tf.Tensor:
-    """Logits float32 [B, I] of new users of an SGD model (Newton or Adam, per `settings`)."""
-    method = settings.method
-    if method == "auto":
-        method = "newton" if is_linear(model) else "adam"
-    if method == "newton":
-        if not is_linear(model):
-            raise ValueError(f"Newton fold-in needs logits linear in the user row; "
-                             f"{model.model_type} is not")
+    """Logits float32 [B, I] of new users of an SGD model (Gauss-Newton or Adam, `settings`)."""
+    if settings.method == "newton":
         rows = newton_user_rows(model, histories, settings)
     else:
         rows = gradient_user_rows(model, histories, settings)

@@ -106,6 +106,34 @@ def test_newton_reaches_the_minimum_adam_approaches():
     assert float(tf.reduce_max(tf.abs(tape.gradient(loss, u)))) < 1e-5
 
 
+def test_gauss_newton_on_neumf_descends_to_a_stationary_point():
+    model = _model("neumf", 6, 40)
+    histories = fold_in.as_histories([[3, 7, 8, 20], [5, 9]])
+    base = dict(num_neg=4, l2=1e-2, seed=1)
+    start, rows, labels, weights = fold_in._start_and_examples(
+        model, histories, fold_in.FoldInSettings(**base))
+
+    def objective_and_gradient(u):
+        u = tf.Variable(u)
+        with tf.GradientTape() as tape:
+            logits = model.grouped_logits_from_rows(u, rows)
+            loss = tf.reduce_sum(weights * tf.nn.sigmoid_cross_entropy_with_logits(
+                labels, logits), axis=1) + 1e-2 * tf.reduce_sum(tf.square(u - start), axis=1)
+            total = tf.reduce_sum(loss)
+        return loss.numpy(), np.abs(tape.gradient(total, u).numpy()).max()
+
+    values = [objective_and_gradient(fold_in.newton_user_rows(
+        model, histories, fold_in.FoldInSettings(newton_steps=n, **base)))[0]
+        for n in (1, 2, 4, 8)]
+    pairs = zip(values[:-1], values[1:], strict=True)
+    assert all((later <= earlier + 1e-6).all() for earlier, later in pairs)
+    _, gradient = objective_and_gradient(fold_in.newton_user_rows(
+        model, histories, fold_in.FoldInSettings(newton_steps=30, **base)))
+    assert gradient < 1e-3
+    adam = fold_in.gradient_user_rows(model, histories, fold_in.FoldInSettings(**base))
+    assert (objective_and_gradient(adam)[0] >= values[-1] - 1e-4).all()
+
+
 def test_ease_fold_in_is_the_history_row_times_b():
     model = EASE(2, 4)
     b = np.arange(16, dtype=np.float32).reshape(4, 4)
