@@ -55,8 +55,9 @@ def define_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                     w("Step size of the gradient fold-in."), lower_bound=0.0)
     fd.DEFINE_float("fold_in_l2", defaults.l2, w("Weight of |u - mean user|^2."),
                     lower_bound=0.0)
-    fd.DEFINE_list("fold_in_methods", ["newton", "adam"], w(
-        "Fold-in methods of the SGD models to measure (`FoldInSettings.method`)."))
+    fd.DEFINE_list("fold_in_methods", ["auto", "newton", "adam"], w(
+        "Fold-in methods of the SGD models to measure (`FoldInSettings.method`; auto: the "
+        "export's)."))
     fd.DEFINE_integer("batch", 64, w("Users folded in per call (the server's batch)."),
                       lower_bound=1)
     fd.DEFINE_string("work_dir", None, w("Data and model directories (default: a temporary "

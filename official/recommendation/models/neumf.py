@@ -47,6 +47,15 @@ class NeuMF(keras.Model):
         """Logits float32 [B, I] of new users (int32 ragged [B, (H)]): `fold_in.factor_logits`."""
         return fold_in.factor_logits(self, histories, settings)
 
+    @property
+    def fold_in_method(self) -> str:
+        """The fold-in `fold_in.FoldInSettings(method="auto")` runs for this model.
+
+        MLP: Adam (on fold_in_benchmark its HR@10 gap was 0.004 by 100 Adam
+        steps and 0.018-0.024 by Gauss-Newton); GMF and NeuMF: Gauss-Newton.
+        """
+        return "adam" if self.model_type == "mlp" else "newton"
+
     def __init__(self, num_users: int, num_items: int, model_type: str = "neumf",
                  num_factors: int = 8, layers: Sequence[int] = (64, 32, 16, 8),
                  mf_regularization: float = 0.0, mlp_regularization: float = 0.0,

@@ -19,7 +19,9 @@ which each user takes its own prefix).
   `newton_steps` Gauss-Newton steps with a line search (one W x W solve per
   user and step; for MF and GMF, whose logits are linear in the user row,
   this is Newton's method: iteratively reweighted least squares on the
-  item rows), or with `method="adam"` by `steps` Adam steps.
+  item rows), or by `steps` Adam steps: MLP's default (`fold_in_method`;
+  the exact minimum fits its new users less well than Adam's early-stopped
+  steps on `fold_in_benchmark`) or any model's with `method="adam"`.
 * EASE: the history row times the item-item matrix.
 * Popularity: the same scores for every user.
 """
@@ -28,7 +30,7 @@ import dataclasses
 
 import tensorflow as tf
 
-METHODS = ("newton", "adam")
+METHODS = ("auto", "newton", "adam")
 LINE_SEARCH = 12  # step fractions 1, 1/2, ..., 1/2048 tried per Gauss-Newton step (and 0)
 
 
@@ -37,7 +39,8 @@ class FoldInSettings:
     """How new users are folded in.
 
     Attributes:
-      method: "newton" (Gauss-Newton steps) or "adam" (Adam steps).
+      method: "newton" (Gauss-Newton steps), "adam" (Adam steps) or "auto":
+        the model's `fold_in_method` (Gauss-Newton unless it says otherwise).
       steps: Adam steps of the gradient fold-in.
       learning_rate: their step size.
       newton_steps: Gauss-Newton steps.
@@ -48,7 +51,7 @@ class FoldInSettings:
         alpha, lambda and nu (those the model was trained with).
     """
 
-    method: str = "newton"
+    method: str = "auto"
     steps: int = 100
     learning_rate: float = 0.05
     newton_steps: int = 4
@@ -225,7 +228,10 @@ def newton_user_rows(model, histories: tf.RaggedTensor, settings: FoldInSettings
 
 def factor_logits(model, histories: tf.RaggedTensor, settings: FoldInSettings) -> tf.Tensor:
     """Logits float32 [B, I] of new users of an SGD model (Gauss-Newton or Adam, `settings`)."""
-    if settings.method == "newton":
+    method = settings.method
+    if method == "auto":
+        method = getattr(model, "fold_in_method", "newton")
+    if method == "newton":
         rows = newton_user_rows(model, histories, settings)
     else:
         rows = gradient_user_rows(model, histories, settings)

@@ -242,3 +242,18 @@ def test_export_batch_of_histories_equals_one_history_at_a_time(tmp_path, kind):
     with pytest.raises(tf.errors.InvalidArgumentError, match="add up"):
         loaded.recommend_for_histories(item_id=tf.constant([3, 6], tf.int64), row_lengths=bad,
                                        k=tf.constant(2))
+
+
+@pytest.mark.parametrize("kind,method", [("mlp", "adam"), ("neumf", "newton"), ("gmf", "newton"),
+                                         ("mf", "newton")])
+def test_auto_runs_each_models_own_fold_in(kind, method):
+    model = _model(kind, 6, 40)
+    histories = [[3, 7, 8], [5]]
+    auto = fold_in.history_logits(model, histories, fold_in.FoldInSettings(steps=20))
+    chosen = fold_in.history_logits(model, histories,
+                                    fold_in.FoldInSettings(steps=20, method=method))
+    np.testing.assert_allclose(auto.numpy(), chosen.numpy(), rtol=1e-6)
+    other = "adam" if method == "newton" else "newton"
+    differs = fold_in.history_logits(model, histories,
+                                     fold_in.FoldInSettings(steps=20, method=other))
+    assert np.abs(differs.numpy() - auto.numpy()).max() > 1e-3
