@@ -193,6 +193,43 @@ class NeuMF(keras.Model):
         x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
         return ops.reshape(self.head(x), (n, m))
 
+    def fold_in_jacobian_fn(self, rows):
+        """The function u [B, W] -> (logits [B, M], Jacobian [B, M, W]) on item rows [B, M, W].
+
+        What `fold_in.newton_user_rows` needs, computed per side: the item
+        rows are projected once (`_project`), the GMF part's Jacobian is
+        constant (h_mf * q), and the MLP part's is the gradient at the first
+        layer's pre-activation (one backward pass through the layers after it)
+        times that layer's user kernel, so no step multiplies a user row per
+        example.
+        """
+        import tensorflow as tf
+
+        n, m, width = tf.shape(rows)[0], tf.shape(rows)[1], tf.shape(rows)[2]
+        p = tf.reshape(self._project(tf.reshape(rows, [n * m, width])), [n, m, -1])
+        mf = self.mf_dim
+        head_w = tf.convert_to_tensor(self.head.kernel)[:, 0]
+        mf_jacobian = p[:, :, :mf] * head_w[:mf]  # [n, m, mf]
+
+        def logits_and_jacobian(u):
+            logits = tf.einsum("bmf,bf->bm", mf_jacobian, u[:, :mf]) + self.head.bias[0]
+            if not self.mlp_dim:
+                return logits, mf_jacobian
+            first, *rest = self.tower.layers
+            user_kernel = tf.convert_to_tensor(first.kernel)[:self.mlp_dim]
+            z = tf.matmul(u[:, mf:], user_kernel)[:, None, :] + p[:, :, mf:]  # [n, m, h]
+            with tf.GradientTape() as tape:
+                tape.watch(z)
+                h = tf.nn.relu(tf.reshape(z, [n * m, -1]))
+                for dense in rest:
+                    h = dense(h)
+                tower = tf.reshape(tf.linalg.matvec(h, head_w[mf:]), [n, m])
+            g = tape.gradient(tower, z)  # [n, m, h]
+            mlp_jacobian = tf.einsum("bmh,dh->bmd", g, user_kernel)
+            return logits + tower, tf.concat([mf_jacobian, mlp_jacobian], axis=-1)
+
+        return logits_and_jacobian
+
     def grouped_regularization(self, u, it):
         """L2 penalty of the flattened pairs' rows: each user row counts m times.
 

@@ -184,8 +184,9 @@ def newton_user_rows(model, histories: tf.RaggedTensor, settings: FoldInSettings
     """Fused user rows float32 [B, W] minimizing the fold-in objective by Gauss-Newton steps.
 
     Each step takes the Jacobian J [B, M, W] of every example's logit with
-    respect to its user's row (one backward pass over per-example copies of
-    the rows), solves (J^T D J + 2 l2 I) d = gradient per user, D = weight *
+    respect to its user's row (the model's `fold_in_jacobian_fn` where it
+    has one, else one backward pass over per-example copies of the rows),
+    solves (J^T D J + 2 l2 I) d = gradient per user, D = weight *
     p (1 - p), and moves by the longest of d, d/2, ..., d/2^(LINE_SEARCH - 1)
     (or not at all) that lowers that user's objective with the logits moved
     along J d (exact for MF and GMF, whose logits are linear in the user row:
@@ -194,11 +195,14 @@ def newton_user_rows(model, histories: tf.RaggedTensor, settings: FoldInSettings
     full step can overshoot, hence the search.
     """
     start, rows, labels, weights = _start_and_examples(model, histories, settings)
-    batch, m, width = tf.shape(rows)[0], tf.shape(rows)[1], tf.shape(start)[1]
-    flat_rows = tf.reshape(rows, [batch * m, 1, tf.shape(rows)[2]])
+    batch, width = tf.shape(rows)[0], tf.shape(start)[1]
     l2 = settings.l2
     eye = 2.0 * l2 * tf.eye(width)[None]
     fractions = tf.constant([0.5 ** i for i in range(LINE_SEARCH)] + [0.0])  # [S]
+    if hasattr(model, "fold_in_jacobian_fn"):  # the model's own, computed per side
+        logits_and_jacobian = model.fold_in_jacobian_fn(rows)
+    else:
+        logits_and_jacobian = _per_example_jacobian(model, rows)
 
     def objective(logits, u):  # [S, B, M], [S, B, W] -> [S, B]
         losses = tf.nn.sigmoid_cross_entropy_with_logits(
@@ -207,23 +211,39 @@ def newton_user_rows(model, histories: tf.RaggedTensor, settings: FoldInSettings
 
     u = start
     for _ in range(settings.newton_steps):
-        copies = tf.reshape(tf.broadcast_to(u[:, None, :], [batch, m, width]), [batch * m, width])
-        with tf.GradientTape() as tape:
-            tape.watch(copies)
-            logits = tf.reshape(model.grouped_logits_from_rows(copies, flat_rows), [batch, m])
-        jacobian = tf.reshape(tape.gradient(logits, copies), [batch, m, width])
+        logits, jacobian = logits_and_jacobian(u)
         p = tf.sigmoid(logits)
         grad = (tf.einsum("bmw,bm->bw", jacobian, weights * (p - labels))
                 + 2.0 * l2 * (u - start))
         curvature = jacobian * (weights * p * (1.0 - p))[:, :, None]
         hessian = tf.matmul(curvature, jacobian, transpose_a=True) + eye
-        step = tf.linalg.solve(hessian, grad[:, :, None])[:, :, 0]
+        step = tf.linalg.cholesky_solve(tf.linalg.cholesky(hessian), grad[:, :, None])[:, :, 0]
         moved = tf.einsum("bmw,bw->bm", jacobian, step)  # d logits / d fraction
         tried = u[None] - fractions[:, None, None] * step[None]  # [S, B, W]
         scores = objective(logits[None] - fractions[:, None, None] * moved[None], tried)
         best = tf.argmin(scores, axis=0, output_type=tf.int32)  # [B]
         u = tf.gather_nd(tried, tf.stack([best, tf.range(batch)], axis=1))
     return u
+
+
+def _per_example_jacobian(model, rows):
+    """Logits [B, M] and their Jacobian [B, M, W] at u [B, W], for any SGD model.
+
+    One backward pass over a copy of each user's row per example (each
+    logit depends on its own copy only).
+    """
+    batch, m, width = tf.shape(rows)[0], tf.shape(rows)[1], tf.shape(rows)[2]
+    flat_rows = tf.reshape(rows, [batch * m, 1, width])
+
+    def logits_and_jacobian(u):
+        copies = tf.reshape(tf.broadcast_to(u[:, None, :], [batch, m, tf.shape(u)[1]]),
+                            [batch * m, -1])
+        with tf.GradientTape() as tape:
+            tape.watch(copies)
+            logits = tf.reshape(model.grouped_logits_from_rows(copies, flat_rows), [batch, m])
+        return logits, tf.reshape(tape.gradient(logits, copies), [batch, m, -1])
+
+    return logits_and_jacobian
 
 
 def factor_logits(model, histories: tf.RaggedTensor, settings: FoldInSettings) -> tf.Tensor:
