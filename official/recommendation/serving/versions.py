@@ -4,7 +4,8 @@
 (`BASE/<n>/`, written by `ncf_main --export_dir BASE --export_versioned`).
 `poll` (every --poll_seconds, and on SIGHUP) looks for a newer one; it is
 loaded, checked (the export's manifest of sizes and checksums) and warmed
-on a thread of its own while the current version keeps answering, then
+on a thread of its own at the lowest CPU priority while the current version
+keeps answering, then
 becomes current in one assignment. Requests that started on the old version
 finish on it (each holds its `Servable`); the old version is released once
 more than `keep` versions are loaded. A version that fails to load or warm
@@ -18,6 +19,7 @@ END) and status.
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import threading
 import time
@@ -29,6 +31,16 @@ from official.utils.errors import UserError, first_line
 from official.utils.misc import saved_model_export
 
 OK = {"error_code": "OK", "error_message": ""}
+
+
+def _lowest_priority() -> None:
+    """Runs the calling thread at the lowest CPU priority (Linux: a thread's own nice).
+
+    A load competes with the requests the current version is answering; at
+    nice 19 it takes the cores they leave.
+    """
+    with contextlib.suppress(AttributeError, OSError):  # elsewhere: normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 class VersionManager:
@@ -53,7 +65,8 @@ class VersionManager:
         self.loaded: dict[int, object] = {}
         self.states: dict[int, tuple[str, dict]] = {}
         self.current = None
-        self._loader = concurrent.futures.ThreadPoolExecutor(1, "version-loader")
+        self._loader = concurrent.futures.ThreadPoolExecutor(1, "version-loader",
+                                                             initializer=_lowest_priority)
         self._lock = threading.Lock()  # one poll at a time (SIGHUP and the timer)
 
     def start(self) -> object:
