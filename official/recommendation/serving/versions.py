@@ -21,6 +21,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,21 @@ def _lowest_priority() -> None:
     """
     with contextlib.suppress(AttributeError, OSError):  # elsewhere: normal priority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+@contextlib.contextmanager
+def _short_gil_slices(seconds: float = 0.0005):
+    """Hands the GIL round every `seconds` while a version loads (Python's default: 5 ms).
+
+    Loading a SavedModel is mostly Python; with short slices the event loop
+    and the model threads wait less for the interpreter meanwhile.
+    """
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 class VersionManager:
@@ -116,7 +132,8 @@ class VersionManager:
             self.states[version] = ("LOADING", OK)
             start = time.perf_counter()
             try:
-                servable = self._load(version, path)
+                with _short_gil_slices():
+                    servable = self._load(version, path)
             except Exception as e:  # noqa: BLE001 - any failure keeps the current version
                 self.states[version] = ("END", {"error_code": "UNKNOWN",
                                                 "error_message": first_line(e)})
