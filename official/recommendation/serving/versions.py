@@ -96,6 +96,8 @@ class VersionManager:
             return self.current
         found = saved_model_export.versions(self.base)
         if not found:
+            if os.path.lexists(self.base) and not os.path.isdir(self.base):
+                raise UserError(f"--model_base_path {self.base} is a file, not a directory")
             if not os.path.isdir(self.base):
                 raise UserError(f"--model_base_path {self.base}: no such directory")
             raise UserError(f"--model_base_path {self.base}: no versions there (write one "
