@@ -192,7 +192,9 @@ def _flags(tmp_path, base):
 def test_nothing_to_serve_is_one_line_and_a_nonzero_exit(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
+    (tmp_path / "file").write_text("x")
     for args, message in [
+            ([f"--model_base_path={tmp_path / 'file'}"], "is a file, not a directory"),
             ([f"--model_base_path={empty}"], "no versions there"),
             ([f"--model_base_path={tmp_path / 'nowhere'}"], "no such directory"),
             ([f"--model_base_path={empty}", f"--export_dir={empty}"],
