@@ -91,9 +91,9 @@ def test_newton_reaches_the_minimum_adam_approaches():
     base = dict(num_neg=6, l2=1e-2)
     newton = fold_in.newton_user_rows(model, fold_in.as_histories([history]),
                                       fold_in.FoldInSettings(newton_steps=12, **base))
-    adam = fold_in.gradient_user_rows(model, fold_in.as_histories([history]),
-                                      fold_in.FoldInSettings(steps=3000, learning_rate=0.01,
-                                                             **base))
+    long_adam = fold_in.FoldInSettings(steps=3000, learning_rate=0.01, **base)
+    adam = tf.function(lambda h: fold_in.gradient_user_rows(model, h, long_adam))(
+        fold_in.as_histories([history]))  # a graph: 3,000 eager steps take a minute
     np.testing.assert_allclose(adam.numpy(), newton.numpy(), atol=2e-3)
     # The objective's gradient at Newton's row is zero (checked by autodiff here).
     start, rows, labels, weights = fold_in._start_and_examples(
