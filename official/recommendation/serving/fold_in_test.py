@@ -163,16 +163,25 @@ def _model(kind: str, users: int, items: int):
     return model
 
 
-@pytest.mark.parametrize("kind", ["mf", "neumf", "ials", "ease"])
-def test_export_signature_equals_in_process_fold_in(tmp_path, kind):
+EXPORT_SETTINGS = fold_in.FoldInSettings(steps=30, seed=5)
+
+
+@pytest.fixture(scope="module", params=["mf", "neumf", "ials", "ease"])
+def exported(request, tmp_path_factory):
+    """(model, item ids, loaded export) of each kind, exported once for the tests below."""
     users, items = 6, 25
-    model = _model(kind, users, items)
+    model = _model(request.param, users, items)
     user_ids, item_ids = np.arange(1, users + 1) * 10, np.arange(1, items + 1) * 3
     rated_users, rated_items = np.array([0, 0, 1, 2, 2, 2]), np.array([1, 4, 4, 0, 1, 7])
     info = model_export.ItemInfo(rated_users, rated_items)
-    settings = fold_in.FoldInSettings(steps=30, seed=5)
-    model_export.export(model, user_ids, item_ids, str(tmp_path / "e"), info, settings)
-    loaded = tf.saved_model.load(str(tmp_path / "e"))
+    path = str(tmp_path_factory.mktemp(request.param) / "e")
+    model_export.export(model, user_ids, item_ids, path, info, EXPORT_SETTINGS)
+    return model, item_ids, tf.saved_model.load(path)
+
+
+def test_export_signature_equals_in_process_fold_in(exported):
+    model, item_ids, loaded = exported
+    settings = EXPORT_SETTINGS
     history = np.array([4, 9, 4, 17])  # indices; a repeat counts once
     raw = np.concatenate([item_ids[history], [999_999]])  # and one unknown id
     out = loaded.recommend_for_history(item_id=tf.constant(raw, tf.int64), k=tf.constant(6))
@@ -210,15 +219,8 @@ def test_a_batch_folds_in_each_user_as_alone(kind):
         np.testing.assert_array_equal(np.argsort(-batch[row], kind="stable")[:10], top)
 
 
-@pytest.mark.parametrize("kind", ["mf", "neumf", "ials", "ease"])
-def test_export_batch_of_histories_equals_one_history_at_a_time(tmp_path, kind):
-    users, items = 6, 25
-    model = _model(kind, users, items)
-    user_ids, item_ids = np.arange(1, users + 1) * 10, np.arange(1, items + 1) * 3
-    info = model_export.ItemInfo(np.array([0, 0, 1]), np.array([1, 4, 4]))
-    model_export.export(model, user_ids, item_ids, str(tmp_path / "e"), info,
-                        fold_in.FoldInSettings(steps=30, seed=5))
-    loaded = tf.saved_model.load(str(tmp_path / "e"))
+def test_export_batch_of_histories_equals_one_history_at_a_time(exported):
+    _, _, loaded = exported
     histories = [[12, 27, 12, 999_999, 51], [999_999, 7, 7], [6], [3, 999_999, 999_999, 75]]
     out = loaded.recommend_for_histories(
         item_id=tf.constant(np.concatenate(histories), tf.int64),

@@ -16,7 +16,7 @@ def test_groups_register_expected_flags():
     names = define_all(values)
     assert names == ["data_dir", "model_dir", "clean", "train_epochs", "epochs_between_evals",
                      "stop_threshold", "batch_size", "num_gpus", "hooks", "export_dir",
-                     "benchmark_log_dir", "benchmark_test_id"]
+                     "export_versioned", "benchmark_log_dir", "benchmark_test_id"]
     values(["prog", "-bs", "256", "--te", "3", "--hooks", "LoggingHook,ProfilerHook"])
     assert (values.batch_size, values.train_epochs, values.hooks) == (
         256, 3, ["LoggingHook", "ProfilerHook"])
