@@ -153,7 +153,7 @@ async def serve(server: Server, host: str, port: int, max_body_bytes: int,
         task.cancel()
     await runner.cleanup()
     server.versions.close()
-    server.versions.current.by_id.executor.shutdown(wait=True)
+    server.versions.current.executor.shutdown(wait=True)
     print("Stopped.", flush=True)
 
 

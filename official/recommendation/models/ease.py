@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from official.recommendation.serving import fold_in
 from official.utils.misc import array_ops
 
 # I x I float32 matrices alive at the peak of a fit: G, its Cholesky factor
@@ -87,11 +88,8 @@ class EASE(keras.Model):
     def fold_in_logits(self, histories, settings):
         """Logits float32 [B, I] of new users (int32 ragged [B, (H)]): history rows times B."""
         del settings
-        where = tf.stack([tf.cast(histories.value_rowids(), tf.int32),
-                          histories.flat_values], axis=1)
-        x = tf.scatter_nd(where, tf.ones_like(histories.flat_values, tf.float32),
-                          [tf.cast(histories.nrows(), tf.int32), self.num_items])
-        return tf.matmul(x, tf.convert_to_tensor(self.weights_matrix))
+        return tf.matmul(fold_in.history_indicator(histories, self.num_items),
+                         tf.convert_to_tensor(self.weights_matrix))
     # Scoring a user costs a row of B per item it trained on: score all items
     # of a user at once (one matmul), then pick, rather than pair by pair.
     scores_by_user = True

@@ -93,8 +93,23 @@ class IALS(FactorModel):
 
     def fold_in_logits(self, histories, settings):
         """Logits float32 [B, I] of new users (int32 ragged [B, (H)]): exact least squares."""
-        rows = fold_in.ials_user_rows(self.item_table, histories, settings)
+        rows = self.fold_in_rows(histories, settings)
         return tf.matmul(rows, tf.convert_to_tensor(self.item_table), transpose_b=True)
+
+    def fold_in_rows(self, histories, settings):
+        """Exact rows float32 [B, k] of new users (int32 ragged [B, (H)], no repeats).
+
+        The normal equations and solve of a trained user's row (unweighted:
+        every history entry counts once), with `settings`' alpha, lambda, nu.
+        """
+        table = tf.convert_to_tensor(self.item_table)
+        items, mask = fold_in.padded(histories)
+        x = tf.gather(table, items) * mask[:, :, None]  # [B, H, k], padding rows zero
+        alpha = settings.ials_alpha
+        count = (tf.cast(tf.shape(table)[0], tf.float32)
+                 + alpha * tf.cast(histories.row_lengths(), tf.float32))
+        reg = settings.ials_regularization * tf.pow(count, settings.ials_exponent)
+        return _solve_exact(x, None, tf.matmul(table, table, transpose_a=True), reg, alpha)
 
     def __init__(self, num_users: int, num_items: int, num_factors: int = 64,
                  init_stddev: float = 0.1, **kwargs):

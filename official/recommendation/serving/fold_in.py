@@ -8,8 +8,8 @@ Users in a batch never affect each other: a batch gives each user exactly
 what it would get alone (the sampled negatives are one seeded sequence of
 which each user takes its own prefix).
 
-* iALS: the exact least-squares row, the same normal equations the solver
-  uses for a trained user (`ials`), one k x k solve per user:
+* iALS: the exact least-squares row, solved by the solver's own exact
+  solve for a trained user (`IALS.fold_in_rows`), one k x k solve per user:
     (H^T H + alpha * sum_{i in h} h_i h_i^T + lambda * s I) w
         = (1 + alpha) * sum_{i in h} h_i,   s = (|I| + alpha * |h|)^nu.
 * MF, GMF, MLP, NeuMF: the model's own loss (sigmoid cross-entropy) on the
@@ -91,22 +91,16 @@ def padded(histories: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
     return items, mask
 
 
-def ials_user_rows(item_table, histories: tf.RaggedTensor, settings: FoldInSettings
-                   ) -> tf.Tensor:
-    """Exact iALS rows float32 [B, k] of `histories` (int32 ragged [B, (H)], no repeats)."""
-    table = tf.convert_to_tensor(item_table)
-    items, mask = padded(histories)
-    h = tf.gather(table, items) * mask[:, :, None]  # [B, H, k], padding rows zero
-    alpha = tf.constant(settings.ials_alpha, tf.float32)
-    count = (tf.cast(tf.shape(table)[0], tf.float32)
-             + alpha * tf.cast(histories.row_lengths(), tf.float32))
-    scale = tf.pow(count, settings.ials_exponent)  # [B]
-    k = tf.shape(table)[1]
-    lhs = (tf.matmul(table, table, transpose_a=True)[None]
-           + alpha * tf.matmul(h, h, transpose_a=True)
-           + settings.ials_regularization * scale[:, None, None] * tf.eye(k)[None])
-    rhs = (1.0 + alpha) * tf.reduce_sum(h, axis=1)
-    return tf.linalg.solve(lhs, rhs[:, :, None])[:, :, 0]
+def history_pairs(histories: tf.RaggedTensor) -> tf.Tensor:
+    """(row, item) int32 [P, 2] of every history entry (for scatters into [B, I])."""
+    return tf.stack([tf.cast(histories.value_rowids(), tf.int32), histories.flat_values], 1)
+
+
+def history_indicator(histories: tf.RaggedTensor, num_items) -> tf.Tensor:
+    """float32 [B, num_items]: 1 where a row's history has the item (no repeats), else 0."""
+    return tf.scatter_nd(history_pairs(histories),
+                         tf.ones_like(histories.flat_values, tf.float32),
+                         [tf.cast(histories.nrows(), tf.int32), num_items])
 
 
 def sampled_examples(num_items, histories: tf.RaggedTensor, settings: FoldInSettings
@@ -125,10 +119,7 @@ def sampled_examples(num_items, histories: tf.RaggedTensor, settings: FoldInSett
     lengths = tf.cast(histories.row_lengths(), tf.int32)
     negatives = tf.random.stateless_uniform([longest * settings.num_neg], [settings.seed, 17],
                                             maxval=num_items, dtype=tf.int32)
-    where = tf.stack([tf.cast(histories.value_rowids(), tf.int32), histories.flat_values], 1)
-    in_history = tf.scatter_nd(where, tf.ones_like(histories.flat_values, tf.float32),
-                               [batch, num_items])
-    hits = tf.minimum(tf.gather(in_history, negatives, axis=1), 1.0)  # [B, N]
+    hits = tf.gather(history_indicator(histories, num_items), negatives, axis=1)  # [B, N]
     drawn = tf.sequence_mask(lengths * settings.num_neg, longest * settings.num_neg,
                              tf.float32)
     candidates = tf.concat([items, tf.broadcast_to(negatives[None], [batch, tf.size(

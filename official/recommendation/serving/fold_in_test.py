@@ -18,8 +18,9 @@ def test_ials_fold_in_is_the_exact_weighted_least_squares_row():
     history = np.array([3, 7, 8, 20, 29], np.int32)
     settings = fold_in.FoldInSettings(ials_alpha=3.0, ials_regularization=0.1,
                                           ials_exponent=1.0)
-    row = fold_in.ials_user_rows(tf.constant(table), fold_in.as_histories([history]),
-                                 settings).numpy()[0]
+    model = IALS(5, 30, num_factors=4)
+    model.item_table.assign(table)
+    row = model.fold_in_rows(fold_in.as_histories([history]), settings).numpy()[0]
     # Oracle: min_w sum_i c_i (p_i - w.h_i)^2 + lambda s |w|^2 as one stacked lstsq.
     p = np.zeros(30)
     p[history] = 1.0
@@ -30,8 +31,6 @@ def test_ials_fold_in_is_the_exact_weighted_least_squares_row():
     expected = np.linalg.lstsq(a, b, rcond=None)[0]
     np.testing.assert_allclose(row, expected, rtol=1e-4, atol=1e-5)
     # The model's fold-in scores are that row against every item.
-    model = IALS(5, 30, num_factors=4)
-    model.item_table.assign(table)
     scores = fold_in.history_logits(model, [history], settings).numpy()[0]
     np.testing.assert_allclose(scores, table @ expected, rtol=1e-4, atol=1e-4)
 

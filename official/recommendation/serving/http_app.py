@@ -92,7 +92,7 @@ class Server:
         if isinstance(body, dict):
             body = {k: v for k, v in body.items() if k != "signature_name"}
         arrays, rows = protocol.predict_inputs(body, model.specs[name])
-        out = await asyncio.get_running_loop().run_in_executor(model.by_id.executor,
+        out = await asyncio.get_running_loop().run_in_executor(model.executor,
                                                                model.predict, name, arrays)
         return protocol.predict_response(out, rows)
 

@@ -51,7 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 from official.datasets import movielens
-from official.recommendation.serving.fold_in import FoldInSettings, history_logits
+from official.recommendation.serving.fold_in import FoldInSettings, history_logits, history_pairs
 from official.utils.misc import array_ops, saved_model_export
 
 DEFAULT_FOLD_IN = FoldInSettings()  # frozen
@@ -98,6 +98,13 @@ def first_in_row(values: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
     groups, group = tf.unique(rows * tf.size(values, tf.int64) + ids)
     first = tf.math.unsorted_segment_min(tf.range(tf.size(group)), group, tf.size(groups))
     return tf.scatter_nd(first[:, None], tf.ones_like(first), tf.shape(group)) > 0
+
+
+def excluded(logits: tf.Tensor, items: tf.RaggedTensor) -> tf.Tensor:
+    """`logits` [B, I] with -inf at each row's `items` (int32 ragged [B, (n)]): never returned."""
+    where = history_pairs(items)
+    return tf.tensor_scatter_nd_update(logits, where,
+                                       tf.fill([tf.shape(where)[0]], float("-inf")))
 
 
 def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
@@ -157,9 +164,7 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
         with tf.control_dependencies([check]):
             logits = model.all_item_logits(users)
         seen = tf.gather(tf.RaggedTensor.from_row_splits(seen_items, seen_offsets), users)
-        where = tf.stack([tf.cast(seen.value_rowids(), tf.int32), seen.flat_values], axis=1)
-        logits = tf.tensor_scatter_nd_update(
-            logits, where, tf.fill([tf.shape(where)[0]], float("-inf")))
+        logits = excluded(logits, seen)
         top = tf.math.top_k(logits, tf.minimum(k, num_items))
         return {"item_id": tf.gather(item_var, top.indices), "score": top.values,
                 "title": tf.gather(titles, top.indices),
@@ -180,7 +185,8 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
         batch = tf.size(lengths)
         indices = item_table.lookup(item_id)
         known = indices >= 0
-        keep = known & first_in_row(item_id, rows)
+        first = first_in_row(item_id, rows)
+        keep = known & first
         history = tf.RaggedTensor.from_value_rowids(
             tf.cast(tf.boolean_mask(indices, keep), tf.int32), tf.boolean_mask(rows, keep),
             nrows=tf.cast(batch, tf.int64))
@@ -188,12 +194,9 @@ def build_archive(model, user_ids: np.ndarray, item_ids: np.ndarray,
         logits = tf.cond(tf.reduce_all(fallback),
                          lambda: tf.zeros([batch, num_items]),
                          lambda: history_logits(model, history, fold_in))
-        logits = tf.where(fallback[:, None], popularity[None], logits)
-        where = tf.stack([tf.cast(history.value_rowids(), tf.int32), history.flat_values], 1)
-        logits = tf.tensor_scatter_nd_update(
-            logits, where, tf.fill([tf.shape(where)[0]], float("-inf")))
+        logits = excluded(tf.where(fallback[:, None], popularity[None], logits), history)
         top = tf.math.top_k(logits, tf.minimum(k, num_items))
-        unknown = ~known & first_in_row(item_id, rows)
+        unknown = ~known & first
         return {"item_id": tf.gather(item_var, top.indices), "score": top.values,
                 "title": tf.gather(titles, top.indices),
                 "genres": tf.gather(genres, top.indices),

@@ -55,6 +55,7 @@ class Servable:
     def __init__(self, export, version: int, path: str, batching: BatchSettings, executor,
                  on_batch=None):
         self.export, self.version, self.path = export, version, path
+        self.executor = executor
         maps = export.id_maps()
         self.user_ids = np.sort(maps["user_ids"].numpy())
         self.text_users = self.user_ids.dtype.kind in "SO"
@@ -83,7 +84,7 @@ class Servable:
         return bool(pos < len(self.user_ids) and self.user_ids[pos] == key)
 
     def recommend_users(self, users: list, k: int) -> list[dict]:
-        """One `recommend` call for `users` (raw ids); each user's row cut to nothing."""
+        """One `recommend` call for `users` (raw ids); one dict of output rows per user."""
         out = self.export.recommend(user_id=tf.constant(np.array(users)),
                                     k=tf.constant(k, tf.int32))
         out = {n: v.numpy() for n, v in out.items()}
